@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "AnomalyKit",
+    products: [
+        .library(
+            name: "AnomalyKit",
+            targets: ["Tensors", "Layers", "Datasets", "Metrics", "Detectors", "Experiments"]),
+        .executable(name: "anomaly", targets: ["anomaly"]),
+        .executable(name: "anomaly-bench", targets: ["anomaly-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C kernels: vectorised element-wise, im2col/col2im, pooling; function-level target
+        // attributes and runtime CPU dispatch, so no compiler flags are needed.
+        .target(name: "CKernels"),
+        // zlib (gzip, PNG, NPZ) from the system: zlib1g-dev.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Tensors", dependencies: ["CKernels"]),
+        .target(name: "Layers", dependencies: ["Tensors"]),
+        .target(name: "Metrics"),
+        .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
+        .target(
+            name: "Detectors",
+            dependencies: [
+                "Tensors", "Layers", "Datasets", "Metrics",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Experiments",
+            dependencies: [
+                "Tensors", "Layers", "Datasets", "Metrics", "Detectors",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "anomaly",
+            dependencies: [
+                "Experiments", "Datasets", "Detectors", "Metrics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
+        .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics"]),
+    ]
+)

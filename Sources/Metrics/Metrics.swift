@@ -1,0 +1,1 @@
+/// Metrics: AUROC, AUPR, F1, curves, thresholds. Plain [Float] in, numbers out.
