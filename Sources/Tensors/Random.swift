@@ -2,7 +2,7 @@
 /// Every random choice in AnomalyKit takes one of these explicitly: same seed, same numbers,
 /// on every platform. `Sendable` as a value: copy it to fork a stream, or use `split()`.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     public init(seed: UInt64) {
         var x = seed
