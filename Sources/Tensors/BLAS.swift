@@ -1,0 +1,60 @@
+import CKernels
+import Foundation
+
+/// Single-precision GEMM. OpenBLAS (Debian's `libopenblas0`, installed by `scripts/setup.sh`) is
+/// opened with `dlopen` at first use, so the package builds and runs without it (falling back to
+/// our C kernel, correct but several times slower). Before opening it we set
+/// `OPENBLAS_CORETYPE=Haswell` unless the user set it: on the Zen 4 machines measured in
+/// ../shared/bench/SWIFT-PERF.md its kernels are 20–40 % faster on skinny convolution shapes.
+public enum BLAS {
+    typealias SgemmFunction = @convention(c) (
+        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+        UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+    ) -> Void
+    typealias SetThreadsFunction = @convention(c) (Int32) -> Void
+
+    struct Library: @unchecked Sendable {
+        let sgemm: SgemmFunction?
+        let setThreads: SetThreadsFunction?
+        let name: String
+    }
+
+    static let library: Library = {
+        if ProcessInfo.processInfo.environment["ANOMALYKIT_NO_BLAS"] != nil {
+            return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (ANOMALYKIT_NO_BLAS set)")
+        }
+        setenv("OPENBLAS_CORETYPE", "Haswell", 0)
+        for name in ["libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so"] {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
+            guard let symbol = dlsym(handle, "cblas_sgemm") else { continue }
+            let setThreads = dlsym(handle, "openblas_set_num_threads").map {
+                unsafeBitCast($0, to: SetThreadsFunction.self)
+            }
+            setThreads?(Int32(CPUThreads.count))
+            return Library(sgemm: unsafeBitCast(symbol, to: SgemmFunction.self), setThreads: setThreads, name: "OpenBLAS (\(name))")
+        }
+        return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (OpenBLAS not found)")
+    }()
+
+    /// Which GEMM implementation is in use.
+    public static var implementation: String { library.name }
+
+    /// C = alpha·op(A)·op(B) + beta·C, row-major.
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        if let f = library.sgemm {
+            f(101, transposeA ? 112 : 111, transposeB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha,
+              a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        } else {
+            ak_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+    }
+}

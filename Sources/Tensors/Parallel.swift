@@ -1,0 +1,40 @@
+import Dispatch
+
+/// Work splitting for CPU kernels: large ranges are cut into one chunk per core.
+public enum CPUThreads {
+    /// Number of worker chunks (the machine's active cores, at most 64).
+    nonisolated(unsafe) public static var count: Int = max(1, min(64, ProcessInfoCores.active))
+
+    /// Calls `body(start, end)` over `0..<n` in up to `count` chunks when `n * costPerItem` is
+    /// large enough to amortise the dispatch; otherwise once on the calling thread.
+    @inline(__always)
+    public static func parallelRanges(_ n: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {
+        let chunks = min(count, n)
+        if chunks <= 1 || n * costPerItem < 32_768 {
+            body(0, n)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let work = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = n * c / chunks
+                let end = n * (c + 1) / chunks
+                if start < end { work(start, end) }
+            }
+        }
+    }
+}
+
+enum ProcessInfoCores {
+    static var active: Int {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 1
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
