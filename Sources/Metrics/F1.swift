@@ -180,7 +180,7 @@ func f1(
 func f1(_ data: LabeledScores, protocol f1Protocol: F1Protocol) throws -> F1Score {
     let metric = "f1(protocol:)"
     switch f1Protocol {
-    case let .dagmm(anomalyRatio):
+    case .dagmm(let anomalyRatio):
         guard (0...1).contains(anomalyRatio) else {
             throw MetricsError.invalidArgument(
                 metric: metric, message: "DAGMM anomalyRatio must be in 0...1, got \(anomalyRatio)")
@@ -191,7 +191,7 @@ func f1(_ data: LabeledScores, protocol f1Protocol: F1Protocol) throws -> F1Scor
         let normalPercent = 100.0 * Double(data.normalCount) / Double(data.count)
         let threshold = linearPercentile(sorted: data.scores.sorted(), normalPercent)
         return f1(data, threshold: threshold, rule: .scoreAtOrAboveThreshold, positiveClass: .anomaly)
-    case let .drocc(normalityPercentile):
+    case .drocc(let normalityPercentile):
         guard (0...100).contains(normalityPercentile) else {
             throw MetricsError.invalidArgument(
                 metric: metric,

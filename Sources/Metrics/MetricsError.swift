@@ -15,18 +15,18 @@ public enum MetricsError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .lengthMismatch(metric, scoreCount, labelCount):
+        case .lengthMismatch(let metric, let scoreCount, let labelCount):
             "\(metric): scores and labels differ in length (\(scoreCount) scores, \(labelCount) labels)"
-        case let .empty(metric):
+        case .empty(let metric):
             "\(metric): no scores were given"
-        case let .missingClass(metric, required, anomalyCount, normalCount):
+        case .missingClass(let metric, let required, let anomalyCount, let normalCount):
             "\(metric): needs \(required), but the labels hold \(anomalyCount) anomalies and "
                 + "\(normalCount) normal samples"
-        case let .notANumber(metric, index):
+        case .notANumber(let metric, let index):
             "\(metric): the score at index \(index) is NaN"
-        case let .invalidLabel(metric, index, value):
+        case .invalidLabel(let metric, let index, let value):
             "\(metric): the label at index \(index) is \(value); expected 0 (normal) or 1 (anomaly)"
-        case let .invalidArgument(metric, message):
+        case .invalidArgument(let metric, let message):
             "\(metric): \(message)"
         }
     }

@@ -24,7 +24,8 @@ public func auroc<Score: BinaryFloatingPoint>(
 ) throws -> Double {
     let sign: Score = orientation == .higherIsNormal ? -1 : 1
     let scores = (normalScores + anomalyScores).map { sign * $0 }
-    let labels = [Bool](repeating: false, count: normalScores.count)
+    let labels =
+        [Bool](repeating: false, count: normalScores.count)
         + [Bool](repeating: true, count: anomalyScores.count)
     return try auroc(scores: scores, labels: labels)
 }

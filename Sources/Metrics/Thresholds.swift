@@ -24,33 +24,24 @@ public func percentile<Value: BinaryFloatingPoint>(_ values: [Value], _ q: Doubl
 /// for scores exactly at the threshold).
 /// - Throws: `MetricsError` for empty or NaN scores, or `contamination` outside 0…1.
 public func threshold<Score: BinaryFloatingPoint>(contamination: Double, scores: [Score]) throws -> Double {
-    let metric = "threshold(contamination:)"
-    guard (0...1).contains(contamination) else {
-        throw MetricsError.invalidArgument(
-            metric: metric, message: "contamination must be in 0...1, got \(contamination)")
-    }
-    let sorted = try validatedScores(metric: metric, scores).sorted()
-    return linearPercentile(sorted: sorted, 100 * (1 - contamination))
+    try upperTailThreshold(
+        metric: "threshold(contamination:)", fractionName: "contamination", fraction: contamination, scores)
 }
 
 /// The anomaly-score threshold for a target false-positive rate, from held-out normal data:
 /// the `100·(1 − falsePositiveRate)`-th percentile of `normalScores` (same estimator as
 /// `threshold(contamination:scores:)`).
 ///
-/// On `normalScores` themselves, the fraction with `score >= threshold` is within about `1/n` of
-/// `falsePositiveRate` (interpolation and ties make it inexact); on new normal data it is an
-/// estimate.
+/// On `normalScores` themselves, the fraction with `score >= threshold` differs from
+/// `falsePositiveRate` by about `1/n` (interpolation), more when many scores tie at the
+/// threshold; on new normal data it is an estimate.
 /// - Throws: `MetricsError` for empty or NaN scores, or `falsePositiveRate` outside 0…1.
 public func threshold<Score: BinaryFloatingPoint>(
     normalScores: [Score], falsePositiveRate: Double
 ) throws -> Double {
-    let metric = "threshold(normalScores:falsePositiveRate:)"
-    guard (0...1).contains(falsePositiveRate) else {
-        throw MetricsError.invalidArgument(
-            metric: metric, message: "falsePositiveRate must be in 0...1, got \(falsePositiveRate)")
-    }
-    let sorted = try validatedScores(metric: metric, normalScores).sorted()
-    return linearPercentile(sorted: sorted, 100 * (1 - falsePositiveRate))
+    try upperTailThreshold(
+        metric: "threshold(normalScores:falsePositiveRate:)", fractionName: "falsePositiveRate",
+        fraction: falsePositiveRate, normalScores)
 }
 
 /// Predictions at a threshold: `true` (anomaly) where `score >= threshold`.
@@ -62,6 +53,16 @@ public func anomalyPredictions<Score: BinaryFloatingPoint>(scores: [Score], thre
         }
         return Double(score) >= threshold
     }
+}
+
+/// The `100·(1 − fraction)`-th percentile of `scores`: the cut above which `fraction` of them lie.
+func upperTailThreshold<Score: BinaryFloatingPoint>(
+    metric: String, fractionName: String, fraction: Double, _ scores: [Score]
+) throws -> Double {
+    guard (0...1).contains(fraction) else {
+        throw MetricsError.invalidArgument(metric: metric, message: "\(fractionName) must be in 0...1, got \(fraction)")
+    }
+    return linearPercentile(sorted: try validatedScores(metric: metric, scores).sorted(), 100 * (1 - fraction))
 }
 
 /// NumPy's linear percentile of ascending, non-empty, NaN-free `sorted`; `q` in 0…100.

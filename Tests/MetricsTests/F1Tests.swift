@@ -11,7 +11,8 @@ struct F1Tests {
     @Test func anomalyClassF1ByHand() throws {
         let score = try f1(scores: scores, labels: labels, threshold: 0.7)
         #expect(
-            score.confusion == ConfusionMatrix(truePositives: 2, falsePositives: 1, falseNegatives: 1, trueNegatives: 4))
+            score.confusion == ConfusionMatrix(truePositives: 2, falsePositives: 1, falseNegatives: 1, trueNegatives: 4)
+        )
         #expect(score.precision == 2.0 / 3)
         #expect(score.recall == 2.0 / 3)
         #expect(score.f1 == 2.0 / 3)
@@ -56,14 +57,16 @@ struct F1Tests {
         #expect(score.positiveClass == .normal)
         #expect(score.threshold == 0.5 && score.rule == .scoreAboveThreshold)
         #expect(
-            score.confusion == ConfusionMatrix(truePositives: 1, falsePositives: 0, falseNegatives: 1, trueNegatives: 4))
+            score.confusion == ConfusionMatrix(truePositives: 1, falsePositives: 0, falseNegatives: 1, trueNegatives: 4)
+        )
         #expect(score.precision == 0.8 && score.recall == 1)
         let stricter = try f1(scores: scores, labels: labels, protocol: .drocc(normalityPercentile: 50))
         #expect(stricter.confusion.truePositives + stricter.confusion.falsePositives == 4)
     }
 
     @Test func confusionMatrixFromPredictions() throws {
-        let confusion = try ConfusionMatrix(predictions: [true, true, false, false], labels: [true, false, true, false])
+        let confusion = try ConfusionMatrix(
+            predictions: [true, true, false, false], labels: [true, false, true, false])
         #expect(confusion == ConfusionMatrix(truePositives: 1, falsePositives: 1, falseNegatives: 1, trueNegatives: 1))
         #expect(throws: MetricsError.self) { try ConfusionMatrix(predictions: [true], labels: [3]) }
     }

@@ -75,9 +75,10 @@ struct RankingTests {
     @Test func oneClassTestSetsThrowWithAClearMessage() throws {
         let error = #expect(throws: MetricsError.self) { try auroc(scores: [0.1, 0.2, 0.3], labels: [0, 0, 0]) }
         #expect(
-            error == .missingClass(
-                metric: "auroc", required: "at least one anomaly and one normal sample", anomalyCount: 0,
-                normalCount: 3))
+            error
+                == .missingClass(
+                    metric: "auroc", required: "at least one anomaly and one normal sample", anomalyCount: 0,
+                    normalCount: 3))
         #expect(error?.description.contains("0 anomalies and 3 normal samples") == true)
         #expect(throws: MetricsError.self) { try auroc(scores: [0.1, 0.2], labels: [true, true]) }
         #expect(throws: MetricsError.self) { try rocCurve(scores: [0.1, 0.2], labels: [1, 1]) }
