@@ -1,8 +1,8 @@
 import Testing
-@testable import Layers
+import Layers
 import Tensors
 
-final class TinyNet: Module, Layer {
+final class TinyNet: Module, Layer, @unchecked Sendable {
     let body: Sequential
     let head: Linear?
     init(using g: inout SeededGenerator) {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Tensors
+import Tensors
 
 @Suite struct ElementwiseGradientTests {
     @Test func unaryOps() {
