@@ -2,7 +2,7 @@ import Testing
 import Layers
 import Tensors
 
-final class TinyNet: Module, Layer, @unchecked Sendable {
+final class TinyNet: Module, Layer {
     let body: Sequential
     let head: Linear?
     init(using g: inout SeededGenerator) {
