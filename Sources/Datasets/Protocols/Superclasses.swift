@@ -49,8 +49,8 @@ public struct SuperclassMapping: Codable, Sendable, Equatable {
         ])
 
     /// CSI's list (also HSCL's and Elsa's pre-training fork): a valid partition that differs from
-    /// the official coarse labels in 14 of 20 groups (§4.6, §7 item 12). Use it to reproduce
-    /// CSI-derived CIFAR-100 numbers.
+    /// the official coarse labels in 13 of 20 groups (§4.6 and §7 item 12 say 14, but the §4.6
+    /// table itself marks 13). Use it to reproduce CSI-derived CIFAR-100 numbers.
     public static let cifar100CSI = SuperclassMapping(
         name: "cifar100-csi",
         groups: [
