@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Datasets
 
 @Suite("Split manifest: JSON, atomic write, checked read")
@@ -45,7 +46,9 @@ struct ManifestTests {
         #expect(text.contains("\"kind\" : \"semiSupervised\""))
         #expect(text.contains(String(repeating: "0f", count: 32)))
         #expect(text.contains("\n  \"dataset\" : \"cifar10\""))
-        let topKeys = ["createdAt", "dataset", "files", "formatVersion", "protocol", "seed", "split", "summary", "tool"]
+        let topKeys = [
+            "createdAt", "dataset", "files", "formatVersion", "protocol", "seed", "split", "summary", "tool",
+        ]
         let positions = topKeys.map { text.range(of: "\n  \"\($0)\" :")!.lowerBound }
         #expect(positions == positions.sorted())
         #expect(text.contains("\"labeledNormal\" : 290"))  // the summary block
@@ -54,22 +57,25 @@ struct ManifestTests {
     @Test("Same seed, identical bytes; different seed, different indices")
     func determinism() throws {
         #expect(try manifest(seed: 9).jsonData() == manifest(seed: 9).jsonData())
-        let a = try manifest(seed: 9), b = try manifest(seed: 10)
+        let a = try manifest(seed: 9)
+        let b = try manifest(seed: 10)
         #expect(a.split.labeledNormal != b.split.labeledNormal)
         #expect(a.split.pollution != b.split.pollution)
         #expect(a.split.roleCounts == b.split.roleCounts)
     }
 
-    @Test("Every protocol kind survives encoding", arguments: [
-        ExperimentProtocol.oneClass(OneClassProtocol(normalClass: 2)),
-        .oneVsRest(OneVsRestProtocol(anomalyClass: 4)),
-        .contaminatedOneClass(ContaminatedOneClassProtocol(normalClass: 1, pollutionRatio: 0.05, rule: .nsa)),
-        .semiSupervised(.hscl(normalClasses: [3], pollutionRatio: 0.1)),
-        .crossDataset(.mnistC()),
-        .tabular(TabularProtocol(rule: .goad(shuffleNormals: false))),
-        .tabular(TabularProtocol(rule: .adbench(testFraction: 0.25))),
-        .tabular(TabularProtocol(rule: .drocc)),
-    ])
+    @Test(
+        "Every protocol kind survives encoding",
+        arguments: [
+            ExperimentProtocol.oneClass(OneClassProtocol(normalClass: 2)),
+            .oneVsRest(OneVsRestProtocol(anomalyClass: 4)),
+            .contaminatedOneClass(ContaminatedOneClassProtocol(normalClass: 1, pollutionRatio: 0.05, rule: .nsa)),
+            .semiSupervised(.hscl(normalClasses: [3], pollutionRatio: 0.1)),
+            .crossDataset(.mnistC()),
+            .tabular(TabularProtocol(rule: .goad(shuffleNormals: false))),
+            .tabular(TabularProtocol(rule: .adbench(testFraction: 0.25))),
+            .tabular(TabularProtocol(rule: .drocc)),
+        ])
     func protocolCoding(_ value: ExperimentProtocol) throws {
         let data = try JSONEncoder().encode(value)
         #expect(try JSONDecoder().decode(ExperimentProtocol.self, from: data) == value)
@@ -102,7 +108,8 @@ struct ManifestTests {
         // Overlapping roles are caught on reading.
         var text = String(decoding: data, as: UTF8.self)
         let first = try manifest(seed: 1).split.labeledNormal[0]
-        text = text.replacingOccurrences(of: "\"labeledAnomalies\" : [\n      ", with: "\"labeledAnomalies\" : [\n      \(first),\n      ")
+        text = text.replacingOccurrences(
+            of: "\"labeledAnomalies\" : [\n      ", with: "\"labeledAnomalies\" : [\n      \(first),\n      ")
         try Data(text.utf8).write(to: url)
         let tampered = #expect(throws: SplitManifestError.self) { try SplitManifest.read(from: url) }
         #expect(tampered?.description.contains("share samples") == true)

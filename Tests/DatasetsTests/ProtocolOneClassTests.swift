@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Datasets
 
 @Suite("One-class, one-vs-rest, cross-data-set splits and grids (METHODS.md §4.1, §4.4–4.7)")
@@ -64,7 +65,8 @@ struct ProtocolOneClassTests {
         #expect(split.testIsAnomaly.filter { $0 }.count == 1000)
         #expect(zip(split.test, split.testIsAnomaly).allSatisfy { (test[$0] == 7) == $1 })
         #expect(throws: ProtocolError.self) {
-            try OneVsRestProtocol(anomalyClasses: Array(0..<10)).makeSplit(trainLabels: train, testLabels: test, seed: 0)
+            try OneVsRestProtocol(anomalyClasses: Array(0..<10)).makeSplit(
+                trainLabels: train, testLabels: test, seed: 0)
         }
     }
 
@@ -76,7 +78,8 @@ struct ProtocolOneClassTests {
         #expect(split.unlabeled == Array(0..<50_000))
         #expect(split.test.count == 36_032)
         #expect(split.testSourceNames == ["test", "svhn"])
-        let normal = split.testEntries(from: "test"), svhn = split.testEntries(from: "svhn")
+        let normal = split.testEntries(from: "test")
+        let svhn = split.testEntries(from: "svhn")
         #expect(normal.indices == Array(0..<10_000) && normal.isAnomaly.allSatisfy { !$0 })
         #expect(svhn.indices == Array(0..<26_032) && svhn.isAnomaly.allSatisfy { $0 })
         #expect(split.inconsistencies().isEmpty)
@@ -91,7 +94,8 @@ struct ProtocolOneClassTests {
 
     @Test("MNIST-C multimodal: train on all digits; 15 corruption sources anomalous (§4.7)")
     func mnistC() throws {
-        let mnistTrain = (0..<60_000).map { $0 % 10 }, mnistTest = (0..<10_000).map { $0 % 10 }
+        let mnistTrain = (0..<60_000).map { $0 % 10 }
+        let mnistTest = (0..<10_000).map { $0 % 10 }
         let counts = Dictionary(uniqueKeysWithValues: CrossDatasetProtocol.mnistCCorruptions.map { ($0, 10_000) })
         let split = try CrossDatasetProtocol.mnistC()
             .makeSplit(trainLabels: mnistTrain, testLabels: mnistTest, anomalyTestCounts: counts, seed: 0)
@@ -111,8 +115,9 @@ struct ProtocolOneClassTests {
         #expect(split.testEntries(from: "test").indices.count == 2000)
     }
 
-    @Test("CIFAR-100 superclass mappings are partitions of 0..<100 into 20 groups of 5 (§4.6, §8)",
-          arguments: [SuperclassMapping.cifar100Coarse, .cifar100CSI])
+    @Test(
+        "CIFAR-100 superclass mappings are partitions of 0..<100 into 20 groups of 5 (§4.6, §8)",
+        arguments: [SuperclassMapping.cifar100Coarse, .cifar100CSI])
     func superclassPartition(_ mapping: SuperclassMapping) {
         #expect(mapping.groups.count == 20)
         #expect(mapping.groups.allSatisfy { $0.count == 5 })
@@ -142,7 +147,8 @@ struct ProtocolOneClassTests {
         let mapping = SuperclassMapping.cifar100CSI
         let trainCoarse = try mapping.groupLabels(SyntheticLabels.cifar100Train)
         let testCoarse = try mapping.groupLabels(SyntheticLabels.cifar100Test)
-        let byGroup = try OneClassProtocol(normalClass: 5).makeSplit(trainLabels: trainCoarse, testLabels: testCoarse, seed: 0)
+        let byGroup = try OneClassProtocol(normalClass: 5).makeSplit(
+            trainLabels: trainCoarse, testLabels: testCoarse, seed: 0)
         let byFine = try OneClassProtocol(normalClasses: mapping.groups[5])
             .makeSplit(trainLabels: SyntheticLabels.cifar100Train, testLabels: SyntheticLabels.cifar100Test, seed: 0)
         #expect(byGroup.unlabeled.count == 2500)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Datasets
 
 @Suite("Semi-supervised and contaminated splits (METHODS.md §4.2, §4.3, §2.2.5)")
@@ -36,7 +37,8 @@ struct ProtocolSemiSupervisedTests {
 
     @Test("Deep SAD split on CIFAR-10 labels has the oracle counts and roles", arguments: oracles)
     func deepSADSplit(_ oracle: CountOracle) throws {
-        let normal = 3, known = 5
+        let normal = 3
+        let known = 5
         let split = try SemiSupervisedProtocol(
             normalClasses: [normal], knownAnomalyClasses: [known],
             labeledNormalRatio: oracle.ratios.labeledNormal, labeledAnomalyRatio: oracle.ratios.labeledAnomaly,
@@ -80,16 +82,19 @@ struct ProtocolSemiSupervisedTests {
         #expect(split.unlabeled.count == unlabeledTotal - 261)
         #expect(split.trainingRolesAreDisjoint)
         #expect(split.inconsistencies().isEmpty)
-        let validation = Set(split.validation), pollution = Set(split.pollution)
+        let validation = Set(split.validation)
+        let pollution = Set(split.pollution)
         #expect(split.pollution.count == 523)
         #expect(!validation.isDisjoint(with: pollution))  // polluted samples can land in validation
         #expect(validation.allSatisfy { train[$0] == 2 || pollution.contains($0) })
         #expect(validation.isDisjoint(with: split.labeledNormal) && validation.isDisjoint(with: split.labeledAnomalies))
     }
 
-    @Test("HSCL counting: 250 labelled normals, 29 labelled anomalies per class, in index order", arguments: [
-        (0.05, 29), (0.10, 62),
-    ])
+    @Test(
+        "HSCL counting: 250 labelled normals, 29 labelled anomalies per class, in index order",
+        arguments: [
+            (0.05, 29), (0.10, 62),
+        ])
     func hsclCounts(pollutionRatio: Double, pollutionPerClass: Int) throws {
         let normal = 4
         let split = try SemiSupervisedProtocol.hscl(normalClasses: [normal], pollutionRatio: pollutionRatio)
@@ -124,11 +129,13 @@ struct ProtocolSemiSupervisedTests {
         #expect(split.testIsAnomaly.filter { !$0 }.count == 500)
     }
 
-    @Test("Contaminated one-class: the three pollution rules of §4.2", arguments: [
-        (PollutionRule.deepSAD, 0.05, 263), (.deepSAD, 0.10, 555),
-        (.hscl, 0.05, 261), (.hscl, 0.10, 558),
-        (.nsa, 0.05, 263), (.nsa, 0.10, 556),
-    ])
+    @Test(
+        "Contaminated one-class: the three pollution rules of §4.2",
+        arguments: [
+            (PollutionRule.deepSAD, 0.05, 263), (.deepSAD, 0.10, 555),
+            (.hscl, 0.05, 261), (.hscl, 0.10, 558),
+            (.nsa, 0.05, 263), (.nsa, 0.10, 556),
+        ])
     func contaminated(rule: PollutionRule, ratio: Double, expected: Int) throws {
         let split = try ContaminatedOneClassProtocol(normalClass: 6, pollutionRatio: ratio, rule: rule)
             .makeSplit(trainLabels: train, testLabels: test, seed: 3)
@@ -161,10 +168,12 @@ struct ProtocolSemiSupervisedTests {
         #expect(a.labeledNormal.count == c.labeledNormal.count && a.pollution.count == c.pollution.count)
     }
 
-    @Test("Ratios outside [0, 1) are refused, naming the option", arguments: [
-        ("pollutionRatio", 1.0), ("pollutionRatio", -0.1), ("labeledNormalRatio", 1.5),
-        ("labeledAnomalyRatio", Double.nan), ("validationFraction", 1.0),
-    ])
+    @Test(
+        "Ratios outside [0, 1) are refused, naming the option",
+        arguments: [
+            ("pollutionRatio", 1.0), ("pollutionRatio", -0.1), ("labeledNormalRatio", 1.5),
+            ("labeledAnomalyRatio", Double.nan), ("validationFraction", 1.0),
+        ])
     func badRatios(option: String, value: Double) throws {
         var setting = SemiSupervisedProtocol.elsa(
             normalClass: 0, knownAnomalyClass: 1, labeledRatio: 0.05, pollutionRatio: 0.05)
@@ -188,12 +197,17 @@ struct ProtocolSemiSupervisedTests {
     @Test("Unknown, repeated or misplaced classes are refused")
     func badClasses() throws {
         #expect(throws: ProtocolError.unknownClass(option: "normalClasses", value: 12, available: Array(0..<10))) {
-            try SemiSupervisedProtocol.elsa(normalClass: 12, knownAnomalyClass: 1, labeledRatio: 0.05, pollutionRatio: 0)
-                .makeSplit(trainLabels: train, testLabels: test, seed: 0)
+            try SemiSupervisedProtocol.elsa(
+                normalClass: 12, knownAnomalyClass: 1, labeledRatio: 0.05, pollutionRatio: 0
+            )
+            .makeSplit(trainLabels: train, testLabels: test, seed: 0)
         }
-        #expect(throws: ProtocolError.unknownClass(option: "knownAnomalyClasses", value: -1, available: Array(0..<10))) {
-            try SemiSupervisedProtocol.elsa(normalClass: 0, knownAnomalyClass: -1, labeledRatio: 0.05, pollutionRatio: 0)
-                .makeSplit(trainLabels: train, testLabels: test, seed: 0)
+        #expect(throws: ProtocolError.unknownClass(option: "knownAnomalyClasses", value: -1, available: Array(0..<10)))
+        {
+            try SemiSupervisedProtocol.elsa(
+                normalClass: 0, knownAnomalyClass: -1, labeledRatio: 0.05, pollutionRatio: 0
+            )
+            .makeSplit(trainLabels: train, testLabels: test, seed: 0)
         }
         #expect(throws: ProtocolError.self) {  // known anomaly class = normal class
             try SemiSupervisedProtocol.elsa(normalClass: 0, knownAnomalyClass: 0, labeledRatio: 0.05, pollutionRatio: 0)

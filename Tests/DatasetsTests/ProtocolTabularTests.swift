@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Datasets
 
 @Suite("Tabular splits and standardization (METHODS.md §4.8)")
@@ -21,12 +22,14 @@ struct ProtocolTabularTests {
     @Test("GOAD with shuffled normals (KDD): same sizes, seed-dependent membership")
     func goadShuffled() throws {
         let rule = TabularProtocol(rule: .goad(shuffleNormals: true))
-        let a = try rule.makeSplit(labels: labels, seed: 1), b = try rule.makeSplit(labels: labels, seed: 1)
+        let a = try rule.makeSplit(labels: labels, seed: 1)
+        let b = try rule.makeSplit(labels: labels, seed: 1)
         let c = try rule.makeSplit(labels: labels, seed: 2)
         #expect(a.unlabeled.count == 1839 && a.test.count == 1933)
         #expect(a == b && a.unlabeled != c.unlabeled)
         #expect(a.unlabeled.allSatisfy { labels[$0] == 0 })
-        let limited = try TabularProtocol(rule: .goad(shuffleNormals: true, anomalyLimit: 20)).makeSplit(labels: labels, seed: 1)
+        let limited = try TabularProtocol(rule: .goad(shuffleNormals: true, anomalyLimit: 20)).makeSplit(
+            labels: labels, seed: 1)
         #expect(limited.testIsAnomaly.filter { $0 }.count == 20)
     }
 

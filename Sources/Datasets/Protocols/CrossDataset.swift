@@ -86,7 +86,8 @@ public struct CrossDatasetProtocol: Codable, Sendable, Equatable {
                     problem: "gives no size for the anomalous test set '\(name)'")
             }
             guard count > 0 else {
-                throw ProtocolError.notEnoughSamples(option: "anomalyTestCounts[\(name)]", requested: 1, available: count)
+                throw ProtocolError.notEnoughSamples(
+                    option: "anomalyTestCounts[\(name)]", requested: 1, available: count)
             }
             test += 0..<count
             isAnomaly += repeatElement(true, count: count)

@@ -54,7 +54,8 @@ public enum ExperimentProtocol: Codable, Sendable, Equatable {
             guard testLabels.isEmpty else {
                 throw ProtocolError.invalidLabels(
                     name: "testLabels",
-                    problem: "a tabular protocol splits one table: pass its 0/1 labels as trainLabels and no testLabels")
+                    problem: "a tabular protocol splits one table: pass its 0/1 labels as trainLabels and no testLabels"
+                )
             }
             return try p.makeSplit(labels: trainLabels, seed: seed)
         }

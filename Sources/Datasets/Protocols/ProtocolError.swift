@@ -20,7 +20,8 @@ public enum ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidRatio(let option, let value, let allowed):
             return "\(option) = \(value) is outside the allowed range \(allowed)"
         case .unknownClass(let option, let value, let available):
-            let list = available.count <= 30
+            let list =
+                available.count <= 30
                 ? available.map(String.init).joined(separator: ", ")
                 : available.prefix(30).map(String.init).joined(separator: ", ") + ", …"
             return "\(option) = \(value) is not a class of the data set (classes: \(list))"

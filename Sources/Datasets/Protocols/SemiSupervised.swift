@@ -89,7 +89,8 @@ public struct HSCLCounts: Codable, Sendable, Equatable {
         try checkRatio(labeledNormalRatio, option: "labeledNormalRatio")
         try checkRatio(labeledAnomalyRatio, option: "labeledAnomalyRatio")
         try checkRatio(pollutionRatio, option: "pollutionRatio")
-        let n = Double(normalCount), classes = Double(max(anomalyClassCount, 1))
+        let n = Double(normalCount)
+        let classes = Double(max(anomalyClassCount, 1))
         labeledNormal = Int((n * labeledNormalRatio).rounded(.toNearestOrEven))
         labeledAnomaliesPerClass = Int(
             (n * labeledAnomalyRatio / (1 - labeledAnomalyRatio) / classes).rounded(.toNearestOrEven))
@@ -167,8 +168,10 @@ public struct SemiSupervisedProtocol: Codable, Sendable, Equatable {
         let test = try fullTestSet(testLabels: testLabels, normalClasses: Set(normalClasses))
         var generator = SeededGenerator(seed: seed)
         // One stream per random choice (§8): changing one role's size leaves the others' draws alone.
-        var normalStream = generator.split(), labeledAnomalyStream = generator.split()
-        var pollutionStream = generator.split(), validationStream = generator.split()
+        var normalStream = generator.split()
+        var labeledAnomalyStream = generator.split()
+        var pollutionStream = generator.split()
+        var validationStream = generator.split()
 
         var split: Split
         switch counting {
@@ -264,7 +267,8 @@ public struct ContaminatedOneClassProtocol: Codable, Sendable, Equatable {
             let classes = try ClassLayout(trainLabels: trainLabels, normalClasses: normalClasses)
             let test = try fullTestSet(testLabels: testLabels, normalClasses: Set(normalClasses))
             var generator = SeededGenerator(seed: seed)
-            var pollutionStream = generator.split(), validationStream = generator.split()
+            var pollutionStream = generator.split()
+            var validationStream = generator.split()
             let count = Int(
                 (Double(classes.normals.count) * pollutionRatio / (1 - pollutionRatio)).rounded(.toNearestOrEven))
             let pollution = try randomSubset(
@@ -324,7 +328,8 @@ struct ClassLayout {
             normalCount: normals.count, anomalyClassCount: anomalyClasses.count,
             labeledNormalRatio: labeledNormalRatio, labeledAnomalyRatio: labeledAnomalyRatio,
             pollutionRatio: pollutionRatio)
-        var labeledAnomalies: [Int] = [], pollution: [Int] = []
+        var labeledAnomalies: [Int] = []
+        var pollution: [Int] = []
         for c in anomalyClasses {
             let members = byClass[c]!
             let needed = counts.labeledAnomaliesPerClass + counts.pollutionPerClass

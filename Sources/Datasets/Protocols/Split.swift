@@ -79,7 +79,8 @@ public struct Split: Codable, Sendable, Equatable {
     /// The test entries that come from the source called `name`: indices and anomaly flags.
     public func testEntries(from name: String) -> (indices: [Int], isAnomaly: [Bool]) {
         guard let source = testSourceNames.firstIndex(of: name) else { return ([], []) }
-        var indices: [Int] = [], flags: [Bool] = []
+        var indices: [Int] = []
+        var flags: [Bool] = []
         for i in test.indices where testSource[i] == source {
             indices.append(test[i])
             flags.append(testIsAnomaly[i])

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The program that wrote a manifest.
@@ -81,7 +81,9 @@ public struct SplitManifest: Codable, Sendable, Equatable {
     // MARK: JSON
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, dataset, files, experimentProtocol = "protocol", seed, split, tool, createdAt, summary
+        case formatVersion, dataset, files
+        case experimentProtocol = "protocol"
+        case seed, split, tool, createdAt, summary
     }
 
     public init(from decoder: any Decoder) throws {
@@ -90,7 +92,8 @@ public struct SplitManifest: Codable, Sendable, Equatable {
         guard formatVersion <= Self.currentFormatVersion else {
             throw DecodingError.dataCorruptedError(
                 forKey: .formatVersion, in: c,
-                debugDescription: "format version \(formatVersion) is newer than this tool's \(Self.currentFormatVersion)")
+                debugDescription:
+                    "format version \(formatVersion) is newer than this tool's \(Self.currentFormatVersion)")
         }
         dataset = try c.decode(String.self, forKey: .dataset)
         files = try c.decode([String: String].self, forKey: .files)

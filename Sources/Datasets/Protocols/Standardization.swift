@@ -23,7 +23,8 @@ public struct Standardizer: Codable, Sendable, Equatable {
 
     /// Fits on the rows `rows` of `table` (all rows when `nil`; normally `split.unlabeled`),
     /// standardizing the columns `columns` (all when `nil`).
-    public init(fitting table: Samples, rows: [Int]? = nil, columns: [Int]? = nil, guard scaleGuard: ScaleGuard) throws {
+    public init(fitting table: Samples, rows: [Int]? = nil, columns: [Int]? = nil, guard scaleGuard: ScaleGuard) throws
+    {
         let width = table.featureCount
         let rows = rows ?? Array(0..<table.count)
         guard !rows.isEmpty else {
@@ -31,17 +32,20 @@ public struct Standardizer: Codable, Sendable, Equatable {
         }
         if let bad = rows.first(where: { $0 < 0 || $0 >= table.count }) {
             throw ProtocolError.invalidOption(
-                option: "Standardizer rows", value: "\(bad)", problem: "is not a row of a table with \(table.count) rows")
+                option: "Standardizer rows", value: "\(bad)",
+                problem: "is not a row of a table with \(table.count) rows")
         }
         let columns = columns ?? Array(0..<width)
         if let bad = columns.first(where: { $0 < 0 || $0 >= width }) {
             throw ProtocolError.invalidOption(
-                option: "Standardizer columns", value: "\(bad)", problem: "is not a column of a table with \(width) columns")
+                option: "Standardizer columns", value: "\(bad)",
+                problem: "is not a column of a table with \(width) columns")
         }
         if case .addEpsilon(let epsilon) = scaleGuard, !(epsilon > 0) {
             throw ProtocolError.invalidOption(option: "addEpsilon", value: "\(epsilon)", problem: "must be positive")
         }
-        var mean = [Float](repeating: 0, count: width), scale = [Float](repeating: 1, count: width)
+        var mean = [Float](repeating: 0, count: width)
+        var scale = [Float](repeating: 1, count: width)
         let count = Double(rows.count)
         for column in Set(columns) {
             var sum = 0.0

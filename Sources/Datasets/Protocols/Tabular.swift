@@ -33,16 +33,20 @@ public struct TabularProtocol: Codable, Sendable, Equatable {
         try checkNonEmpty(labels, name: "labels")
         if let row = labels.firstIndex(where: { $0 != 0 && $0 != 1 }) {
             throw ProtocolError.invalidLabels(
-                name: "labels", problem: "row \(row) has label \(labels[row]); tabular labels are 0 (normal) or 1 (anomaly)")
+                name: "labels",
+                problem: "row \(row) has label \(labels[row]); tabular labels are 0 (normal) or 1 (anomaly)")
         }
         let normals = labels.indices.filter { labels[$0] == 0 }
         let anomalies = labels.indices.filter { labels[$0] == 1 }
         guard !normals.isEmpty, !anomalies.isEmpty else {
             throw ProtocolError.invalidLabels(
-                name: "labels", problem: "needs both normal (0) and anomalous (1) rows; has \(normals.count) and \(anomalies.count)")
+                name: "labels",
+                problem: "needs both normal (0) and anomalous (1) rows; has \(normals.count) and \(anomalies.count)")
         }
         var generator = SeededGenerator(seed: seed)
-        var train: [Int], test: [Int], pollution: [Int] = []
+        var train: [Int]
+        var test: [Int]
+        var pollution: [Int] = []
         switch rule {
         case .dagmm(let trainFraction):
             try checkOpenFraction(trainFraction, option: "trainFraction")
@@ -51,13 +55,15 @@ public struct TabularProtocol: Codable, Sendable, Equatable {
             train = permutation.prefix(trainCount).filter { labels[$0] == 0 }
             test = Array(permutation.dropFirst(trainCount))
         case .goad(let shuffleNormals, let anomalyLimit):
-            var normalStream = generator.split(), anomalyStream = generator.split()
+            var normalStream = generator.split()
+            var anomalyStream = generator.split()
             let ordered = shuffleNormals ? normalStream.permutation(normals.count).map { normals[$0] } : normals
             let trainCount = normals.count / 2
             var testAnomalies = anomalies
             if let anomalyLimit {
                 guard anomalyLimit > 0 else {
-                    throw ProtocolError.invalidOption(option: "anomalyLimit", value: "\(anomalyLimit)", problem: "must be positive")
+                    throw ProtocolError.invalidOption(
+                        option: "anomalyLimit", value: "\(anomalyLimit)", problem: "must be positive")
                 }
                 testAnomalies = try randomSubset(
                     anomalies, count: anomalyLimit, option: "anomalyLimit", using: &anomalyStream)
@@ -81,7 +87,8 @@ public struct TabularProtocol: Codable, Sendable, Equatable {
                     option: "testFraction = \(testFraction)", requested: testCount + 1, available: labels.count)
             }
             let trainCounts = apportion(total: labels.count - testCount, among: [normals.count, anomalies.count])
-            var normalStream = generator.split(), anomalyStream = generator.split()
+            var normalStream = generator.split()
+            var anomalyStream = generator.split()
             let trainNormals = normalStream.permutation(normals.count).prefix(trainCounts[0]).map { normals[$0] }
             let trainAnomalies = anomalyStream.permutation(anomalies.count).prefix(trainCounts[1]).map { anomalies[$0] }
             train = trainNormals + trainAnomalies
