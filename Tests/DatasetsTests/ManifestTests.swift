@@ -123,6 +123,22 @@ struct ManifestTests {
         #expect(missingPath == missing.path)
     }
 
+    @Test("A manifest from a newer format version is refused")
+    func newerVersion() throws {
+        let text = String(decoding: try manifest(seed: 1).jsonData(), as: UTF8.self)
+            .replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        let error = #expect(throws: SplitManifestError.self) { try SplitManifest.decode(Data(text.utf8), path: "m.json") }
+        #expect(error?.description.contains("m.json") == true)
+        #expect(error?.description.contains("format version 2") == true)
+    }
+
+    @Test("Writing into a missing folder fails with the path")
+    func writeFailure() throws {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("no-such-folder-\(UUID().uuidString)/split.json")
+        #expect(throws: SplitManifestError.self) { try manifest(seed: 1).write(to: url) }
+    }
+
     @Test("Hashes are checked and compared")
     func hashes() throws {
         #expect(throws: SplitManifestError.invalidHash(file: "a.bin", value: "xyz")) {

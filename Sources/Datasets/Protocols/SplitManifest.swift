@@ -163,7 +163,12 @@ public struct SplitManifest: Codable, Sendable, Equatable {
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try data.write(to: temporary)
+            // Flush to disk before the rename, so a crash cannot leave a renamed but empty file.
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.synchronize()
+            try handle.close()
         } catch {
+            try? FileManager.default.removeItem(at: temporary)
             throw SplitManifestError.writeFailed(path: url.path, reason: "\(error.localizedDescription)")
         }
         guard rename(temporary.path, url.path) == 0 else {
