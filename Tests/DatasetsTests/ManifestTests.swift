@@ -127,7 +127,9 @@ struct ManifestTests {
     func newerVersion() throws {
         let text = String(decoding: try manifest(seed: 1).jsonData(), as: UTF8.self)
             .replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
-        let error = #expect(throws: SplitManifestError.self) { try SplitManifest.decode(Data(text.utf8), path: "m.json") }
+        let error = #expect(throws: SplitManifestError.self) {
+            try SplitManifest.decode(Data(text.utf8), path: "m.json")
+        }
         #expect(error?.description.contains("m.json") == true)
         #expect(error?.description.contains("format version 2") == true)
     }
