@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Datasets
+import Datasets
 
 @Suite("Split manifest: JSON, atomic write, checked read")
 struct ManifestTests {

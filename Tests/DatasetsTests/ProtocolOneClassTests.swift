@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Datasets
+import Datasets
 
 @Suite("One-class, one-vs-rest, cross-data-set splits and grids (METHODS.md §4.1, §4.4–4.7)")
 struct ProtocolOneClassTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Datasets
+import Datasets
 
 @Suite("Semi-supervised and contaminated splits (METHODS.md §4.2, §4.3, §2.2.5)")
 struct ProtocolSemiSupervisedTests {

@@ -1,4 +1,4 @@
-@testable import Datasets
+import Datasets
 
 /// Synthetic label arrays shaped like the real data sets (no pixels needed: splits only see labels).
 enum SyntheticLabels {
