@@ -81,7 +81,8 @@ public struct ExperimentRunner {
 
     public func run(_ configuration: RunConfiguration, data: ExperimentData, method: MethodEntry) throws -> RunResult {
         let detector = try method.make(options: configuration.methodOptions)
-        let (split, training, test) = try prepare(configuration, data: data)
+        let prepared = try prepare(configuration, data: data)
+        let (split, training, test) = (prepared.split, prepared.training, prepared.test)
         logger.info(
             "\(configuration.method) on \(data.name): \(training.unlabeled.count) unlabelled, \(training.labeledNormal?.count ?? 0) labelled normal, \(training.labeledAnomalies?.count ?? 0) labelled anomalous training samples; \(test.samples.count) test samples")
 
@@ -133,8 +134,17 @@ public struct ExperimentRunner {
         public var sourceIndices: [Int]
     }
 
+    /// A split turned into the detector's inputs.
+    public struct Prepared: Sendable {
+        public var split: Split
+        public var training: TrainingData
+        public var test: TestSet
+        /// The tabular standardisation fitted on the training rows (nil for images).
+        public var standardizer: Standardizer?
+    }
+
     /// Builds the split and the detector's training and test data (standardised for tables).
-    public func prepare(_ configuration: RunConfiguration, data: ExperimentData) throws -> (Split, TrainingData, TestSet) {
+    public func prepare(_ configuration: RunConfiguration, data: ExperimentData) throws -> Prepared {
         let split: Split
         if let table = data.sources[SplitSource.table] {
             let labels = table.labels
@@ -200,7 +210,7 @@ public struct ExperimentRunner {
         try flush()
         let test = TestSet(
             samples: Samples.concatenating(parts), isAnomaly: split.testIsAnomaly, sourceNames: names, sourceIndices: indices)
-        return (split, training, test)
+        return Prepared(split: split, training: training, test: test, standardizer: standardizer)
     }
 }
 
