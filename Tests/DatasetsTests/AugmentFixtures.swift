@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Datasets
+import Datasets
 import Tensors
 
 /// Reads the JSON fixtures written by `scripts/fixtures/augment_fixtures.py`.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Datasets
+import Datasets
 import Tensors
 
 @Suite struct AugmentRandAugmentTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Datasets
+import Datasets
 import Tensors
 
 /// A thread-safe counter for transforms running on the prefetch thread.

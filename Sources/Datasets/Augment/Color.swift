@@ -81,13 +81,15 @@ extension ImageOps {
         let r = x, g = x + plane, b = x + 2 * plane
         for i in 0..<plane {
             let rv = r[i], gv = g[i], bv = b[i]
-            let cmax = Swift.max(rv, gv, bv), cmin = Swift.min(rv, gv, bv)
+            let cmax = Swift.max(Swift.max(rv, gv), bv), cmin = Swift.min(Swift.min(rv, gv), bv)
+            // Python-style remainders (`hue % 2π`, `h % 1`) for arguments within one period.
             var h = atan2f(sqrt3 * (gv - bv), 2 * rv - gv - bv)
-            h = (h - (h / twoPi).rounded(.down) * twoPi) / twoPi
+            if h < 0 { h += twoPi }
+            h /= twoPi
             var s = (cmax - cmin) / cmax
             if !s.isFinite { s = 0 }
             h += shift
-            h = h - h.rounded(.down)
+            if h < 0 { h += 1 } else if h >= 1 { h -= 1 }
             h = Swift.min(Swift.max(h, 0), 1)
             s = Swift.min(Swift.max(s * saturation, 0), 1)
             let v = Swift.min(Swift.max(cmax * value, 0), 1)
@@ -98,10 +100,11 @@ extension ImageOps {
         }
     }
 
-    /// `clamp(min(k, 4 − k), 0, 1)` with `k = n + 6h mod 6` (Wikipedia's HSV→RGB alternative).
+    /// `clamp(min(k, 4 − k), 0, 1)` with `k = (n + 6h) mod 6` (Wikipedia's HSV→RGB alternative);
+    /// `a = n + 6h` lies in [0, 12).
     @inline(__always)
     static func hsvRamp(_ a: Float) -> Float {
-        let k = a - (a / 6).rounded(.down) * 6
+        let k = a >= 6 ? a - 6 : a
         return Swift.min(Swift.max(Swift.min(k, 4 - k), 0), 1)
     }
 

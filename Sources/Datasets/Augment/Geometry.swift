@@ -116,27 +116,30 @@ extension ImageOps {
         let oh = size.height, ow = size.width, outPlane = oh * ow
         let out = Tensor.zeros([d.count, d.channels, oh, ow])
         let src = batch.pointer, dst = out.pointer
-        let fw = Float(d.width), fh = Float(d.height)
         forEachSample(d.count, costPerSample: d.channels * outPlane * 8) { n in
             let t = transforms[n]
             let s = src + n * d.sampleSize, o = dst + n * d.channels * outPlane
+            // Output pixel (i, j) reads input position (ix, iy); crops and flips (b = d = 0) make
+            // ix a function of j alone and iy of i alone, so those taps are computed once per
+            // column and row.
+            let separable = t.b == 0 && t.d == 0
+            let columns = separable ? (0..<ow).map { j in BilinearTap(t.a * normalised(j, ow) + t.c, size: d.width) } : []
+            let rows = separable ? (0..<oh).map { i in BilinearTap(t.e * normalised(i, oh) + t.f, size: d.height) } : []
             for i in 0..<oh {
-                let yn = Float(2 * i + 1) / Float(oh) - 1
+                let yn = normalised(i, oh)
                 for j in 0..<ow {
-                    let xn = Float(2 * j + 1) / Float(ow) - 1
-                    let gx = t.a * xn + t.b * yn + t.c
-                    let gy = t.d * xn + t.e * yn + t.f
-                    let ix = reflectedSourceIndex(((gx + 1) * fw - 1) / 2, size: d.width)
-                    let iy = reflectedSourceIndex(((gy + 1) * fh - 1) / 2, size: d.height)
-                    let x0f = ix.rounded(.down), y0f = iy.rounded(.down)
-                    let x0 = Int(x0f), y0 = Int(y0f)
-                    // A corner past the last pixel only occurs with a zero weight.
-                    let x1 = Swift.min(x0 + 1, d.width - 1), y1 = Swift.min(y0 + 1, d.height - 1)
-                    let wE = ix - x0f, wW = (x0f + 1) - ix
-                    let wS = iy - y0f, wN = (y0f + 1) - iy
-                    let nw = wW * wN, ne = wE * wN, sw = wW * wS, se = wE * wS
-                    let iNW = y0 * d.width + x0, iNE = y0 * d.width + x1
-                    let iSW = y1 * d.width + x0, iSE = y1 * d.width + x1
+                    let tx: BilinearTap, ty: BilinearTap
+                    if separable {
+                        tx = columns[j]; ty = rows[i]
+                    } else {
+                        let xn = normalised(j, ow)
+                        tx = BilinearTap(t.a * xn + t.b * yn + t.c, size: d.width)
+                        ty = BilinearTap(t.d * xn + t.e * yn + t.f, size: d.height)
+                    }
+                    let nw = tx.lowWeight * ty.lowWeight, ne = tx.highWeight * ty.lowWeight
+                    let sw = tx.lowWeight * ty.highWeight, se = tx.highWeight * ty.highWeight
+                    let iNW = ty.low * d.width + tx.low, iNE = ty.low * d.width + tx.high
+                    let iSW = ty.high * d.width + tx.low, iSE = ty.high * d.width + tx.high
                     for c in 0..<d.channels {
                         let p = s + c * d.plane
                         o[c * outPlane + i * ow + j] = p[iNW] * nw + p[iNE] * ne + p[iSW] * sw + p[iSE] * se
@@ -145,6 +148,28 @@ extension ImageOps {
             }
         }
         return out
+    }
+
+    /// `affine_grid`'s normalised coordinate of pixel `index` along an axis of `count` pixels.
+    @inline(__always)
+    static func normalised(_ index: Int, _ count: Int) -> Float { Float(2 * index + 1) / Float(count) - 1 }
+
+    /// The two neighbouring pixels and weights that bilinear sampling reads along one axis for a
+    /// normalised grid coordinate (reflection padding, `align_corners = false`).
+    struct BilinearTap {
+        let low: Int, high: Int
+        let lowWeight: Float, highWeight: Float
+
+        @inline(__always)
+        init(_ grid: Float, size: Int) {
+            let position = ImageOps.reflectedSourceIndex(((grid + 1) * Float(size) - 1) / 2, size: size)
+            let floor = position.rounded(.down)
+            low = Int(floor)
+            // A neighbour past the last pixel only occurs with a zero weight.
+            high = Swift.min(low + 1, size - 1)
+            highWeight = position - floor
+            lowWeight = (floor + 1) - position
+        }
     }
 
     /// A pixel coordinate reflected about the image border (PyTorch's `reflect_coordinates` with
