@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 @Suite struct AugmentColorTests {
     let fixture: AugmentFixture
@@ -29,7 +29,8 @@ import Tensors
 
     @Test func hsvOnGreyImagesScalesValue() {
         let grey = fixture.tensor("grey_input")
-        let got = ImageOps.adjustHSV(grey, hueFactors: [0.05, -0.1], saturationFactors: [1.3, 0.7], valueFactors: [1.25, 0.8])
+        let got = ImageOps.adjustHSV(
+            grey, hueFactors: [0.05, -0.1], saturationFactors: [1.3, 0.7], valueFactors: [1.25, 0.8])
         #expect(maxAbsDifference(got, fixture.tensor("grey_hsv_output")) < 1e-6)
     }
 

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 /// Reads the JSON fixtures written by `scripts/fixtures/augment_fixtures.py`.
 struct AugmentFixture {
@@ -15,7 +15,8 @@ struct AugmentFixture {
     }
 
     static func decode(_ any: Any?) -> (shape: [Int], data: [Double]) {
-        guard let dict = any as? [String: Any], let shape = dict["shape"] as? [Any], let data = dict["data"] as? [Any] else {
+        guard let dict = any as? [String: Any], let shape = dict["shape"] as? [Any], let data = dict["data"] as? [Any]
+        else {
             fatalError("fixture entry is not {shape, data}")
         }
         return (shape.map { ($0 as! NSNumber).intValue }, data.map { ($0 as! NSNumber).doubleValue })

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 @Suite struct AugmentGeometryTests {
     let fixture: AugmentFixture
@@ -68,13 +68,20 @@ import Tensors
         let crop = RandomResizedCrop.Crop(width: box[0], height: box[1], offsetX: box[2], offsetY: box[3])
         let got = RandomResizedCrop.evaluation.apply(x, crops: [crop])
         #expect(maxAbsDifference(got, fixture.tensor("crop_output")) < 2e-5)
-        #expect(crop.transform(for: ImageSize(height: 16, width: 20)) == AffineTransform(a: 0.45, b: 0, c: -0.25, d: 0, e: 0.8125, f: 0.1875))
+        #expect(
+            crop.transform(for: ImageSize(height: 16, width: 20))
+                == AffineTransform(a: 0.45, b: 0, c: -0.25, d: 0, e: 0.8125, f: 0.1875))
     }
 
     @Test func adaptiveAveragePoolMatchesTorch() {
         let x = fixture.tensor("pool_input")
-        #expect(maxAbsDifference(ImageOps.adaptiveAveragePool(x, to: ImageSize(height: 3, width: 4)), fixture.tensor("pool_3x4")) < 1e-6)
-        #expect(maxAbsDifference(ImageOps.adaptiveAveragePool(x, to: ImageSize(height: 10, width: 5)), fixture.tensor("pool_10x5")) < 1e-6)
+        #expect(
+            maxAbsDifference(
+                ImageOps.adaptiveAveragePool(x, to: ImageSize(height: 3, width: 4)), fixture.tensor("pool_3x4")) < 1e-6)
+        #expect(
+            maxAbsDifference(
+                ImageOps.adaptiveAveragePool(x, to: ImageSize(height: 10, width: 5)), fixture.tensor("pool_10x5"))
+                < 1e-6)
     }
 
     @Test func fixedScaleCropsHave54PercentArea() {

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 @Suite struct AugmentPipelineTests {
     static let augmentations: [(String, any BatchAugmentation)] = [
@@ -23,7 +23,9 @@ import Tensors
     func sameSeedSameBatchDifferentSeedDifferentBatch(_ which: Int) {
         let (name, augmentation) = Self.augmentations[which]
         let x = randomImages([16, 3, 32, 32], seed: 41)
-        var a = SeededGenerator(seed: 100), b = SeededGenerator(seed: 100), c = SeededGenerator(seed: 101)
+        var a = SeededGenerator(seed: 100)
+        var b = SeededGenerator(seed: 100)
+        var c = SeededGenerator(seed: 101)
         let first = augmentation(x, using: &a)
         let again = augmentation(x, using: &b)
         let other = augmentation(x, using: &c)
@@ -55,15 +57,20 @@ import Tensors
         var generator = SeededGenerator(seed: 9)
         let views = csi.shiftedViews(x, using: &generator)
         #expect(views.shape == [24, 3, 8, 8])
-        #expect(csi.rotationLabels(batchSize: batchSize) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+        #expect(
+            csi.rotationLabels(batchSize: batchSize) == [
+                0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3,
+            ])
         let flipped = ImageOps.flipHorizontally(x, where: Array(repeating: true, count: batchSize))
         var flipCounts = [0, 0]
         for view in 0..<2 {
             for b in 0..<batchSize {
                 // Undo each rotation: all four must give the same copy (one flip per copy).
                 let copies = (0..<4).map { k in
-                    ImageOps.rot90(image(views, csi.row(image: b, view: view, rotation: k, batchSize: batchSize)), k: -k)
-                        .toArray()
+                    ImageOps.rot90(
+                        image(views, csi.row(image: b, view: view, rotation: k, batchSize: batchSize)), k: -k
+                    )
+                    .toArray()
                 }
                 #expect(copies.allSatisfy { $0 == copies[0] })
                 let isFlipped = copies[0] == image(flipped, b).toArray()
@@ -74,13 +81,16 @@ import Tensors
         #expect(flipCounts[0] > 0 && flipCounts[1] > 0)
         // Rotation 1 of a view is torch.rot90(copy, 1).
         let copy = ImageOps.rot90(image(views, csi.row(image: 1, view: 1, rotation: 0, batchSize: batchSize)), k: 0)
-        #expect(ImageOps.rot90(copy, k: 1).toArray() == image(views, csi.row(image: 1, view: 1, rotation: 1, batchSize: batchSize)).toArray())
+        #expect(
+            ImageOps.rot90(copy, k: 1).toArray()
+                == image(views, csi.row(image: 1, view: 1, rotation: 1, batchSize: batchSize)).toArray())
     }
 
     @Test func csiTrainingViewsAreShiftedViewsThenSimCLR() {
         let x = randomImages([4, 3, 16, 16], seed: 43)
         let csi = CSIAugmentation(simclr: .evaluation)
-        var a = SeededGenerator(seed: 10), b = SeededGenerator(seed: 10)
+        var a = SeededGenerator(seed: 10)
+        var b = SeededGenerator(seed: 10)
         let full = csi(x, using: &a)
         let views = csi.shiftedViews(x, using: &b)
         #expect(full.toArray() == SimCLRAugmentation.evaluation(views, using: &b).toArray())
@@ -92,7 +102,8 @@ import Tensors
     @Test func simclrWithoutColourIsTheCrop() {
         let x = randomImages([6, 3, 32, 32], seed: 44)
         let simclr = SimCLRAugmentation(
-            cropScale: 0.54...0.54, colorJitter: ColorJitter(probability: 0), grayscale: RandomGrayscale(probability: 0))
+            cropScale: 0.54...0.54, colorJitter: ColorJitter(probability: 0), grayscale: RandomGrayscale(probability: 0)
+        )
         var a = SeededGenerator(seed: 11)
         let y = simclr(x, using: &a)
         var b = SeededGenerator(seed: 11)

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 @Suite struct AugmentRandAugmentTests {
     let fixture: AugmentFixture
@@ -68,16 +68,23 @@ import Tensors
         }
         // The table in METHODS §2.1.7: posterize keeps 8 bits, solarize 256 − ⌊25.6 v⌋.
         let size32 = ImageSize(height: 32, width: 32)
-        #expect(RandAugmentMC.Operation.solarize.resolved(level: 4, negated: false, imageSize: size32) == .solarize(threshold: 154))
-        #expect(RandAugmentMC.Operation.posterize.resolved(level: 4, negated: false, imageSize: size32) == .posterize(bits: 8))
-        #expect(RandAugmentMC.Operation.translateX.resolved(level: 1, negated: true, imageSize: size32) == .translateX(pixels: 8))
+        #expect(
+            RandAugmentMC.Operation.solarize.resolved(level: 4, negated: false, imageSize: size32)
+                == .solarize(threshold: 154))
+        #expect(
+            RandAugmentMC.Operation.posterize.resolved(level: 4, negated: false, imageSize: size32)
+                == .posterize(bits: 8))
+        #expect(
+            RandAugmentMC.Operation.translateX.resolved(level: 1, negated: true, imageSize: size32)
+                == .translateX(pixels: 8))
     }
 
     @Test func sampledPoliciesFollowTheProbabilities() {
         var generator = SeededGenerator(seed: 31)
         let size = ImageSize(height: 32, width: 32)
         let policies = RandAugmentMC().sampleOperations(count: 3000, imageSize: size, using: &generator)
-        var operationCount = 0, cutouts = 0
+        var operationCount = 0
+        var cutouts = 0
         for ops in policies {
             let body = ops.filter { if case .cutout = $0 { return false } else { return true } }
             #expect(body.count <= 12)
@@ -87,10 +94,13 @@ import Tensors
                 switch op {
                 case .cutout(let x0, let y0, let x1, let y1):
                     cutouts += 1
-                    #expect(x0 >= 0 && y0 >= 0 && x1 <= 32 && y1 <= 32 && x1 - x0 <= 16 && y1 - y0 <= 16 && x1 > x0 && y1 > y0)
+                    #expect(
+                        x0 >= 0 && y0 >= 0 && x1 <= 32 && y1 <= 32 && x1 - x0 <= 16 && y1 - y0 <= 16 && x1 > x0
+                            && y1 > y0)
                 case .posterize(let bits): #expect(bits == 8)
                 case .solarize(let t): #expect([231, 205, 180, 154].contains(t))
-                case .shearX(let s), .shearY(let s): #expect([0.18, 0.21, 0.24, 0.27].contains { abs(abs(s) - $0) < 1e-9 })
+                case .shearX(let s), .shearY(let s):
+                    #expect([0.18, 0.21, 0.24, 0.27].contains { abs(abs(s) - $0) < 1e-9 })
                 case .translateX(let t), .translateY(let t): #expect([5, 6, 7, 8].contains(abs(t)))
                 default: break
                 }
@@ -103,7 +113,9 @@ import Tensors
     @Test func outputsAreEightBitAndSeeded() {
         let x = randomImages([8, 3, 32, 32], seed: 32)
         let augment = RandAugmentMC()
-        var a = SeededGenerator(seed: 5), b = SeededGenerator(seed: 5), c = SeededGenerator(seed: 6)
+        var a = SeededGenerator(seed: 5)
+        var b = SeededGenerator(seed: 5)
+        var c = SeededGenerator(seed: 6)
         let first = augment(x, using: &a)
         #expect(first.toArray() == augment(x, using: &b).toArray())
         #expect(first.toArray() != augment(x, using: &c).toArray())

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import Tensors
+import Testing
 
 /// A thread-safe counter for transforms running on the prefetch thread.
 final class CallCounter: @unchecked Sendable {
@@ -43,9 +43,11 @@ final class CallCounter: @unchecked Sendable {
         #expect(batches.count == 10)
         #expect(batches.allSatisfy { $0.indices.count == 10 && $0.labels.isEmpty })
         #expect(Set(batches.flatMap(\.indices)).count == 100)
-        let exact = BatchLoader(Samples(values: Array(repeating: 0, count: 40), shape: [20, 2]), batchSize: 5, dropLast: true, seed: 2)
+        let exact = BatchLoader(
+            Samples(values: Array(repeating: 0, count: 40), shape: [20, 2]), batchSize: 5, dropLast: true, seed: 2)
         #expect(Array(exact.epoch(0)).count == 4)
-        let small = BatchLoader(Samples(values: Array(repeating: 0, count: 8), shape: [4, 2]), batchSize: 5, dropLast: true, seed: 2)
+        let small = BatchLoader(
+            Samples(values: Array(repeating: 0, count: 8), shape: [4, 2]), batchSize: 5, dropLast: true, seed: 2)
         #expect(Array(small.epoch(0)).isEmpty)
     }
 

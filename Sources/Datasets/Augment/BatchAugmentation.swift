@@ -23,6 +23,26 @@ public struct AugmentationPipeline: BatchAugmentation {
     }
 }
 
+/// A deterministic image operation applied to each image of a batch with probability
+/// `probability` (one coin per image, drawn in order).
+public protocol RandomlyAppliedAugmentation: BatchAugmentation {
+    var probability: Float { get }
+    /// The operation applied to the images whose flag is set; the others are copied.
+    func apply(_ batch: Tensor, where flags: [Bool]) -> Tensor
+}
+
+extension RandomlyAppliedAugmentation {
+    /// One flag per image, in order.
+    public func sampleFlags(count: Int, using generator: inout SeededGenerator) -> [Bool] {
+        (0..<count).map { _ in generator.bernoulli(probability) }
+    }
+
+    public func callAsFunction(_ batch: Tensor, using generator: inout SeededGenerator) -> Tensor {
+        let count = BatchDimensions(batch, op: "\(Self.self)").count
+        return apply(batch, where: sampleFlags(count: count, using: &generator))
+    }
+}
+
 /// Height and width of an image.
 public struct ImageSize: Sendable, Hashable, CustomStringConvertible {
     public var height: Int

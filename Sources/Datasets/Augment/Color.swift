@@ -78,10 +78,15 @@ extension ImageOps {
         let twoPi = Float(2 * Double.pi)
         let sqrt3 = Float(3.0.squareRoot())
         let shift = hue * 255 / 360
-        let r = x, g = x + plane, b = x + 2 * plane
+        let r = x
+        let g = x + plane
+        let b = x + 2 * plane
         for i in 0..<plane {
-            let rv = r[i], gv = g[i], bv = b[i]
-            let cmax = Swift.max(Swift.max(rv, gv), bv), cmin = Swift.min(Swift.min(rv, gv), bv)
+            let rv = r[i]
+            let gv = g[i]
+            let bv = b[i]
+            let cmax = Swift.max(Swift.max(rv, gv), bv)
+            let cmin = Swift.min(Swift.min(rv, gv), bv)
             // Python-style remainders (`hue % 2π`, `h % 1`) for arguments within one period.
             var h = atan2f(sqrt3 * (gv - bv), 2 * rv - gv - bv)
             if h < 0 { h += twoPi }
@@ -109,10 +114,14 @@ extension ImageOps {
     }
 
     static func grayscaleInPlace(_ x: UnsafeMutablePointer<Float>, plane: Int) {
-        let r = x, g = x + plane, b = x + 2 * plane
+        let r = x
+        let g = x + plane
+        let b = x + 2 * plane
         for i in 0..<plane {
             let l = 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i]
-            r[i] = l; g[i] = l; b[i] = l
+            r[i] = l
+            g[i] = l
+            b[i] = l
         }
     }
 }
@@ -219,17 +228,10 @@ public struct ColorJitter: BatchAugmentation {
 }
 
 /// CSI's `RandomColorGrayLayer`: each image turned grey with probability `probability`.
-public struct RandomGrayscale: BatchAugmentation {
+public struct RandomGrayscale: RandomlyAppliedAugmentation {
     public var probability: Float
 
     public init(probability: Float = 0.2) { self.probability = probability }
 
-    public func sampleFlags(count: Int, using generator: inout SeededGenerator) -> [Bool] {
-        (0..<count).map { _ in generator.bernoulli(probability) }
-    }
-
-    public func callAsFunction(_ batch: Tensor, using generator: inout SeededGenerator) -> Tensor {
-        let d = BatchDimensions(batch, op: "RandomGrayscale")
-        return ImageOps.grayscale(batch, where: sampleFlags(count: d.count, using: &generator))
-    }
+    public func apply(_ batch: Tensor, where flags: [Bool]) -> Tensor { ImageOps.grayscale(batch, where: flags) }
 }

@@ -28,8 +28,10 @@ extension ImageOps {
             "gaussianBlur: kernel \(kernelSize) needs images larger than \(radius) pixels, got \(d.height)×\(d.width)")
         let kernels = sigmas.map { $0.map { gaussianKernel(size: kernelSize, sigma: $0) } }
         let out = copyOf(batch)
-        let src = batch.pointer, dst = out.pointer
-        let h = d.height, w = d.width
+        let src = batch.pointer
+        let dst = out.pointer
+        let h = d.height
+        let w = d.width
         forEachSample(d.count, costPerSample: d.sampleSize * kernelSize * 2) { n in
             guard let kernel = kernels[n] else { return }
             var row = [Float](repeating: 0, count: d.plane)
@@ -76,7 +78,8 @@ public struct GaussianBlur: BatchAugmentation {
     public var probability: Float
 
     public init(kernelSize: Int, sigma: ClosedRange<Float> = 0.1...2.0, probability: Float = 1) {
-        precondition(kernelSize > 0 && kernelSize % 2 == 1, "GaussianBlur: kernel size \(kernelSize) must be odd and positive")
+        precondition(
+            kernelSize > 0 && kernelSize % 2 == 1, "GaussianBlur: kernel size \(kernelSize) must be odd and positive")
         precondition(sigma.lowerBound > 0, "GaussianBlur: sigma range \(sigma) must be positive")
         self.kernelSize = kernelSize
         self.sigma = sigma
@@ -94,6 +97,7 @@ public struct GaussianBlur: BatchAugmentation {
 
     public func callAsFunction(_ batch: Tensor, using generator: inout SeededGenerator) -> Tensor {
         let d = BatchDimensions(batch, op: "GaussianBlur")
-        return ImageOps.gaussianBlur(batch, kernelSize: kernelSize, sigmas: sampleSigmas(count: d.count, using: &generator))
+        return ImageOps.gaussianBlur(
+            batch, kernelSize: kernelSize, sigmas: sampleSigmas(count: d.count, using: &generator))
     }
 }

@@ -15,7 +15,8 @@ extension ImageOps {
         let turns = ((k % 4) + 4) % 4
         let outShape = turns % 2 == 0 ? d.shape : [d.count, d.channels, d.width, d.height]
         let out = Tensor.zeros(outShape)
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         forEachSample(d.count * d.channels, costPerSample: d.plane) { p in
             rotatePlane(src + p * d.plane, dst + p * d.plane, height: d.height, width: d.width, turns: turns)
         }
@@ -28,10 +29,12 @@ extension ImageOps {
         let d = BatchDimensions(batch, op: "fourRotations")
         precondition(d.height == d.width, "fourRotations: images must be square, got \(d.height)×\(d.width)")
         let out = Tensor.zeros([4 * d.count, d.channels, d.height, d.width])
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         let planes = d.count * d.channels
         forEachSample(4 * planes, costPerSample: d.plane) { q in
-            let k = q / planes, p = q % planes
+            let k = q / planes
+            let p = q % planes
             rotatePlane(src + p * d.plane, dst + q * d.plane, height: d.height, width: d.width, turns: k)
         }
         return out
@@ -43,16 +46,19 @@ extension ImageOps {
         let d = BatchDimensions(batch, op: "flipHorizontally")
         d.requireParameters(flags.count, "flipHorizontally")
         let out = Tensor.zeros(d.shape)
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         let w = d.width
         forEachSample(d.count, costPerSample: d.sampleSize) { n in
-            let s = src + n * d.sampleSize, o = dst + n * d.sampleSize
+            let s = src + n * d.sampleSize
+            let o = dst + n * d.sampleSize
             guard flags[n] else {
                 o.update(from: s, count: d.sampleSize)
                 return
             }
             for row in 0..<(d.channels * d.height) {
-                let rs = s + row * w, ro = o + row * w
+                let rs = s + row * w
+                let ro = o + row * w
                 for x in 0..<w { ro[x] = rs[w - 1 - x] }
             }
         }
@@ -88,8 +94,12 @@ public struct AffineTransform: Sendable, Hashable {
     public var d: Float, e: Float, f: Float
 
     public init(a: Float, b: Float, c: Float, d: Float, e: Float, f: Float) {
-        self.a = a; self.b = b; self.c = c
-        self.d = d; self.e = e; self.f = f
+        self.a = a
+        self.b = b
+        self.c = c
+        self.d = d
+        self.e = e
+        self.f = f
     }
 
     /// The six values in row-major order.
@@ -113,33 +123,44 @@ extension ImageOps {
         let d = BatchDimensions(batch, op: "affineGridSample")
         d.requireParameters(transforms.count, "affineGridSample")
         let size = outputSize ?? d.size
-        let oh = size.height, ow = size.width, outPlane = oh * ow
+        let oh = size.height
+        let ow = size.width
+        let outPlane = oh * ow
         let out = Tensor.zeros([d.count, d.channels, oh, ow])
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         forEachSample(d.count, costPerSample: d.channels * outPlane * 8) { n in
             let t = transforms[n]
-            let s = src + n * d.sampleSize, o = dst + n * d.channels * outPlane
+            let s = src + n * d.sampleSize
+            let o = dst + n * d.channels * outPlane
             // Output pixel (i, j) reads input position (ix, iy); crops and flips (b = d = 0) make
             // ix a function of j alone and iy of i alone, so those taps are computed once per
             // column and row.
             let separable = t.b == 0 && t.d == 0
-            let columns = separable ? (0..<ow).map { j in BilinearTap(t.a * normalised(j, ow) + t.c, size: d.width) } : []
+            let columns =
+                separable ? (0..<ow).map { j in BilinearTap(t.a * normalised(j, ow) + t.c, size: d.width) } : []
             let rows = separable ? (0..<oh).map { i in BilinearTap(t.e * normalised(i, oh) + t.f, size: d.height) } : []
             for i in 0..<oh {
                 let yn = normalised(i, oh)
                 for j in 0..<ow {
-                    let tx: BilinearTap, ty: BilinearTap
+                    let tx: BilinearTap
+                    let ty: BilinearTap
                     if separable {
-                        tx = columns[j]; ty = rows[i]
+                        tx = columns[j]
+                        ty = rows[i]
                     } else {
                         let xn = normalised(j, ow)
                         tx = BilinearTap(t.a * xn + t.b * yn + t.c, size: d.width)
                         ty = BilinearTap(t.d * xn + t.e * yn + t.f, size: d.height)
                     }
-                    let nw = tx.lowWeight * ty.lowWeight, ne = tx.highWeight * ty.lowWeight
-                    let sw = tx.lowWeight * ty.highWeight, se = tx.highWeight * ty.highWeight
-                    let iNW = ty.low * d.width + tx.low, iNE = ty.low * d.width + tx.high
-                    let iSW = ty.high * d.width + tx.low, iSE = ty.high * d.width + tx.high
+                    let nw = tx.lowWeight * ty.lowWeight
+                    let ne = tx.highWeight * ty.lowWeight
+                    let sw = tx.lowWeight * ty.highWeight
+                    let se = tx.highWeight * ty.highWeight
+                    let iNW = ty.low * d.width + tx.low
+                    let iNE = ty.low * d.width + tx.high
+                    let iSW = ty.high * d.width + tx.low
+                    let iSE = ty.high * d.width + tx.high
                     for c in 0..<d.channels {
                         let p = s + c * d.plane
                         o[c * outPlane + i * ow + j] = p[iNW] * nw + p[iNE] * ne + p[iSW] * sw + p[iSE] * se
@@ -190,15 +211,20 @@ extension ImageOps {
     public static func adaptiveAveragePool(_ batch: Tensor, to size: ImageSize) -> Tensor {
         let d = BatchDimensions(batch, op: "adaptiveAveragePool")
         if size == d.size { return copyOf(batch) }
-        let oh = size.height, ow = size.width
+        let oh = size.height
+        let ow = size.width
         let out = Tensor.zeros([d.count, d.channels, oh, ow])
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         forEachSample(d.count * d.channels, costPerSample: d.plane) { p in
-            let s = src + p * d.plane, o = dst + p * oh * ow
+            let s = src + p * d.plane
+            let o = dst + p * oh * ow
             for i in 0..<oh {
-                let r0 = i * d.height / oh, r1 = ((i + 1) * d.height + oh - 1) / oh
+                let r0 = i * d.height / oh
+                let r1 = ((i + 1) * d.height + oh - 1) / oh
                 for j in 0..<ow {
-                    let c0 = j * d.width / ow, c1 = ((j + 1) * d.width + ow - 1) / ow
+                    let c0 = j * d.width / ow
+                    let c1 = ((j + 1) * d.width + ow - 1) / ow
                     var sum: Float = 0
                     for r in r0..<r1 { for c in c0..<c1 { sum += s[r * d.width + c] } }
                     o[i * ow + j] = sum / Float((r1 - r0) * (c1 - c0))
@@ -212,19 +238,13 @@ extension ImageOps {
 // MARK: - Random geometric augmentations
 
 /// CSI's `HorizontalFlipLayer`: each image mirrored with probability `probability`.
-public struct RandomHorizontalFlip: BatchAugmentation {
+public struct RandomHorizontalFlip: RandomlyAppliedAugmentation {
     public var probability: Float
 
     public init(probability: Float = 0.5) { self.probability = probability }
 
-    /// One flag per image, in order.
-    public func sampleFlags(count: Int, using generator: inout SeededGenerator) -> [Bool] {
-        (0..<count).map { _ in generator.bernoulli(probability) }
-    }
-
-    public func callAsFunction(_ batch: Tensor, using generator: inout SeededGenerator) -> Tensor {
-        let flags = sampleFlags(count: BatchDimensions(batch, op: "RandomHorizontalFlip").count, using: &generator)
-        return ImageOps.flipHorizontally(batch, where: flags)
+    public func apply(_ batch: Tensor, where flags: [Bool]) -> Tensor {
+        ImageOps.flipHorizontally(batch, where: flags)
     }
 }
 
@@ -245,7 +265,8 @@ public struct RandomResizedCrop: BatchAugmentation {
         scale: ClosedRange<Double> = 0.08...1, ratio: ClosedRange<Double> = (3.0 / 4.0)...(4.0 / 3.0),
         maxTrials: Int = 10, outputSize: ImageSize? = nil
     ) {
-        precondition(scale.lowerBound > 0 && scale.upperBound <= 1, "RandomResizedCrop: scale \(scale) must lie in (0, 1]")
+        precondition(
+            scale.lowerBound > 0 && scale.upperBound <= 1, "RandomResizedCrop: scale \(scale) must lie in (0, 1]")
         precondition(ratio.lowerBound > 0, "RandomResizedCrop: ratio \(ratio) must be positive")
         self.scale = scale
         self.ratio = ratio
@@ -265,13 +286,16 @@ public struct RandomResizedCrop: BatchAugmentation {
         public var offsetX: Int, offsetY: Int
 
         public init(width: Int, height: Int, offsetX: Int, offsetY: Int) {
-            self.width = width; self.height = height
-            self.offsetX = offsetX; self.offsetY = offsetY
+            self.width = width
+            self.height = height
+            self.offsetX = offsetX
+            self.offsetY = offsetY
         }
 
         /// The sampling matrix for an image of the given size: `[[w/W, 0, ox/W], [0, h/H, oy/H]]`.
         public func transform(for image: ImageSize) -> AffineTransform {
-            let iw = Double(image.width), ih = Double(image.height)
+            let iw = Double(image.width)
+            let ih = Double(image.height)
             return AffineTransform(
                 a: Float(Double(width) / iw), b: 0, c: Float(Double(offsetX) / iw),
                 d: 0, e: Float(Double(height) / ih), f: Float(Double(offsetY) / ih))
@@ -280,18 +304,21 @@ public struct RandomResizedCrop: BatchAugmentation {
 
     /// One crop per image, drawn in order.
     public func sampleCrops(count: Int, imageSize: ImageSize, using generator: inout SeededGenerator) -> [Crop] {
-        let iw = imageSize.width, ih = imageSize.height
+        let iw = imageSize.width
+        let ih = imageSize.height
         let area = Double(iw * ih)
         let logRatio = Foundation.log(ratio.lowerBound)...Foundation.log(ratio.upperBound)
         return (0..<count).map { _ in
-            var w = iw, h = ih
+            var w = iw
+            var h = ih
             for _ in 0..<maxTrials {
                 let target = generator.uniform(scale) * area
                 let aspect = Foundation.exp(generator.uniform(logRatio))
                 let tw = (target * aspect).squareRoot().rounded(.toNearestOrEven)
                 let th = (target / aspect).squareRoot().rounded(.toNearestOrEven)
                 if tw > 0 && tw <= Double(iw) && th > 0 && th <= Double(ih) {
-                    w = Int(tw); h = Int(th)
+                    w = Int(tw)
+                    h = Int(th)
                     break
                 }
             }

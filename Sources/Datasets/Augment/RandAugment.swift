@@ -48,7 +48,8 @@ extension ImageOps {
         requireColour(d, "applyPIL")
         d.requireParameters(operations.count, "applyPIL")
         let out = Tensor.zeros(d.shape)
-        let src = batch.pointer, dst = out.pointer
+        let src = batch.pointer
+        let dst = out.pointer
         forEachSample(d.count, costPerSample: d.sampleSize * 64) { n in
             var image = ByteImage(src + n * d.sampleSize, channels: d.channels, height: d.height, width: d.width)
             for operation in operations[n] { image.apply(operation) }
@@ -105,8 +106,10 @@ struct ByteImage {
         case .translateY(let t):
             translate(dx: 0, dy: t)
         case .cutout(let x0, let y0, let x1, let y1):
-            let left = Swift.max(x0, 0), right = Swift.min(x1, width - 1)
-            let top = Swift.max(y0, 0), bottom = Swift.min(y1, height - 1)
+            let left = Swift.max(x0, 0)
+            let right = Swift.min(x1, width - 1)
+            let top = Swift.max(y0, 0)
+            let bottom = Swift.min(y1, height - 1)
             guard left <= right && top <= bottom else { return }
             for c in 0..<channels {
                 for y in top...bottom { for x in left...right { pixels[c * plane + y * width + x] = 127 } }
@@ -163,12 +166,14 @@ struct ByteImage {
     mutating func blend(with degenerate: [UInt8], factor: Float) {
         if factor >= 0 && factor <= 1 {
             for i in 0..<pixels.count {
-                let a = Int32(degenerate[i]), b = Int32(pixels[i])
+                let a = Int32(degenerate[i])
+                let b = Int32(pixels[i])
                 pixels[i] = UInt8(Float(a) + factor * Float(b - a))
             }
         } else {
             for i in 0..<pixels.count {
-                let a = Int32(degenerate[i]), b = Int32(pixels[i])
+                let a = Int32(degenerate[i])
+                let b = Int32(pixels[i])
                 let t = Float(a) + factor * Float(b - a)
                 pixels[i] = t <= 0 ? 0 : (t >= 255 ? 255 : UInt8(t))
             }
@@ -179,7 +184,9 @@ struct ByteImage {
     func luma() -> [UInt8] {
         guard channels == 3 else { return Array(pixels[0..<plane]) }
         return (0..<plane).map { i in
-            let r = UInt32(pixels[i]), g = UInt32(pixels[plane + i]), b = UInt32(pixels[2 * plane + i])
+            let r = UInt32(pixels[i])
+            let g = UInt32(pixels[plane + i])
+            let b = UInt32(pixels[2 * plane + i])
             return UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
         }
     }
@@ -200,7 +207,8 @@ struct ByteImage {
     func smoothed() -> [UInt8] {
         var out = pixels
         guard height >= 3 && width >= 3 else { return out }
-        let k1: Float = 1 / 13, k5: Float = 5 / 13
+        let k1: Float = 1 / 13
+        let k5: Float = 5 / 13
         for c in 0..<channels {
             let p = c * plane
             for y in 1..<(height - 1) {
@@ -221,13 +229,19 @@ struct ByteImage {
     /// `Image.transform(AFFINE)` takes for shears): input = (a·(x+½) + b·(y+½) + c, d·(x+½) + e·(y+½) + f).
     mutating func affineFixedPoint(_ a: Double, _ b: Double, _ c: Double, _ d: Double, _ e: Double, _ f: Double) {
         func fixed(_ v: Double) -> Int64 { Int64((v * 65536.0 + 0.5).rounded(.down)) }
-        let a0 = fixed(a), a1 = fixed(b), a3 = fixed(d), a4 = fixed(e)
-        let a2 = fixed(c + b * 0.5 + a * 0.5), a5 = fixed(f + e * 0.5 + d * 0.5)
+        let a0 = fixed(a)
+        let a1 = fixed(b)
+        let a3 = fixed(d)
+        let a4 = fixed(e)
+        let a2 = fixed(c + b * 0.5 + a * 0.5)
+        let a5 = fixed(f + e * 0.5 + d * 0.5)
         var out = [UInt8](repeating: 0, count: pixels.count)
         for y in 0..<height {
-            let rowX = a2 + Int64(y) * a1, rowY = a5 + Int64(y) * a4
+            let rowX = a2 + Int64(y) * a1
+            let rowY = a5 + Int64(y) * a4
             for x in 0..<width {
-                let xin = Int((rowX + Int64(x) * a0) >> 16), yin = Int((rowY + Int64(x) * a3) >> 16)
+                let xin = Int((rowX + Int64(x) * a0) >> 16)
+                let yin = Int((rowY + Int64(x) * a3) >> 16)
                 guard xin >= 0 && xin < width && yin >= 0 && yin < height else { continue }
                 for ch in 0..<channels { out[ch * plane + y * width + x] = pixels[ch * plane + yin * width + xin] }
             }
@@ -336,7 +350,8 @@ public struct RandAugmentMC: BatchAugmentation {
     /// `(min(W, x0 + v), min(H, y0 + v))`, drawn inclusively by PIL.
     public func cutout(centreX: Double, centreY: Double, imageSize: ImageSize) -> PILOperation {
         let half = Double(cutoutSize) / 2
-        let x0 = Int(Swift.max(0, centreX - half)), y0 = Int(Swift.max(0, centreY - half))
+        let x0 = Int(Swift.max(0, centreX - half))
+        let y0 = Int(Swift.max(0, centreY - half))
         return .cutout(
             x0: x0, y0: y0, x1: Swift.min(imageSize.width, x0 + cutoutSize),
             y1: Swift.min(imageSize.height, y0 + cutoutSize))

@@ -80,8 +80,10 @@ public struct CSIAugmentation: BatchAugmentation {
         let planesPerBlock = d.count * d.channels
         let blocks = viewCount * rotationCount
         forEachSample(blocks * planesPerBlock, costPerSample: d.plane) { q in
-            let block = q / planesPerBlock, p = q % planesPerBlock
-            let view = block / rotationCount, k = block % rotationCount
+            let block = q / planesPerBlock
+            let p = q % planesPerBlock
+            let view = block / rotationCount
+            let k = block % rotationCount
             ImageOps.rotatePlane(
                 copies[view].pointer + p * d.plane, dst + q * d.plane, height: d.height, width: d.width, turns: k)
         }
