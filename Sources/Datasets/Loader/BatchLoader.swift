@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Tensors
 
@@ -203,13 +202,18 @@ final class Prefetcher: Sendable {
         let queue = BoundedBatchQueue(capacity: loader.prefetchCount)
         self.queue = queue
         let count = loader.batchCount
-        DispatchQueue.global(qos: .userInitiated).async {
+        // A thread of its own rather than a Dispatch worker: it blocks while the buffer is full,
+        // and a blocked worker would take a slot from the kernels' `concurrentPerform`.
+        let thread = Thread {
             for index in 0..<count {
                 if queue.isCancelled { return }
                 let batch = loader.makeBatch(epoch: epoch, index: index, order: order)
                 if !queue.put(batch) { return }
             }
         }
+        thread.name = "BatchLoader prefetch (epoch \(epoch))"
+        thread.qualityOfService = .userInitiated
+        thread.start()
     }
 
     deinit { queue.cancel() }
