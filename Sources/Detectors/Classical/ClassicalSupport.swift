@@ -1,0 +1,269 @@
+import Datasets
+import Dispatch
+import Foundation
+
+// Shared machinery of the classical detectors: input validation, a deterministic parallel loop,
+// distance kernels on raw pointers, log-sum-exp, and standardisation. Everything numeric that
+// more than one classical detector needs lives here once.
+
+// MARK: - Input validation
+
+/// Validation shared by every classical detector, so all of them throw the same `DetectorError`s.
+enum ClassicalInput {
+    /// The training matrix of a detector: `data.unlabeled` followed by `data.labeledNormal` (when
+    /// present). Labelled anomalies are ignored: the classical detectors are unsupervised.
+    ///
+    /// Throws `emptyTrainingData` when there is no sample, `shapeMismatch` when the two parts
+    /// disagree on the sample shape, `invalidConfiguration` for samples without features, and
+    /// `nonFiniteInput` with the index of the first offending sample (counted over the
+    /// concatenation: unlabelled first, then labelled normals).
+    static func trainingSamples(_ data: TrainingData, detector: String) throws -> Samples {
+        var parts = [data.unlabeled]
+        if let normals = data.labeledNormal { parts.append(normals) }
+        parts = parts.filter { $0.count > 0 }
+        guard let first = parts.first else { throw DetectorError.emptyTrainingData(detector) }
+        for part in parts.dropFirst() where part.featureCount != first.featureCount {
+            throw DetectorError.shapeMismatch(
+                detector: detector, expected: first.sampleShape, got: part.sampleShape)
+        }
+        guard first.featureCount > 0 else {
+            throw DetectorError.invalidConfiguration(
+                "\(detector): training samples of shape \(first.sampleShape) have no features")
+        }
+        let samples = parts.count == 1 ? first : Samples.concatenating(parts.map(flattened))
+        try checkFinite(samples, detector: detector)
+        return samples
+    }
+
+    /// Checks samples to be scored against the sample shape seen at fit time.
+    static func checkQuery(_ samples: Samples, fittedShape: [Int]?, detector: String) throws {
+        guard let fittedShape else { throw DetectorError.notFitted(detector) }
+        if samples.count == 0 { return }
+        if samples.featureCount != fittedShape.reduce(1, *) {
+            throw DetectorError.shapeMismatch(detector: detector, expected: fittedShape, got: samples.sampleShape)
+        }
+        try checkFinite(samples, detector: detector)
+    }
+
+    /// Throws `nonFiniteInput` naming the first sample that holds a NaN or an infinity.
+    static func checkFinite(_ samples: Samples, detector: String) throws {
+        let width = max(samples.featureCount, 1)
+        let bad = samples.values.withUnsafeBufferPointer { values -> Int? in
+            for index in 0..<values.count where !values[index].isFinite { return index }
+            return nil
+        }
+        if let bad { throw DetectorError.nonFiniteInput(detector: detector, index: bad / width) }
+    }
+
+    private static func flattened(_ samples: Samples) -> Samples {
+        Samples(values: samples.values, shape: [samples.count, samples.featureCount])
+    }
+}
+
+// MARK: - Parallel loop
+
+/// Runs independent work items on all cores. Results never depend on the number of threads:
+/// callers only split work whose items write disjoint outputs (rows, trees).
+enum ParallelLoop {
+    static var workerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Calls `body` on contiguous chunks of `0..<count` (about four chunks per core, each at
+    /// least `minimumChunk` long), concurrently.
+    static func forEachChunk(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(max(1, count / max(minimumChunk, 1)), workerCount * 4)
+        if chunks == 1 || workerCount == 1 {
+            body(0..<count)
+            return
+        }
+        // Callers hand disjoint output ranges to the chunks, which is what makes sharing sound.
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { shared.value(start..<end) }
+            }
+        }
+    }
+
+    /// Calls `body(index)` for every index of `0..<count`, concurrently.
+    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        forEachChunk(count) { range in
+            for index in range { body(index) }
+        }
+    }
+}
+
+/// Lets a value whose concurrent use the caller has made safe cross into a `@Sendable` closure.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Fills an array of `count` elements from concurrent workers that each write a disjoint range.
+func parallelFill<T>(count: Int, repeating initial: T, minimumChunk: Int = 1, _ body: (Range<Int>, UnsafeMutablePointer<T>) -> Void)
+    -> [T]
+{
+    var result = [T](repeating: initial, count: count)
+    result.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        ParallelLoop.forEachChunk(count, minimumChunk: minimumChunk) { range in body(range, base) }
+    }
+    return result
+}
+
+/// Counts finished work items from concurrent workers and reports the count to a progress reporter.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var completed = 0
+    private let reporter: any ProgressReporter
+
+    init(_ reporter: any ProgressReporter) { self.reporter = reporter }
+
+    func advance(metrics: [String: Double] = [:]) {
+        lock.lock()
+        defer { lock.unlock() }
+        completed += 1
+        reporter.update(completed: completed, metrics: metrics)
+    }
+}
+
+// MARK: - Distance kernels
+
+/// `‖a − b‖²` over `count` Float values, accumulated in eight Float lanes.
+@inline(__always)
+func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var index = 0
+    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let stride = MemoryLayout<Float>.stride
+    while index + 8 <= count {
+        let difference =
+            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
+            - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
+        lanes.addProduct(difference, difference)
+        index += 8
+    }
+    var sum = lanes.sum()
+    while index < count {
+        let difference = a[index] - b[index]
+        sum += difference * difference
+        index += 1
+    }
+    return sum
+}
+
+/// `‖a − b‖²` over `count` Double values.
+@inline(__always)
+func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+    var lanes = SIMD4<Double>()
+    var index = 0
+    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let stride = MemoryLayout<Double>.stride
+    while index + 4 <= count {
+        let difference =
+            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
+            - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
+        lanes.addProduct(difference, difference)
+        index += 4
+    }
+    var sum = lanes.sum()
+    while index < count {
+        let difference = a[index] - b[index]
+        sum += difference * difference
+        index += 1
+    }
+    return sum
+}
+
+/// `a · b` over `count` Double values.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+    var lanes = SIMD4<Double>()
+    var index = 0
+    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let stride = MemoryLayout<Double>.stride
+    while index + 4 <= count {
+        lanes.addProduct(
+            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self),
+            rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self))
+        index += 4
+    }
+    var sum = lanes.sum()
+    while index < count {
+        sum += a[index] * b[index]
+        index += 1
+    }
+    return sum
+}
+
+// MARK: - Small numerics
+
+/// `log Σ exp(values[i])` with the max-shift (METHODS §8); `-inf` for no values or all `-inf`.
+@inline(__always)
+func logSumExp(_ values: UnsafePointer<Double>, _ count: Int) -> Double {
+    var maximum = -Double.infinity
+    for index in 0..<count where values[index] > maximum { maximum = values[index] }
+    guard maximum > -Double.infinity else { return -Double.infinity }
+    if maximum == .infinity { return .infinity }
+    var sum = 0.0
+    for index in 0..<count { sum += exp(values[index] - maximum) }
+    return maximum + log(sum)
+}
+
+/// Euler–Mascheroni constant, for the harmonic-number approximation `H(i) ≈ ln i + γ`.
+let eulerGamma = 0.5772156649015329
+
+/// Per-feature mean and scale of a row-major Double matrix, as scikit-learn's `StandardScaler`:
+/// population standard deviation, and a scale of 1 for (near-)constant features.
+public struct FeatureScaler: Codable, Sendable, Equatable {
+    public var mean: [Double]
+    public var scale: [Double]
+
+    public init(mean: [Double], scale: [Double]) {
+        self.mean = mean
+        self.scale = scale
+    }
+
+    init(fitting values: [Double], rows: Int, columns: Int) {
+        var mean = [Double](repeating: 0, count: columns)
+        var variance = [Double](repeating: 0, count: columns)
+        values.withUnsafeBufferPointer { x in
+            for row in 0..<rows {
+                for column in 0..<columns { mean[column] += x[row * columns + column] }
+            }
+            for column in 0..<columns { mean[column] /= Double(rows) }
+            for row in 0..<rows {
+                for column in 0..<columns {
+                    let centred = x[row * columns + column] - mean[column]
+                    variance[column] += centred * centred
+                }
+            }
+        }
+        self.mean = mean
+        // StandardScaler's test for a constant feature (variance within rounding of zero) → scale 1.
+        let n = Double(rows), eps = Double.ulpOfOne
+        self.scale = (0..<columns).map { column in
+            let populationVariance = variance[column] / n
+            let roundingBound = n * eps * populationVariance + (n * mean[column] * eps) * (n * mean[column] * eps)
+            return populationVariance <= roundingBound ? 1 : populationVariance.squareRoot()
+        }
+    }
+
+    /// Standardises `values` (row-major, `mean.count` columns) in place.
+    public func apply(_ values: inout [Double]) {
+        let columns = mean.count
+        values.withUnsafeMutableBufferPointer { x in
+            for index in 0..<x.count {
+                let column = index % columns
+                x[index] = (x[index] - mean[column]) / scale[column]
+            }
+        }
+    }
+}
+
+extension Samples {
+    /// The values as Double, row-major `[count, featureCount]`.
+    var doubleValues: [Double] { values.map(Double.init) }
+}
