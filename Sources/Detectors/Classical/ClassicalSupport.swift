@@ -130,6 +130,9 @@ final class ProgressCounter: @unchecked Sendable {
 }
 
 // MARK: - Distance kernels
+//
+// Multiply and add stay separate (`+= a * b`, not `addProduct`): the package builds for baseline
+// x86-64 without FMA, where a fused multiply-add becomes a library call per lane.
 
 /// `‖a − b‖²` over `count` Float values, accumulated in eight Float lanes.
 @inline(__always)
@@ -142,7 +145,7 @@ func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ cou
         let difference =
             rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
             - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
-        lanes.addProduct(difference, difference)
+        lanes += difference * difference
         index += 8
     }
     var sum = lanes.sum()
@@ -165,7 +168,7 @@ func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c
         let difference =
             rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
             - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
-        lanes.addProduct(difference, difference)
+        lanes += difference * difference
         index += 4
     }
     var sum = lanes.sum()
@@ -185,9 +188,9 @@ func dotProduct(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count:
     let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
     let stride = MemoryLayout<Double>.stride
     while index + 4 <= count {
-        lanes.addProduct(
-            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self),
-            rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self))
+        lanes +=
+            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
+            * rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
         index += 4
     }
     var sum = lanes.sum()

@@ -156,16 +156,22 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
         let k = configuration.components
         var counts = [Double](repeating: 10 * Double.ulpOfOne, count: k)
         var means = [Double](repeating: 0, count: k * width)
-        for row in 0..<rows {
-            for component in 0..<k {
-                let r = responsibilities[row * k + component]
-                guard r != 0 else { continue }
-                counts[component] += r
-                for column in 0..<width { means[component * width + column] += r * x[row * width + column] }
+        means.withUnsafeMutableBufferPointer { means in
+            x.withUnsafeBufferPointer { x in
+                responsibilities.withUnsafeBufferPointer { responsibilities in
+                    for row in 0..<rows {
+                        for component in 0..<k {
+                            let r = responsibilities[row * k + component]
+                            guard r != 0 else { continue }
+                            counts[component] += r
+                            for column in 0..<width { means[component * width + column] += r * x[row * width + column] }
+                        }
+                    }
+                }
             }
-        }
-        for component in 0..<k {
-            for column in 0..<width { means[component * width + column] /= counts[component] }
+            for component in 0..<k {
+                for column in 0..<width { means[component * width + column] /= counts[component] }
+            }
         }
         // Scatter matrices (lower triangles), one partial sum per block of rows, reduced in order.
         let blocks = (rows + Self.blockRows - 1) / Self.blockRows
@@ -287,9 +293,13 @@ enum KMeans {
         for _ in 0..<maxIterations {
             var sums = [Double](repeating: 0, count: k * width)
             var counts = [Int](repeating: 0, count: k)
-            for row in 0..<rows {
-                counts[labels[row]] += 1
-                for column in 0..<width { sums[labels[row] * width + column] += x[row * width + column] }
+            sums.withUnsafeMutableBufferPointer { sums in
+                x.withUnsafeBufferPointer { x in
+                    for row in 0..<rows {
+                        counts[labels[row]] += 1
+                        for column in 0..<width { sums[labels[row] * width + column] += x[row * width + column] }
+                    }
+                }
             }
             var shift = 0.0
             for cluster in 0..<k where counts[cluster] > 0 {
