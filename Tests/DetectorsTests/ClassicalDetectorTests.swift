@@ -1,8 +1,7 @@
 import Datasets
+import Detectors
 import Foundation
 import Testing
-
-@testable import Detectors
 
 // Classical detectors against scikit-learn / PyOD (Fixtures/classical/reference.json, written by
 // scripts/fixtures/classical_fixtures.py).

@@ -77,16 +77,19 @@ struct ClassicalReference: @unchecked Sendable {
     }
 }
 
-/// The thyroid table with GOAD's split, z-scored by the training mean and standard deviation
-/// (standard deviation 0 → 1) in Float64, then rounded to Float — as the fixture script does.
+/// The thyroid table (Float) with GOAD's split, z-scored by the Datasets protocol's
+/// `Standardizer` with GOAD's rule (training mean and standard deviation, 0 → 1) — the fixture
+/// script repeats the same Float arithmetic.
 struct ThyroidSplit: Sendable {
     let train: Samples
     let test: Samples
     let labels: [Int]
 
-    static let shared: ThyroidSplit = load()
+    static let shared: ThyroidSplit = {
+        do { return try load() } catch { fatalError("thyroid split: \(error)") }
+    }()
 
-    private static func load() -> ThyroidSplit {
+    private static func load() throws -> ThyroidSplit {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let candidates = [
@@ -101,38 +104,24 @@ struct ThyroidSplit: Sendable {
         process.arguments = ["gzip", "-dc", path]
         let pipe = Pipe()
         process.standardOutput = pipe
-        do { try process.run() } catch { fatalError("cannot run gzip -dc \(path): \(error)") }
+        try process.run()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
 
-        var features = [[Double]](), labels = [Int]()
+        var values = [Float](), labels = [Int]()
         for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: ",").map { Double($0)! }
-            features.append(Array(fields.dropLast()))
-            labels.append(Int(fields.last!))
+            let fields = line.split(separator: ",")
+            values += fields.dropLast().map { Float($0)! }
+            labels.append(Int(fields.last!)!)
         }
+        let table = Samples(values: values, shape: [labels.count, values.count / labels.count])
         let reference = ClassicalReference.shared
         let trainIndices = reference.ints("thyroid.train_indices")
         let testIndices = reference.ints("thyroid.test_indices")
-        let width = features[0].count
-        var mean = [Double](repeating: 0, count: width), deviation = [Double](repeating: 0, count: width)
-        for index in trainIndices {
-            for column in 0..<width { mean[column] += features[index][column] }
-        }
-        mean = mean.map { $0 / Double(trainIndices.count) }
-        for index in trainIndices {
-            for column in 0..<width { deviation[column] += pow(features[index][column] - mean[column], 2) }
-        }
-        deviation = deviation.map { $0 == 0 ? 1 : ($0 / Double(trainIndices.count)).squareRoot() }
-        func standardized(_ indices: [Int]) -> Samples {
-            Samples(
-                values: indices.flatMap { index in
-                    (0..<width).map { Float((features[index][$0] - mean[$0]) / deviation[$0]) }
-                },
-                shape: [indices.count, width])
-        }
+        let standardizer = try Standardizer(fitting: table, rows: trainIndices, guard: .goad)
         return ThyroidSplit(
-            train: standardized(trainIndices), test: standardized(testIndices), labels: testIndices.map { labels[$0] })
+            train: try standardizer.apply(table.selecting(trainIndices)),
+            test: try standardizer.apply(table.selecting(testIndices)), labels: testIndices.map { labels[$0] })
     }
 }
 

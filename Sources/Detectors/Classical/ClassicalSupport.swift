@@ -1,6 +1,6 @@
 import Datasets
-import Dispatch
 import Foundation
+import Tensors
 
 // Shared machinery of the classical detectors: input validation, a deterministic parallel loop,
 // distance kernels on raw pointers, log-sum-exp, and standardisation. Everything numeric that
@@ -60,55 +60,18 @@ enum ClassicalInput {
     }
 }
 
-// MARK: - Parallel loop
+// MARK: - Parallel output
 
-/// Runs independent work items on all cores. Results never depend on the number of threads:
-/// callers only split work whose items write disjoint outputs (rows, trees).
-enum ParallelLoop {
-    static var workerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
-    /// Calls `body` on contiguous chunks of `0..<count` (about four chunks per core, each at
-    /// least `minimumChunk` long), concurrently.
-    static func forEachChunk(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let chunks = min(max(1, count / max(minimumChunk, 1)), workerCount * 4)
-        if chunks == 1 || workerCount == 1 {
-            body(0..<count)
-            return
-        }
-        // Callers hand disjoint output ranges to the chunks, which is what makes sharing sound.
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                if start < end { shared.value(start..<end) }
-            }
-        }
-    }
-
-    /// Calls `body(index)` for every index of `0..<count`, concurrently.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        forEachChunk(count) { range in
-            for index in range { body(index) }
-        }
-    }
-}
-
-/// Lets a value whose concurrent use the caller has made safe cross into a `@Sendable` closure.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
-/// Fills an array of `count` elements from concurrent workers that each write a disjoint range.
-func parallelFill<T>(count: Int, repeating initial: T, minimumChunk: Int = 1, _ body: (Range<Int>, UnsafeMutablePointer<T>) -> Void)
-    -> [T]
-{
+/// An array of `count` elements filled by `body(range, output)` over chunks of `0..<count` on all
+/// cores (`CPUThreads.parallelRanges`). Each chunk writes only its own range, so the result does
+/// not depend on the number of threads.
+func parallelFill<T>(
+    count: Int, repeating initial: T, costPerItem: Int, _ body: (Range<Int>, UnsafeMutablePointer<T>) -> Void
+) -> [T] {
     var result = [T](repeating: initial, count: count)
     result.withUnsafeMutableBufferPointer { buffer in
         guard let base = buffer.baseAddress else { return }
-        ParallelLoop.forEachChunk(count, minimumChunk: minimumChunk) { range in body(range, base) }
+        CPUThreads.parallelRanges(count, costPerItem: costPerItem) { start, end in body(start..<end, base) }
     }
     return result
 }

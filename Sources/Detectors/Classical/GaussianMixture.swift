@@ -181,7 +181,8 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
             x.withUnsafeBufferPointer { x in
                 responsibilities.withUnsafeBufferPointer { r in
                     means.withUnsafeBufferPointer { means in
-                        ParallelLoop.forEach(blocks) { block in
+                        CPUThreads.parallelRanges(blocks, costPerItem: Self.blockRows * k * matrix) { first, last in
+                          for block in first..<last {
                             var centred = [Double](repeating: 0, count: width)
                             centred.withUnsafeMutableBufferPointer { centred in
                                 let rowRange = (block * Self.blockRows)..<min(rows, (block + 1) * Self.blockRows)
@@ -202,6 +203,7 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
                                     }
                                 }
                             }
+                          }
                         }
                     }
                 }
@@ -248,7 +250,8 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
             x.withUnsafeBufferPointer { x in
                 model.means.withUnsafeBufferPointer { means in
                     model.choleskyFactors.withUnsafeBufferPointer { factors in
-                        ParallelLoop.forEachChunk(rows, minimumChunk: 64) { range in
+                        CPUThreads.parallelRanges(rows, costPerItem: k * matrix) { first, last in
+                            let range = first..<last
                             var solved = [Double](repeating: 0, count: width)
                             solved.withUnsafeMutableBufferPointer { y in
                                 for row in range {
@@ -371,7 +374,7 @@ enum KMeans {
         let k = centres.count / width
         return x.withUnsafeBufferPointer { x in
             centres.withUnsafeBufferPointer { centres in
-                parallelFill(count: rows, repeating: 0, minimumChunk: 256) { range, out in
+                parallelFill(count: rows, repeating: 0, costPerItem: k * width) { range, out in
                     for row in range {
                         var best = 0
                         var bestDistance = Double.infinity

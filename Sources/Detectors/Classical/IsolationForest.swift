@@ -82,11 +82,13 @@ public struct IsolationForest: AnomalyDetector, Sendable {
             guard let output = trees.baseAddress else { return }
             training.values.withUnsafeBufferPointer { x in
                 guard let x = x.baseAddress else { return }
-                ParallelLoop.forEach(treeSeeds.count) { tree in
-                    var generator = SeededGenerator(seed: treeSeeds[tree])
-                    output[tree] = Self.growTree(
-                        x, rows: rows, width: width, samples: psi, depthLimit: depthLimit, generator: &generator)
-                    finished.advance()
+                CPUThreads.parallelRanges(treeSeeds.count, costPerItem: psi * (depthLimit + rows / psi)) { first, last in
+                    for tree in first..<last {
+                        var generator = SeededGenerator(seed: treeSeeds[tree])
+                        output[tree] = Self.growTree(
+                            x, rows: rows, width: width, samples: psi, depthLimit: depthLimit, generator: &generator)
+                        finished.advance()
+                    }
                 }
             }
         }
@@ -113,7 +115,7 @@ public struct IsolationForest: AnomalyDetector, Sendable {
             forest.threshold.withUnsafeBufferPointer { threshold in
                 forest.left.withUnsafeBufferPointer { left in
                     samples.values.withUnsafeBufferPointer { x in
-                        parallelFill(count: samples.count, repeating: Float(0), minimumChunk: 16) { range, out in
+                        parallelFill(count: samples.count, repeating: Float(0), costPerItem: forest.roots.count * 8) { range, out in
                             for sample in range {
                                 let row = x.baseAddress! + sample * width
                                 var total = 0.0
@@ -135,7 +137,7 @@ public struct IsolationForest: AnomalyDetector, Sendable {
 
     /// `c(n)`: the average path length of an unsuccessful search in a binary search tree of `n`
     /// keys, `2H(n−1) − 2(n−1)/n` for `n > 2`, 1 for `n = 2`, 0 for `n ≤ 1` (as scikit-learn).
-    static func averagePathLength(_ n: Int) -> Double {
+    public static func averagePathLength(_ n: Int) -> Double {
         if n <= 1 { return 0 }
         if n == 2 { return 1 }
         let m = Double(n)

@@ -78,7 +78,7 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
         return reference.withUnsafeBufferPointer { reference in
             queries.withUnsafeBufferPointer { queries in
                 let train = reference.baseAddress!, query = queries.baseAddress!
-                return parallelFill(count: samples.count, repeating: Float(0), minimumChunk: 8) { range, out in
+                return parallelFill(count: samples.count, repeating: Float(0), costPerItem: trainCount * width) { range, out in
                     // The k smallest distances so far, ascending (squared for euclidean).
                     var nearest = [Float](repeating: .infinity, count: k)
                     nearest.withUnsafeMutableBufferPointer { nearest in

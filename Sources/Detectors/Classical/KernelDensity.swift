@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tensors
 
 /// Gaussian kernel density estimate (METHODS §3.6 "KDE"), as scikit-learn's `KernelDensity`:
 ///
@@ -101,7 +102,7 @@ public struct KernelDensity: AnomalyDetector, Sendable {
         let scale = -0.5 / (bandwidth * bandwidth)
         return training.withUnsafeBufferPointer { training in
             queries.withUnsafeBufferPointer { queries in
-                parallelFill(count: samples.count, repeating: Float(0), minimumChunk: 4) { range, out in
+                parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) { range, out in
                     var exponents = [Double](repeating: 0, count: count)
                     exponents.withUnsafeMutableBufferPointer { exponents in
                         for sample in range {
@@ -146,7 +147,8 @@ public struct KernelDensity: AnomalyDetector, Sendable {
         var heldOut = [Double](repeating: 0, count: rows * grid.count)
         heldOut.withUnsafeMutableBufferPointer { out in
             values.withUnsafeBufferPointer { x in
-                ParallelLoop.forEachChunk(rows, minimumChunk: 4) { range in
+                CPUThreads.parallelRanges(rows, costPerItem: rows * (width + grid.count)) { first, last in
+                    let range = first..<last
                     var distances = [Double](repeating: 0, count: rows)
                     var exponents = [Double](repeating: 0, count: rows)
                     distances.withUnsafeMutableBufferPointer { distances in

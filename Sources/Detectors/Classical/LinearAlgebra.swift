@@ -4,16 +4,17 @@ import Foundation
 // the symmetric eigendecomposition (Householder tridiagonalisation, then implicit QL with
 // Wilkinson-style shifts, as EISPACK's tred2/tql2) and the Cholesky factorisation.
 
-/// Eigenvalues and eigenvectors of a symmetric matrix.
-struct SymmetricEigen {
+/// Eigenvalues and eigenvectors of a symmetric matrix (PCA here; also what METHODS §8 asks for
+/// an inverse square root of a covariance, CANCE's whitening).
+public struct SymmetricEigen: Sendable, Equatable {
     /// Eigenvalues, descending.
-    var values: [Double]
+    public var values: [Double]
     /// Eigenvectors as rows, row-major `[n, n]`: row `k` belongs to `values[k]`, unit length.
-    var vectors: [Double]
+    public var vectors: [Double]
 
     /// Decomposes the symmetric row-major `n × n` matrix `matrix` (only symmetry is assumed; the
     /// lower triangle is read).
-    init(symmetric matrix: [Double], size n: Int) {
+    public init(symmetric matrix: [Double], size n: Int) {
         precondition(matrix.count == n * n, "SymmetricEigen: \(matrix.count) values for a \(n)×\(n) matrix")
         guard n > 0 else {
             values = []
@@ -198,8 +199,8 @@ struct SymmetricEigen {
 }
 
 /// Lower-triangular Cholesky factor `L` (row-major, `L Lᵀ = A`) of a symmetric positive-definite
-/// `n × n` matrix; `nil` when `A` is not positive definite.
-func choleskyFactor(_ matrix: [Double], size n: Int) -> [Double]? {
+/// `n × n` matrix (the lower triangle is read); `nil` when `A` is not positive definite.
+public func choleskyFactor(_ matrix: [Double], size n: Int) -> [Double]? {
     var l = [Double](repeating: 0, count: n * n)
     let ok = l.withUnsafeMutableBufferPointer { l -> Bool in
         matrix.withUnsafeBufferPointer { a -> Bool in

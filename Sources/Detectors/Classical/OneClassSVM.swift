@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tensors
 
 /// ν one-class support vector machine with an RBF kernel (Schölkopf et al. 2001; METHODS §3.6),
 /// solved as LIBSVM and scikit-learn's `OneClassSVM` solve it.
@@ -156,7 +157,7 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
         return queries.withUnsafeBufferPointer { queries in
             model.supportVectors.withUnsafeBufferPointer { vectors in
                 model.coefficients.withUnsafeBufferPointer { alpha in
-                    parallelFill(count: samples.count, repeating: Float(0), minimumChunk: 8) { range, out in
+                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) { range, out in
                         for sample in range {
                             let row = queries.baseAddress! + sample * width
                             var sum = 0.0
@@ -407,8 +408,8 @@ final class KernelRowCache: @unchecked Sendable {
         let output = storage + slot * rows
         let source = x + i * width
         let x = self.x, width = self.width, gamma = self.gamma
-        ParallelLoop.forEachChunk(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { range in
-            for j in range { output[j] = exp(-gamma * squaredDistance(source, x + j * width, width)) }
+        CPUThreads.parallelRanges(rows, costPerItem: width + 8) { first, last in
+            for j in first..<last { output[j] = exp(-gamma * squaredDistance(source, x + j * width, width)) }
         }
         return UnsafePointer(output)
     }

@@ -183,7 +183,7 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         return values.withUnsafeBufferPointer { x in
             model.components.withUnsafeBufferPointer { v in
                 model.mean.withUnsafeBufferPointer { mean in
-                    parallelFill(count: samples.count, repeating: Float(0), minimumChunk: 64) { range, out in
+                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: (kept + 1) * width) { range, out in
                         var buffers = [Double](repeating: 0, count: 2 * width)
                         buffers.withUnsafeMutableBufferPointer { buffers in
                             let centred = buffers.baseAddress!, residual = buffers.baseAddress! + width
