@@ -88,8 +88,10 @@ struct ClassicalBehaviourTests {
 
     @Test(arguments: AnyClassicalDetector.all)
     func labelledNormalsAreTrainingData(_ detector: AnyClassicalDetector) throws {
-        let train = Self.blob.train, test = Self.blob.test
-        let first = train.selecting(Array(0..<200)), rest = train.selecting(Array(200..<train.count))
+        let train = Self.blob.train
+        let test = Self.blob.test
+        let first = train.selecting(Array(0..<200))
+        let rest = train.selecting(Array(200..<train.count))
         let together = try detector.run(TrainingData(unlabeled: train), test, 3)
         let split = try detector.run(TrainingData(unlabeled: first, labeledNormal: rest), test, 3)
         let normalsOnly = try detector.run(
@@ -224,7 +226,8 @@ struct ClassicalBehaviourTests {
             for i in 0..<size {
                 for j in 0..<size {
                     // (V Λ Vᵀ)ᵢⱼ with eigenvectors as rows of V's transpose, and VᵀV = I.
-                    var entry = 0.0, gram = 0.0
+                    var entry = 0.0
+                    var gram = 0.0
                     for k in 0..<size {
                         entry += eigen.vectors[k * size + i] * eigen.values[k] * eigen.vectors[k * size + j]
                         gram += eigen.vectors[i * size + k] * eigen.vectors[j * size + k]

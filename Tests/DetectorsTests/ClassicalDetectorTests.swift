@@ -82,7 +82,10 @@ struct ClassicalReferenceTests {
             var detector = PCAReconstruction(configuration)
             try detector.fit(TrainingData(unlabeled: thyroid.train), context: TrainingContext())
             let variances = try #require(detector.model).explainedVariance
-            #expect(worstMismatch(variances.map(Float.init), reference.doubles("thyroid.pca.\(key).explained_variance"), relative: 1e-6) <= 1)
+            #expect(
+                worstMismatch(
+                    variances.map(Float.init), reference.doubles("thyroid.pca.\(key).explained_variance"),
+                    relative: 1e-6) <= 1)
             let pyod = try detector.score(thyroid.test, context: InferenceContext())
             #expect(worstMismatch(pyod, reference.doubles("thyroid.pca.\(key).pyod"), relative: 1e-4) <= 1, "\(key)")
 

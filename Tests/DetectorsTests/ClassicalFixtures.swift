@@ -69,7 +69,8 @@ struct ClassicalReference: @unchecked Sendable {
 
     /// The 2-D blob: training samples, samples to score and their labels.
     var blob: (train: Samples, test: Samples, labels: [Int]) {
-        let train = doubles("blob.train").map(Float.init), test = doubles("blob.test").map(Float.init)
+        let train = doubles("blob.train").map(Float.init)
+        let test = doubles("blob.test").map(Float.init)
         return (
             Samples(values: train, shape: [train.count / 2, 2]), Samples(values: test, shape: [test.count / 2, 2]),
             ints("blob.labels")
@@ -108,7 +109,8 @@ struct ThyroidSplit: Sendable {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
 
-        var values = [Float](), labels = [Int]()
+        var values = [Float]()
+        var labels = [Int]()
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: ",")
             values += fields.dropLast().map { Float($0)! }

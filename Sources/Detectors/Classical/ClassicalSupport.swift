@@ -102,7 +102,8 @@ final class ProgressCounter: @unchecked Sendable {
 func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
     var lanes = SIMD8<Float>()
     var index = 0
-    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let rawA = UnsafeRawPointer(a)
+    let rawB = UnsafeRawPointer(b)
     let stride = MemoryLayout<Float>.stride
     while index + 8 <= count {
         let difference =
@@ -125,7 +126,8 @@ func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ cou
 func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
     var lanes = SIMD4<Double>()
     var index = 0
-    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let rawA = UnsafeRawPointer(a)
+    let rawB = UnsafeRawPointer(b)
     let stride = MemoryLayout<Double>.stride
     while index + 4 <= count {
         let difference =
@@ -148,7 +150,8 @@ func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c
 func dotProduct(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
     var lanes = SIMD4<Double>()
     var index = 0
-    let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+    let rawA = UnsafeRawPointer(a)
+    let rawB = UnsafeRawPointer(b)
     let stride = MemoryLayout<Double>.stride
     while index + 4 <= count {
         lanes +=
@@ -209,7 +212,8 @@ public struct FeatureScaler: Codable, Sendable, Equatable {
         }
         self.mean = mean
         // StandardScaler's test for a constant feature (variance within rounding of zero) → scale 1.
-        let n = Double(rows), eps = Double.ulpOfOne
+        let n = Double(rows)
+        let eps = Double.ulpOfOne
         self.scale = (0..<columns).map { column in
             let populationVariance = variance[column] / n
             let roundingBound = n * eps * populationVariance + (n * mean[column] * eps) * (n * mean[column] * eps)

@@ -81,7 +81,9 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
         let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
-        let rows = samples.count, width = samples.featureCount, k = configuration.components
+        let rows = samples.count
+        let width = samples.featureCount
+        let k = configuration.components
         guard k >= 1, k <= rows else {
             throw DetectorError.invalidConfiguration(
                 "\(Self.name): components = \(k) must be between 1 and the \(rows) training samples")
@@ -124,7 +126,8 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
-        let model = model!, k = model.weights.count
+        let model = model!
+        let k = model.weights.count
         var logDensities = [Double](repeating: 0, count: samples.count * k)
         Self.weightedLogDensities(samples.doubleValues, rows: samples.count, model: model, into: &logDensities)
         return logDensities.withUnsafeBufferPointer { logDensities in
@@ -182,28 +185,28 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
                 responsibilities.withUnsafeBufferPointer { r in
                     means.withUnsafeBufferPointer { means in
                         CPUThreads.parallelRanges(blocks, costPerItem: Self.blockRows * k * matrix) { first, last in
-                          for block in first..<last {
-                            var centred = [Double](repeating: 0, count: width)
-                            centred.withUnsafeMutableBufferPointer { centred in
-                                let rowRange = (block * Self.blockRows)..<min(rows, (block + 1) * Self.blockRows)
-                                for component in 0..<k {
-                                    let scatter = partial.baseAddress! + (block * k + component) * matrix
-                                    let mean = means.baseAddress! + component * width
-                                    for row in rowRange {
-                                        let weight = r[row * k + component]
-                                        guard weight != 0 else { continue }
-                                        for column in 0..<width {
-                                            centred[column] = x[row * width + column] - mean[column]
-                                        }
-                                        for i in 0..<width {
-                                            let wi = weight * centred[i]
-                                            let line = scatter + i * width
-                                            for j in 0...i { line[j] += wi * centred[j] }
+                            for block in first..<last {
+                                var centred = [Double](repeating: 0, count: width)
+                                centred.withUnsafeMutableBufferPointer { centred in
+                                    let rowRange = (block * Self.blockRows)..<min(rows, (block + 1) * Self.blockRows)
+                                    for component in 0..<k {
+                                        let scatter = partial.baseAddress! + (block * k + component) * matrix
+                                        let mean = means.baseAddress! + component * width
+                                        for row in rowRange {
+                                            let weight = r[row * k + component]
+                                            guard weight != 0 else { continue }
+                                            for column in 0..<width {
+                                                centred[column] = x[row * width + column] - mean[column]
+                                            }
+                                            for i in 0..<width {
+                                                let wi = weight * centred[i]
+                                                let line = scatter + i * width
+                                                for j in 0...i { line[j] += wi * centred[j] }
+                                            }
                                         }
                                     }
                                 }
                             }
-                          }
                         }
                     }
                 }
@@ -227,7 +230,8 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
             }
             guard let factor = choleskyFactor(covariance, size: width) else {
                 throw DetectorError.invalidConfiguration(
-                    "\(Self.name): the covariance of component \(component) is not positive definite; increase covarianceRegularization (now \(configuration.covarianceRegularization)) or use fewer components")
+                    "\(Self.name): the covariance of component \(component) is not positive definite; increase covarianceRegularization (now \(configuration.covarianceRegularization)) or use fewer components"
+                )
             }
             for index in 0..<matrix { factors[component * matrix + index] = factor[index] }
         }
@@ -238,7 +242,9 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
 
     /// `log πₖ + log 𝒩(xᵢ | μₖ, Σₖ)` for every row and component, row-major `[rows, k]`.
     static func weightedLogDensities(_ x: [Double], rows: Int, model: Model, into output: inout [Double]) {
-        let k = model.weights.count, width = model.means.count / k, matrix = width * width
+        let k = model.weights.count
+        let width = model.means.count / k
+        let matrix = width * width
         let logWeights = model.weights.map { log($0) }
         // −½ d log 2π − Σ log Lᵢᵢ per component.
         let constants = (0..<k).map { component -> Double in

@@ -66,10 +66,12 @@ public struct IsolationForest: AnomalyDetector, Sendable {
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
         guard configuration.treeCount > 0, configuration.maxSamples > 0 else {
             throw DetectorError.invalidConfiguration(
-                "\(Self.name): treeCount (\(configuration.treeCount)) and maxSamples (\(configuration.maxSamples)) must be positive")
+                "\(Self.name): treeCount (\(configuration.treeCount)) and maxSamples (\(configuration.maxSamples)) must be positive"
+            )
         }
         let training = try ClassicalInput.trainingSamples(data, detector: Self.name)
-        let rows = training.count, width = training.featureCount
+        let rows = training.count
+        let width = training.featureCount
         let psi = min(configuration.maxSamples, rows)
         let depthLimit = configuration.maxDepth ?? Int(ceil(log2(Double(max(psi, 2)))))
         var seeder = SeededGenerator(seed: context.seed)
@@ -82,7 +84,8 @@ public struct IsolationForest: AnomalyDetector, Sendable {
             guard let output = trees.baseAddress else { return }
             training.values.withUnsafeBufferPointer { x in
                 guard let x = x.baseAddress else { return }
-                CPUThreads.parallelRanges(treeSeeds.count, costPerItem: psi * (depthLimit + rows / psi)) { first, last in
+                CPUThreads.parallelRanges(treeSeeds.count, costPerItem: psi * (depthLimit + rows / psi)) {
+                    first, last in
                     for tree in first..<last {
                         var generator = SeededGenerator(seed: treeSeeds[tree])
                         output[tree] = Self.growTree(
@@ -115,7 +118,8 @@ public struct IsolationForest: AnomalyDetector, Sendable {
             forest.threshold.withUnsafeBufferPointer { threshold in
                 forest.left.withUnsafeBufferPointer { left in
                     samples.values.withUnsafeBufferPointer { x in
-                        parallelFill(count: samples.count, repeating: Float(0), costPerItem: forest.roots.count * 8) { range, out in
+                        parallelFill(count: samples.count, repeating: Float(0), costPerItem: forest.roots.count * 8) {
+                            range, out in
                             for sample in range {
                                 let row = x.baseAddress! + sample * width
                                 var total = 0.0
@@ -169,8 +173,9 @@ public struct IsolationForest: AnomalyDetector, Sendable {
                 let size = end - start
                 var split: (feature: Int, threshold: Float)?
                 if size > 1 && depth < depthLimit {
-                    split = drawSplit(x, width: width, indices: indices, start: start, end: end,
-                                      features: &features, generator: &generator)
+                    split = drawSplit(
+                        x, width: width, indices: indices, start: start, end: end,
+                        features: &features, generator: &generator)
                 }
                 guard let (feature, threshold) = split else {
                     tree.threshold[node] = Float(Double(depth) + averagePathLength(size))
@@ -206,7 +211,8 @@ public struct IsolationForest: AnomalyDetector, Sendable {
         for drawn in 0..<width {
             features.swapAt(drawn, drawn + generator.nextInt(below: width - drawn))
             let feature = features[drawn]
-            var low = Float.infinity, high = -Float.infinity
+            var low = Float.infinity
+            var high = -Float.infinity
             for position in start..<end {
                 let value = x[indices[position] * width + feature]
                 low = min(low, value)

@@ -71,14 +71,19 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
-        let width = samples.featureCount, k = configuration.k, trainCount = referenceCount
-        let metric = configuration.metric, aggregation = configuration.aggregation
+        let width = samples.featureCount
+        let k = configuration.k
+        let trainCount = referenceCount
+        let metric = configuration.metric
+        let aggregation = configuration.aggregation
         var queries = samples.values
         if metric == .cosine { Self.normaliseRows(&queries, width: width) }
         return reference.withUnsafeBufferPointer { reference in
             queries.withUnsafeBufferPointer { queries in
-                let train = reference.baseAddress!, query = queries.baseAddress!
-                return parallelFill(count: samples.count, repeating: Float(0), costPerItem: trainCount * width) { range, out in
+                let train = reference.baseAddress!
+                let query = queries.baseAddress!
+                return parallelFill(count: samples.count, repeating: Float(0), costPerItem: trainCount * width) {
+                    range, out in
                     // The k smallest distances so far, ascending (squared for euclidean).
                     var nearest = [Float](repeating: .infinity, count: k)
                     nearest.withUnsafeMutableBufferPointer { nearest in

@@ -26,7 +26,9 @@ public struct KernelDensity: AnomalyDetector, Sendable {
             -> [Double]
         {
             guard count > 1 else { return [pow(2, lowExponent)] }
-            return (0..<count).map { pow(2, lowExponent + (highExponent - lowExponent) * Double($0) / Double(count - 1)) }
+            return (0..<count).map {
+                pow(2, lowExponent + (highExponent - lowExponent) * Double($0) / Double(count - 1))
+            }
         }
 
         public init(bandwidth: Double? = nil, bandwidthGrid: [Double] = logSpacedGrid(), folds: Int = 5) {
@@ -39,7 +41,8 @@ public struct KernelDensity: AnomalyDetector, Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             let defaults = Configuration()
             bandwidth = try container.decodeIfPresent(Double.self, forKey: .bandwidth)
-            bandwidthGrid = try container.decodeIfPresent([Double].self, forKey: .bandwidthGrid) ?? defaults.bandwidthGrid
+            bandwidthGrid =
+                try container.decodeIfPresent([Double].self, forKey: .bandwidthGrid) ?? defaults.bandwidthGrid
             folds = try container.decodeIfPresent(Int.self, forKey: .folds) ?? defaults.folds
         }
     }
@@ -76,7 +79,8 @@ public struct KernelDensity: AnomalyDetector, Sendable {
             }
             guard configuration.folds >= 2, configuration.folds <= samples.count else {
                 throw DetectorError.invalidConfiguration(
-                    "\(Self.name): folds = \(configuration.folds) must be between 2 and the \(samples.count) training samples")
+                    "\(Self.name): folds = \(configuration.folds) must be between 2 and the \(samples.count) training samples"
+                )
             }
             crossValidationScores = Self.crossValidate(
                 values, rows: samples.count, width: samples.featureCount, grid: grid,
@@ -96,19 +100,22 @@ public struct KernelDensity: AnomalyDetector, Sendable {
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let bandwidth = selectedBandwidth!
-        let width = samples.featureCount, count = trainingCount
+        let width = samples.featureCount
+        let count = trainingCount
         let queries = samples.doubleValues
         let normaliser = Self.logNormaliser(bandwidth: bandwidth, width: width, count: count)
         let scale = -0.5 / (bandwidth * bandwidth)
         return training.withUnsafeBufferPointer { training in
             queries.withUnsafeBufferPointer { queries in
-                parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) { range, out in
+                parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) {
+                    range, out in
                     var exponents = [Double](repeating: 0, count: count)
                     exponents.withUnsafeMutableBufferPointer { exponents in
                         for sample in range {
                             let row = queries.baseAddress! + sample * width
                             for other in 0..<count {
-                                exponents[other] = scale * squaredDistance(row, training.baseAddress! + other * width, width)
+                                exponents[other] =
+                                    scale * squaredDistance(row, training.baseAddress! + other * width, width)
                             }
                             out[sample] = Float(-(logSumExp(exponents.baseAddress!, count) + normaliser))
                         }
@@ -131,7 +138,8 @@ public struct KernelDensity: AnomalyDetector, Sendable {
         _ values: [Double], rows: Int, width: Int, grid: [Double], folds: Int, progress: any ProgressReporter
     ) -> [Double] {
         var foldOf = [Int](repeating: 0, count: rows)
-        var foldStart = [Int](), foldSizes = [Int]()
+        var foldStart = [Int]()
+        var foldSizes = [Int]()
         var start = 0
         for fold in 0..<folds {
             let size = rows / folds + (fold < rows % folds ? 1 : 0)

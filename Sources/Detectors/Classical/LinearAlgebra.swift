@@ -55,12 +55,14 @@ public struct SymmetricEigen: Sendable, Equatable {
     /// Householder reduction of `v` to tridiagonal form: on return `d` is the diagonal, `e[1...]` the
     /// sub-diagonal, and `v` (row-major) the accumulated orthogonal transformation.
     private static func tridiagonalize(
-        _ v: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ e: UnsafeMutablePointer<Double>, _ n: Int
+        _ v: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ e: UnsafeMutablePointer<Double>,
+        _ n: Int
     ) {
         @inline(__always) func at(_ row: Int, _ column: Int) -> UnsafeMutablePointer<Double> { v + row * n + column }
         for j in 0..<n { d[j] = at(n - 1, j).pointee }
         for i in stride(from: n - 1, to: 0, by: -1) {
-            var scale = 0.0, h = 0.0
+            var scale = 0.0
+            var h = 0.0
             for k in 0..<i { scale += abs(d[k]) }
             if scale == 0 {
                 e[i] = d[i - 1]
@@ -138,11 +140,13 @@ public struct SymmetricEigen: Sendable, Equatable {
     /// Implicit QL iterations on the tridiagonal matrix (`d`, `e`); `w` holds the transformation
     /// as rows and receives the eigenvectors as rows.
     private static func diagonalize(
-        _ w: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ e: UnsafeMutablePointer<Double>, _ n: Int
+        _ w: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>, _ e: UnsafeMutablePointer<Double>,
+        _ n: Int
     ) {
         for i in 1..<max(n, 1) { e[i - 1] = e[i] }
         e[n - 1] = 0
-        var f = 0.0, largest = 0.0
+        var f = 0.0
+        var largest = 0.0
         let eps = Double.ulpOfOne
         for l in 0..<n {
             largest = max(largest, abs(d[l]) + abs(e[l]))
@@ -165,9 +169,12 @@ public struct SymmetricEigen: Sendable, Equatable {
                     f += h
                     // Implicit QL transformation.
                     p = d[m]
-                    var c = 1.0, c2 = 1.0, c3 = 1.0
+                    var c = 1.0
+                    var c2 = 1.0
+                    var c3 = 1.0
                     let el1 = e[l + 1]
-                    var s = 0.0, s2 = 0.0
+                    var s = 0.0
+                    var s2 = 0.0
                     for i in stride(from: m - 1, through: l, by: -1) {
                         c3 = c2
                         c2 = c
@@ -180,7 +187,8 @@ public struct SymmetricEigen: Sendable, Equatable {
                         c = p / r
                         p = c * d[i] - s * g
                         d[i + 1] = h + s * (c * g + s * d[i])
-                        let rowI = w + i * n, rowNext = w + (i + 1) * n
+                        let rowI = w + i * n
+                        let rowNext = w + (i + 1) * n
                         for k in 0..<n {
                             let next = rowNext[k]
                             rowNext[k] = s * rowI[k] + c * next

@@ -125,7 +125,8 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
             throw DetectorError.invalidConfiguration("\(Self.name): tolerance must be positive")
         }
         let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
-        let rows = samples.count, width = samples.featureCount
+        let rows = samples.count
+        let width = samples.featureCount
         let x = samples.doubleValues
         let gamma = try Self.resolve(configuration.gamma, x, width: width)
         let kernel = KernelRowCache(
@@ -138,7 +139,8 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
         if solution.iterations >= maxIterations {
             context.logger.warning("\(Self.name): SMO stopped at the iteration limit \(maxIterations)")
         }
-        var supportVectors = [Double](), coefficients = [Double]()
+        var supportVectors = [Double]()
+        var coefficients = [Double]()
         for row in 0..<rows where solution.alpha[row] > 0 {
             supportVectors += x[(row * width)..<((row + 1) * width)]
             coefficients.append(solution.alpha[row])
@@ -151,19 +153,24 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
-        let model = model!, width = samples.featureCount
+        let model = model!
+        let width = samples.featureCount
         let count = model.coefficients.count
         let queries = samples.doubleValues
         return queries.withUnsafeBufferPointer { queries in
             model.supportVectors.withUnsafeBufferPointer { vectors in
                 model.coefficients.withUnsafeBufferPointer { alpha in
-                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) { range, out in
+                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: count * (width + 8)) {
+                        range, out in
                         for sample in range {
                             let row = queries.baseAddress! + sample * width
                             var sum = 0.0
                             for vector in 0..<count {
-                                sum += alpha[vector] * exp(
-                                    -model.gamma * squaredDistance(row, vectors.baseAddress! + vector * width, width))
+                                sum +=
+                                    alpha[vector]
+                                    * exp(
+                                        -model.gamma
+                                            * squaredDistance(row, vectors.baseAddress! + vector * width, width))
                             }
                             out[sample] = Float(model.rho - sum)
                         }
@@ -261,13 +268,16 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
                     defer { progress.end() }
                     while iterations < maxIterations {
                         // Second-order working-set selection (WSS 3 of Fan, Chen & Lin 2005).
-                        var gMax = -Double.infinity, gMaxIndex = -1
+                        var gMax = -Double.infinity
+                        var gMaxIndex = -1
                         for t in 0..<l where bound[t] != .upper && -g[t] >= gMax {
                             gMax = -g[t]
                             gMaxIndex = t
                         }
                         let i = gMaxIndex
-                        var gMax2 = -Double.infinity, gMinIndex = -1, objectiveMin = Double.infinity
+                        var gMax2 = -Double.infinity
+                        var gMinIndex = -1
+                        var objectiveMin = Double.infinity
                         if i >= 0 {
                             let rowI = kernel.row(i)
                             for j in 0..<l where bound[j] != .lower {
@@ -294,12 +304,14 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
                         // Analytic update of (αᵢ, αⱼ) on the line αᵢ + αⱼ = constant, clipped to the box.
                         let rowI = kernel.row(i)
                         let rowJ = kernel.row(j)
-                        let oldI = alpha[i], oldJ = alpha[j]
+                        let oldI = alpha[i]
+                        let oldJ = alpha[j]
                         var curvature = 2 - 2 * rowI[j]
                         if curvature <= 0 { curvature = tau }
                         let delta = (g[i] - g[j]) / curvature
                         let sum = oldI + oldJ
-                        var newI = oldI - delta, newJ = oldJ + delta
+                        var newI = oldI - delta
+                        var newJ = oldJ + delta
                         if sum > 1 {
                             if newI > 1 {
                                 newI = 1
@@ -320,7 +332,8 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
                         }
                         alpha[i] = newI
                         alpha[j] = newJ
-                        let deltaI = newI - oldI, deltaJ = newJ - oldJ
+                        let deltaI = newI - oldI
+                        let deltaJ = newJ - oldJ
                         for k in 0..<l { g[k] += rowI[k] * deltaI + rowJ[k] * deltaJ }
                         updateBound(i)
                         updateBound(j)
@@ -329,8 +342,10 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
             }
         }
         // ρ: mean gradient over free variables, else the midpoint of the feasible interval.
-        var freeCount = 0, freeSum = 0.0
-        var upperLimit = Double.infinity, lowerLimit = -Double.infinity
+        var freeCount = 0
+        var freeSum = 0.0
+        var upperLimit = Double.infinity
+        var lowerLimit = -Double.infinity
         for i in 0..<l {
             switch bound[i] {
             case .lower: upperLimit = min(upperLimit, gradient[i])
@@ -378,8 +393,10 @@ final class KernelRowCache: @unchecked Sendable {
     }
 
     deinit {
-        for buffer in [UnsafeMutableRawPointer(x), UnsafeMutableRawPointer(storage), UnsafeMutableRawPointer(slotOfRow),
-                       UnsafeMutableRawPointer(rowOfSlot), UnsafeMutableRawPointer(lastUse)] {
+        for buffer in [
+            UnsafeMutableRawPointer(x), UnsafeMutableRawPointer(storage), UnsafeMutableRawPointer(slotOfRow),
+            UnsafeMutableRawPointer(rowOfSlot), UnsafeMutableRawPointer(lastUse),
+        ] {
             buffer.deallocate()
         }
     }
@@ -407,7 +424,9 @@ final class KernelRowCache: @unchecked Sendable {
         lastUse[slot] = clock
         let output = storage + slot * rows
         let source = x + i * width
-        let x = self.x, width = self.width, gamma = self.gamma
+        let x = self.x
+        let width = self.width
+        let gamma = self.gamma
         CPUThreads.parallelRanges(rows, costPerItem: width + 8) { first, last in
             for j in first..<last { output[j] = exp(-gamma * squaredDistance(source, x + j * width, width)) }
         }

@@ -91,7 +91,8 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
         let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
-        let rows = samples.count, width = samples.featureCount
+        let rows = samples.count
+        let width = samples.featureCount
         guard rows >= 2 else {
             throw DetectorError.invalidConfiguration("\(Self.name): needs at least 2 training samples, got \(rows)")
         }
@@ -113,7 +114,8 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         var kept = available
         if let fraction = configuration.varianceFraction {
             guard fraction > 0, fraction < 1 else {
-                throw DetectorError.invalidConfiguration("\(Self.name): varianceFraction \(fraction) must lie in (0, 1)")
+                throw DetectorError.invalidConfiguration(
+                    "\(Self.name): varianceFraction \(fraction) must lie in (0, 1)")
             }
             // scikit-learn: searchsorted(cumsum(ratio), fraction, side="right") + 1.
             var cumulative = 0.0
@@ -126,7 +128,8 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         } else if let components = configuration.components {
             guard components >= 1, components <= available else {
                 throw DetectorError.invalidConfiguration(
-                    "\(Self.name): components = \(components) must be between 1 and min(samples, features) = \(available)")
+                    "\(Self.name): components = \(components) must be between 1 and min(samples, features) = \(available)"
+                )
             }
             kept = components
         }
@@ -137,7 +140,8 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         }
         if configuration.scoring == .reconstructionError && kept == width {
             throw DetectorError.invalidConfiguration(
-                "\(Self.name): reconstructionError needs fewer components than the \(width) features; set components or varianceFraction")
+                "\(Self.name): reconstructionError needs fewer components than the \(width) features; set components or varianceFraction"
+            )
         }
 
         // scikit-learn's sign convention: the largest-magnitude entry of each component is positive.
@@ -183,10 +187,12 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         return values.withUnsafeBufferPointer { x in
             model.components.withUnsafeBufferPointer { v in
                 model.mean.withUnsafeBufferPointer { mean in
-                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: (kept + 1) * width) { range, out in
+                    parallelFill(count: samples.count, repeating: Float(0), costPerItem: (kept + 1) * width) {
+                        range, out in
                         var buffers = [Double](repeating: 0, count: 2 * width)
                         buffers.withUnsafeMutableBufferPointer { buffers in
-                            let centred = buffers.baseAddress!, residual = buffers.baseAddress! + width
+                            let centred = buffers.baseAddress!
+                            let residual = buffers.baseAddress! + width
                             for sample in range {
                                 let z = x.baseAddress! + sample * width
                                 var score = 0.0
@@ -233,13 +239,13 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         values.withUnsafeBufferPointer { x in
             covariance.withUnsafeMutableBufferPointer { c in
                 centredRow.withUnsafeMutableBufferPointer { centred in
-                for row in 0..<rows {
-                    for column in 0..<width { centred[column] = x[row * width + column] - mean[column] }
-                    for i in 0..<width {
-                        let ci = centred[i]
-                        for j in 0...i { c[i * width + j] += ci * centred[j] }
+                    for row in 0..<rows {
+                        for column in 0..<width { centred[column] = x[row * width + column] - mean[column] }
+                        for i in 0..<width {
+                            let ci = centred[i]
+                            for j in 0...i { c[i * width + j] += ci * centred[j] }
+                        }
                     }
-                }
                 }
                 let divisor = Double(max(rows - 1, 1))
                 for i in 0..<width {
