@@ -123,6 +123,12 @@ struct ClassicalBehaviourTests {
         #expect(seed1.allSatisfy { $0 > 0 && $0 <= 1 })
     }
 
+    @Test func isolationForestOnASingleSampleScoresEverythingAlike() throws {
+        let scores = try fitAndScore(
+            IsolationForest(), train: Self.blob.train.selecting([0]), test: Self.blob.test.selecting([0, 120]))
+        #expect(scores == [1, 1])
+    }
+
     @Test func isolationForestReportsItsTrees() throws {
         let progress = RecordingProgress()
         var forest = IsolationForest(.init(treeCount: 30, maxSamples: 64))

@@ -2,8 +2,8 @@ import Datasets
 import Foundation
 import Tensors
 
-// Shared machinery of the classical detectors: input validation, a deterministic parallel loop,
-// distance kernels on raw pointers, log-sum-exp, and standardisation. Everything numeric that
+// Shared machinery of the classical detectors: input validation, thread-count-independent parallel
+// output, distance kernels on raw pointers, log-sum-exp, and standardisation. Everything numeric that
 // more than one classical detector needs lives here once.
 
 // MARK: - Input validation

@@ -113,7 +113,8 @@ public struct IsolationForest: AnomalyDetector, Sendable {
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let width = samples.featureCount
-        let normaliser = Double(forest.roots.count) * Self.averagePathLength(samplesPerTree)
+        // c(ψ) is 0 for ψ = 1 (a single training sample): every path is then 0 and every score 1.
+        let normaliser = Double(forest.roots.count) * max(Self.averagePathLength(samplesPerTree), 1)
         return forest.feature.withUnsafeBufferPointer { feature in
             forest.threshold.withUnsafeBufferPointer { threshold in
                 forest.left.withUnsafeBufferPointer { left in
