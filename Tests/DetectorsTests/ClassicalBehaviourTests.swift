@@ -194,6 +194,14 @@ struct ClassicalBehaviourTests {
         #expect(try roundTrips(IsolationForest.Configuration(treeCount: 10, maxDepth: 4)))
     }
 
+    @Test func oneClassSVMGivesTheSameSolutionWithATinyKernelCache() throws {
+        let (train, test, _) = Self.blob
+        // 0.01 MiB holds 4 of the 300 kernel rows, so rows are evicted and recomputed all the time.
+        let tiny = try fitAndScore(OneClassSVM(.init(cacheSizeMB: 0.01)), train: train, test: test)
+        let full = try fitAndScore(OneClassSVM(), train: train, test: test)
+        #expect(tiny == full)
+    }
+
     @Test func gammaIsChosenByHoldOutAUROC() throws {
         let (train, test, labels) = Self.blob
         let (detector, aurocs) = try OneClassSVM.selectingGamma(

@@ -121,6 +121,10 @@ struct ClassicalReferenceTests {
         }
         let ours = aurocs.reduce(0, +) / 3
         #expect(abs(ours - reference.double("thyroid.gmm4.mean_auroc")) < 0.015, "ours \(aurocs)")
+        let seedsOnly = try fitAndScore(
+            GaussianMixture(.init(components: 4, initialization: .kMeansPlusPlus)), train: thyroid.train,
+            test: thyroid.test)
+        #expect(abs(testAUROC(seedsOnly, thyroid.labels) - reference.double("thyroid.gmm4.mean_auroc")) < 0.015)
     }
 
     @Test func isolationForestReachesScikitLearnsAUROC() throws {

@@ -97,74 +97,53 @@ final class ProgressCounter: @unchecked Sendable {
 // Multiply and add stay separate (`+= a * b`, not `addProduct`): the package builds for baseline
 // x86-64 without FMA, where a fused multiply-add becomes a library call per lane.
 
-/// `‖a − b‖²` over `count` Float values, accumulated in eight Float lanes.
+/// `Σᵢ term(aᵢ, bᵢ)` over `count` values, eight lanes at a time; the tail is padded with zeros,
+/// so `term(0, 0)` must be 0.
 @inline(__always)
-func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-    var lanes = SIMD8<Float>()
+func sumOfPairs<Scalar: SIMDScalar & BinaryFloatingPoint>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ count: Int,
+    _ term: (SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>
+) -> Scalar {
+    var lanes = SIMD8<Scalar>()
     var index = 0
     let rawA = UnsafeRawPointer(a)
     let rawB = UnsafeRawPointer(b)
-    let stride = MemoryLayout<Float>.stride
+    let stride = MemoryLayout<Scalar>.stride
     while index + 8 <= count {
-        let difference =
-            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
-            - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
-        lanes += difference * difference
+        lanes += term(
+            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Scalar>.self),
+            rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Scalar>.self))
         index += 8
     }
-    var sum = lanes.sum()
-    while index < count {
-        let difference = a[index] - b[index]
-        sum += difference * difference
-        index += 1
+    if index < count {
+        var tailA = SIMD8<Scalar>()
+        var tailB = SIMD8<Scalar>()
+        for lane in 0..<(count - index) {
+            tailA[lane] = a[index + lane]
+            tailB[lane] = b[index + lane]
+        }
+        lanes += term(tailA, tailB)
     }
-    return sum
+    return lanes.sum()
 }
 
-/// `‖a − b‖²` over `count` Double values.
+/// `‖a − b‖²` over `count` values (Float or Double).
 @inline(__always)
-func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
-    var lanes = SIMD4<Double>()
-    var index = 0
-    let rawA = UnsafeRawPointer(a)
-    let rawB = UnsafeRawPointer(b)
-    let stride = MemoryLayout<Double>.stride
-    while index + 4 <= count {
-        let difference =
-            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
-            - rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
-        lanes += difference * difference
-        index += 4
+func squaredDistance<Scalar: SIMDScalar & BinaryFloatingPoint>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ count: Int
+) -> Scalar {
+    sumOfPairs(a, b, count) { x, y in
+        let difference = x - y
+        return difference * difference
     }
-    var sum = lanes.sum()
-    while index < count {
-        let difference = a[index] - b[index]
-        sum += difference * difference
-        index += 1
-    }
-    return sum
 }
 
-/// `a · b` over `count` Double values.
+/// `a · b` over `count` values (Float or Double).
 @inline(__always)
-func dotProduct(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
-    var lanes = SIMD4<Double>()
-    var index = 0
-    let rawA = UnsafeRawPointer(a)
-    let rawB = UnsafeRawPointer(b)
-    let stride = MemoryLayout<Double>.stride
-    while index + 4 <= count {
-        lanes +=
-            rawA.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
-            * rawB.loadUnaligned(fromByteOffset: index * stride, as: SIMD4<Double>.self)
-        index += 4
-    }
-    var sum = lanes.sum()
-    while index < count {
-        sum += a[index] * b[index]
-        index += 1
-    }
-    return sum
+func dotProduct<Scalar: SIMDScalar & BinaryFloatingPoint>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ count: Int
+) -> Scalar {
+    sumOfPairs(a, b, count) { x, y in x * y }
 }
 
 // MARK: - Small numerics
