@@ -84,6 +84,12 @@ public enum Checkpoint {
         public var names: [String]
         /// The header's `__metadata__` (empty if absent).
         public var metadata: [String: String]
+
+        public init(tensors: [String: Tensor], names: [String], metadata: [String: String]) {
+            self.tensors = tensors
+            self.names = names
+            self.metadata = metadata
+        }
     }
 
     /// What a non-strict `load` skipped.
@@ -92,6 +98,11 @@ public enum Checkpoint {
         public var missingKeys: [String]
         /// File tensors the model does not have (ignored).
         public var unknownKeys: [String]
+
+        public init(missingKeys: [String], unknownKeys: [String]) {
+            self.missingKeys = missingKeys
+            self.unknownKeys = unknownKeys
+        }
     }
 
     // MARK: Saving
@@ -110,7 +121,8 @@ public enum Checkpoint {
 
     /// `afterWriting` (tests) is called with the byte count written so far after the header
     /// and after each tensor; an error it throws aborts the write like an I/O failure.
-    static func save(
+    @_spi(Testing)
+    public static func save(
         _ tensors: [(name: String, tensor: Tensor)], to url: URL, metadata: [String: String],
         afterWriting: ((Int) throws -> Void)?
     ) throws {

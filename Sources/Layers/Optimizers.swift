@@ -194,35 +194,39 @@ public final class SGD: Optimizer {
 }
 
 /// The SGD-with-momentum loop shared by SGD and LARS: d = (g + wd·p)·scale, then momentum and
-/// the update as in `SGD`.
+/// the update as in `SGD`. Loop-invariant choices are hoisted out of the loops so they vectorise
+/// (wd = 0 and scale = 1 are applied arithmetically: exact for finite values).
 private func momentumStep(
     _ parameter: Tensor, gradient: Tensor, state: OptimizerState, optimizer: Optimizer, learningRate: Float,
     weightDecay: Float, gradientScale: Float, momentum: Float, dampening: Float, nesterov: Bool
 ) {
     let p = parameter.pointer, g = UnsafePointer(gradient.pointer), n = parameter.count
-    let lr = learningRate, wd = weightDecay, scale = gradientScale
+    let negativeRate = -learningRate, wd = weightDecay, scale = gradientScale
     if momentum == 0 {
         CPUThreads.parallelRanges(n, costPerItem: 2) { s, e in
-            for i in s..<e {
-                var d = g[i]
-                if wd != 0 { d += wd * p[i] }
-                if scale != 1 { d *= scale }
-                p[i] += -lr * d
-            }
+            for i in s..<e { p[i] += negativeRate * ((g[i] + wd * p[i]) * scale) }
         }
         return
     }
     let (buffer, isNew) = optimizer.buffer("momentum_buffer", of: state, like: parameter)
-    let buf = buffer.pointer, m = momentum, keep = 1 - dampening
+    // First step: buf = d (the new buffer is zero, so 0·buf + 1·d); later m·buf + (1 − dampening)·d.
+    let buf = buffer.pointer, m = momentum
+    let decay = isNew ? 0 : momentum, keep = isNew ? 1 : 1 - dampening
     CPUThreads.parallelRanges(n, costPerItem: 4) { s, e in
-        for i in s..<e {
-            var d = g[i]
-            if wd != 0 { d += wd * p[i] }
-            if scale != 1 { d *= scale }
-            let b = isNew ? d : buf[i] * m + keep * d
-            buf[i] = b
-            let step = nesterov ? d + m * b : b
-            p[i] += -lr * step
+        if nesterov {
+            for i in s..<e {
+                let d = (g[i] + wd * p[i]) * scale
+                let b = buf[i] * decay + keep * d
+                buf[i] = b
+                p[i] += negativeRate * (d + m * b)
+            }
+        } else {
+            for i in s..<e {
+                let d = (g[i] + wd * p[i]) * scale
+                let b = buf[i] * decay + keep * d
+                buf[i] = b
+                p[i] += negativeRate * b
+            }
         }
     }
 }
@@ -260,11 +264,14 @@ public class Adam: Optimizer {
         _ parameter: Tensor, gradient: Tensor, state: OptimizerState, learningRate: Float, weightDecay: Float,
         group: ParameterGroup
     ) {
-        adamStep(parameter, gradient: gradient, state: state, learningRate: learningRate, l2: weightDecay)
+        adamStep(parameter, gradient: gradient, state: state, learningRate: learningRate, l2: weightDecay, shrink: 1)
     }
 
-    /// One Adam update with L2 coefficient `l2` added to the gradient.
-    final func adamStep(_ parameter: Tensor, gradient: Tensor, state: OptimizerState, learningRate: Float, l2: Float) {
+    /// One Adam update with L2 coefficient `l2` added to the gradient, after multiplying the
+    /// parameter by `shrink` (AdamW's 1 − lr·wd; 1 is exact).
+    final func adamStep(
+        _ parameter: Tensor, gradient: Tensor, state: OptimizerState, learningRate: Float, l2: Float, shrink: Float
+    ) {
         let m = buffer("exp_avg", of: state, like: parameter).0.pointer
         let v = buffer("exp_avg_sq", of: state, like: parameter).0.pointer
         let p = parameter.pointer, g = UnsafePointer(gradient.pointer), n = parameter.count
@@ -275,18 +282,26 @@ public class Adam: Optimizer {
         let biasCorrection2Root = (1 - Foundation.pow(Double(b2), t)).squareRoot()
         let negativeStepSize = Float(-(Double(learningRate) / biasCorrection1))
         let rootCorrection = Float(biasCorrection2Root)
-        let weight = 1 - b1  // lerp weight, evaluated as torch's lerp does
+        let weight = 1 - b1  // m.lerp_(g, 1 − β₁), evaluated as torch's lerp does
         let keepSquare = 1 - b2
         CPUThreads.parallelRanges(n, costPerItem: 8) { s, e in
-            for i in s..<e {
-                var grad = g[i]
-                if wd != 0 { grad += wd * p[i] }
-                let mi = weight < 0.5 ? m[i] + weight * (grad - m[i]) : grad - (grad - m[i]) * (1 - weight)
+            @inline(__always) func finish(_ i: Int, _ pi: Float, _ grad: Float, _ mi: Float) {
                 m[i] = mi
                 let vi = v[i] * b2 + keepSquare * grad * grad
                 v[i] = vi
-                let denominator = vi.squareRoot() / rootCorrection + eps
-                p[i] += negativeStepSize * mi / denominator
+                p[i] = pi + negativeStepSize * mi / (vi.squareRoot() / rootCorrection + eps)
+            }
+            // wd = 0 is applied arithmetically (g + 0·p = g for finite p).
+            if weight < 0.5 {
+                for i in s..<e {
+                    let pi = p[i] * shrink, grad = g[i] + wd * pi
+                    finish(i, pi, grad, m[i] + weight * (grad - m[i]))
+                }
+            } else {
+                for i in s..<e {
+                    let pi = p[i] * shrink, grad = g[i] + wd * pi
+                    finish(i, pi, grad, grad - (grad - m[i]) * (1 - weight))
+                }
             }
         }
     }
@@ -315,12 +330,8 @@ public final class AdamW: Adam {
         _ parameter: Tensor, gradient: Tensor, state: OptimizerState, learningRate: Float, weightDecay: Float,
         group: ParameterGroup
     ) {
-        if weightDecay != 0 {
-            let p = parameter.pointer
-            let factor = Float(1 - Double(learningRate) * Double(weightDecay))
-            CPUThreads.parallelRanges(parameter.count) { s, e in for i in s..<e { p[i] *= factor } }
-        }
-        adamStep(parameter, gradient: gradient, state: state, learningRate: learningRate, l2: 0)
+        let shrink = Float(1 - Double(learningRate) * Double(weightDecay))
+        adamStep(parameter, gradient: gradient, state: state, learningRate: learningRate, l2: 0, shrink: shrink)
     }
 }
 

@@ -1,8 +1,7 @@
 import Foundation
+@_spi(Testing) import Layers
 import Tensors
 import Testing
-
-@testable import Layers
 
 #if canImport(Glibc)
 import Glibc
