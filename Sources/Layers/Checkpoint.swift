@@ -2,9 +2,9 @@ import Foundation
 import Tensors
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A problem reading, validating or writing a checkpoint; the message names the file and the
@@ -47,7 +47,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case .fileTooShort(_, let size):
             return "\(file): file is \(size) bytes, shorter than the 8-byte header length of a safetensors file"
         case .headerLengthBeyondFile(_, let length, let size):
-            return "\(file): header length \(length) runs past the end of the \(size)-byte file (truncated, or not a safetensors file)"
+            return
+                "\(file): header length \(length) runs past the end of the \(size)-byte file (truncated, or not a safetensors file)"
         case .invalidHeader(_, let reason):
             return "\(file): invalid header: \(reason)"
         case .unsupportedDType(_, let tensor, let dtype):
@@ -56,8 +57,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "\(file): \(tensor): \(reason)"
         case .keyMismatch(_, let missing, let unknown):
             var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing keys (in the model, not in the file): \(missing.joined(separator: ", "))") }
-            if !unknown.isEmpty { parts.append("unknown keys (in the file, not in the model): \(unknown.joined(separator: ", "))") }
+            if !missing.isEmpty {
+                parts.append("missing keys (in the model, not in the file): \(missing.joined(separator: ", "))")
+            }
+            if !unknown.isEmpty {
+                parts.append("unknown keys (in the file, not in the model): \(unknown.joined(separator: ", "))")
+            }
             return "\(file): \(parts.joined(separator: "; "))"
         case .shapeMismatch(_, let tensor, let checkpointShape, let modelShape):
             return "\(file): \(tensor): checkpoint has shape \(checkpointShape), model has \(modelShape)"
@@ -204,7 +209,8 @@ public enum Checkpoint {
         for (name, tensor) in tensors {
             let end = offset + tensor.count * 4
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            entries.append(
+                "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = "{\(entries.joined(separator: ","))}"
@@ -268,7 +274,8 @@ public enum Checkpoint {
             var tensors: [String: Tensor] = [:]
             for entry in entries.tensors {
                 let tensor = Tensor.zeros(entry.shape)
-                entry.dtype.convert(raw.baseAddress! + dataStart + entry.begin, count: tensor.count, into: tensor.pointer)
+                entry.dtype.convert(
+                    raw.baseAddress! + dataStart + entry.begin, count: tensor.count, into: tensor.pointer)
                 tensors[entry.name] = tensor
             }
             let names = entries.tensors.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }.map(\.name)
@@ -315,11 +322,15 @@ public enum Checkpoint {
             switch self {
             case .f32:
                 for i in 0..<count {
-                    out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                    out[i] = Float(
+                        bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
                 }
             case .f64:
                 for i in 0..<count {
-                    out[i] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
+                    out[i] = Float(
+                        Double(
+                            bitPattern: UInt64(
+                                littleEndian: source.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
                 }
             case .bf16:
                 for i in 0..<count {
@@ -328,7 +339,8 @@ public enum Checkpoint {
                 }
             case .f16:
                 for i in 0..<count {
-                    out[i] = halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+                    out[i] = halfToFloat(
+                        UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
                 }
             }
         }
@@ -355,7 +367,9 @@ public enum Checkpoint {
         var entries: [Entry] = []
         for name in top.keys.sorted() where name != "__metadata__" {
             guard let fields = top[name] as? [String: Any] else { throw invalid("\(name): entry is not a JSON object") }
-            guard let dtypeName = fields["dtype"] as? String else { throw invalid("\(name): missing or non-string \"dtype\"") }
+            guard let dtypeName = fields["dtype"] as? String else {
+                throw invalid("\(name): missing or non-string \"dtype\"")
+            }
             guard let shape = integers(fields["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw invalid("\(name): \"shape\" must be an array of non-negative integers")
             }
@@ -396,14 +410,17 @@ public enum Checkpoint {
             }
             guard entry.end <= dataSize else {
                 throw invalid(
-                    entry.name, "data offsets [\(entry.begin), \(entry.end)] run past the \(dataSize)-byte data section")
+                    entry.name, "data offsets [\(entry.begin), \(entry.end)] run past the \(dataSize)-byte data section"
+                )
             }
-            var bytes = entry.dtype.byteCount, overflow = false
+            var bytes = entry.dtype.byteCount
+            var overflow = false
             for d in entry.shape where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
             guard !overflow, bytes == entry.end - entry.begin else {
                 throw invalid(
                     entry.name,
-                    "data offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes, but shape \(entry.shape) needs \(overflow ? "more" : String(bytes))")
+                    "data offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes, but shape \(entry.shape) needs \(overflow ? "more" : String(bytes))"
+                )
             }
         }
         var position = 0
@@ -412,7 +429,9 @@ public enum Checkpoint {
                 throw invalid(entry.name, "data offsets [\(entry.begin), \(entry.end)] overlap another tensor")
             }
             if entry.begin > position {
-                throw invalid(entry.name, "data offsets [\(entry.begin), \(entry.end)] leave bytes \(position)..<\(entry.begin) unused")
+                throw invalid(
+                    entry.name,
+                    "data offsets [\(entry.begin), \(entry.end)] leave bytes \(position)..<\(entry.begin) unused")
             }
             position = entry.end
         }

@@ -107,7 +107,8 @@ public func ntXentLoss(_ z: Tensor, temperature: Float = 0.5, isNormalized: Bool
         z.rank == 2 && z.shape[0] >= 2 && z.shape[0] % 2 == 0,
         "ntXentLoss: need [2B, d] projections with B ≥ 1, got shape \(z.shape)")
     precondition(temperature > 0, "ntXentLoss: temperature must be positive, got \(temperature)")
-    let n = z.shape[0], b = n / 2
+    let n = z.shape[0]
+    let b = n / 2
     let unit = isNormalized ? z : l2Normalize(z, axis: 1)
     // Scaling the rows by 1/√τ folds the temperature into the [2B, d] operand: M = (ẑ/√τ)(ẑ/√τ)ᵀ.
     let scaled = unit * (1 / temperature.squareRoot())

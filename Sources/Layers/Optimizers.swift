@@ -44,7 +44,8 @@ public struct ParameterGroup: Sendable {
     /// optimizer's weight decay and LARS adaptation, and norm scales/shifts and biases (see
     /// `isNormOrBias`) with no weight decay and no LARS adaptation — the SimCLR convention.
     public static func excludingNormAndBias(_ module: Module, learningRateScale: Float = 1) -> [ParameterGroup] {
-        var decayed: [Tensor] = [], exempt: [Tensor] = []
+        var decayed: [Tensor] = []
+        var exempt: [Tensor] = []
         for (name, tensor) in module.namedParameters() {
             if isNormOrBias(name: name, tensor: tensor) { exempt.append(tensor) } else { decayed.append(tensor) }
         }
@@ -100,7 +101,8 @@ open class Optimizer {
     public func addGroup(_ group: ParameterGroup) {
         let known = Set(parameters.map(ObjectIdentifier.init))
         for p in group.parameters {
-            precondition(!known.contains(ObjectIdentifier(p)), "optimizer: parameter of shape \(p.shape) is already in a group")
+            precondition(
+                !known.contains(ObjectIdentifier(p)), "optimizer: parameter of shape \(p.shape) is already in a group")
         }
         groups.append(group)
     }
@@ -200,8 +202,12 @@ private func momentumStep(
     _ parameter: Tensor, gradient: Tensor, state: OptimizerState, optimizer: Optimizer, learningRate: Float,
     weightDecay: Float, gradientScale: Float, momentum: Float, dampening: Float, nesterov: Bool
 ) {
-    let p = parameter.pointer, g = UnsafePointer(gradient.pointer), n = parameter.count
-    let negativeRate = -learningRate, wd = weightDecay, scale = gradientScale
+    let p = parameter.pointer
+    let g = UnsafePointer(gradient.pointer)
+    let n = parameter.count
+    let negativeRate = -learningRate
+    let wd = weightDecay
+    let scale = gradientScale
     if momentum == 0 {
         CPUThreads.parallelRanges(n, costPerItem: 2) { s, e in
             for i in s..<e { p[i] += negativeRate * ((g[i] + wd * p[i]) * scale) }
@@ -210,8 +216,10 @@ private func momentumStep(
     }
     let (buffer, isNew) = optimizer.buffer("momentum_buffer", of: state, like: parameter)
     // First step: buf = d (the new buffer is zero, so 0·buf + 1·d); later m·buf + (1 − dampening)·d.
-    let buf = buffer.pointer, m = momentum
-    let decay = isNew ? 0 : momentum, keep = isNew ? 1 : 1 - dampening
+    let buf = buffer.pointer
+    let m = momentum
+    let decay = isNew ? 0 : momentum
+    let keep = isNew ? 1 : 1 - dampening
     CPUThreads.parallelRanges(n, costPerItem: 4) { s, e in
         if nesterov {
             for i in s..<e {
@@ -274,9 +282,14 @@ public class Adam: Optimizer {
     ) {
         let m = buffer("exp_avg", of: state, like: parameter).0.pointer
         let v = buffer("exp_avg_sq", of: state, like: parameter).0.pointer
-        let p = parameter.pointer, g = UnsafePointer(gradient.pointer), n = parameter.count
+        let p = parameter.pointer
+        let g = UnsafePointer(gradient.pointer)
+        let n = parameter.count
         let t = Double(state.step)
-        let b1 = beta1, b2 = beta2, eps = eps, wd = l2
+        let b1 = beta1
+        let b2 = beta2
+        let eps = eps
+        let wd = l2
         // Scalars as torch forms them: Python doubles, cast to float at the kernel.
         let biasCorrection1 = 1 - Foundation.pow(Double(b1), t)
         let biasCorrection2Root = (1 - Foundation.pow(Double(b2), t)).squareRoot()
@@ -294,12 +307,14 @@ public class Adam: Optimizer {
             // wd = 0 is applied arithmetically (g + 0·p = g for finite p).
             if weight < 0.5 {
                 for i in s..<e {
-                    let pi = p[i] * shrink, grad = g[i] + wd * pi
+                    let pi = p[i] * shrink
+                    let grad = g[i] + wd * pi
                     finish(i, pi, grad, m[i] + weight * (grad - m[i]))
                 }
             } else {
                 for i in s..<e {
-                    let pi = p[i] * shrink, grad = g[i] + wd * pi
+                    let pi = p[i] * shrink
+                    let grad = g[i] + wd * pi
                     finish(i, pi, grad, grad - (grad - m[i]) * (1 - weight))
                 }
             }
@@ -387,7 +402,8 @@ public final class LARS: Optimizer {
         var ratio: Float = 1
         if group.adaptsLearningRate {
             ratio = trustRatio(
-                parameterNorm: euclideanNorm(parameter), gradientNorm: euclideanNorm(gradient), weightDecay: weightDecay)
+                parameterNorm: euclideanNorm(parameter), gradientNorm: euclideanNorm(gradient), weightDecay: weightDecay
+            )
         }
         momentumStep(
             parameter, gradient: gradient, state: state, optimizer: self, learningRate: learningRate,
@@ -397,7 +413,8 @@ public final class LARS: Optimizer {
 
 /// ‖x‖₂ accumulated in Float64 over blocks, the blocks spread across the cores.
 func euclideanNorm(_ x: Tensor) -> Float {
-    let p = UnsafePointer(x.pointer), n = x.count
+    let p = UnsafePointer(x.pointer)
+    let n = x.count
     if n == 0 { return 0 }
     let blockSize = 4096
     let blocks = (n + blockSize - 1) / blockSize

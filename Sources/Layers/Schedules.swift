@@ -27,9 +27,12 @@ public struct LearningRateSchedule: Sendable {
     /// with T_max = steps, eta_min = minimum, closed form):
     /// minimum + (initial − minimum)·(1 + cos(π·t/steps))/2. Holds `minimum` after `steps`
     /// (torch's closed form would rise again) and `initial` before 0.
-    public static func cosineDecay(from initial: Float, to minimum: Float = 0, over steps: Double) -> LearningRateSchedule {
+    public static func cosineDecay(from initial: Float, to minimum: Float = 0, over steps: Double)
+        -> LearningRateSchedule
+    {
         precondition(steps > 0, "cosineDecay: steps must be positive, got \(steps)")
-        let hi = Double(initial), lo = Double(minimum)
+        let hi = Double(initial)
+        let lo = Double(minimum)
         return LearningRateSchedule { t in
             let progress = Swift.min(Swift.max(t, 0), steps) / steps
             return lo + (hi - lo) * (1 + Foundation.cos(Double.pi * progress)) / 2
@@ -40,7 +43,8 @@ public struct LearningRateSchedule: Sendable {
     /// `LinearLR` with end_factor 1): target·(s + (1 − s)·min(t, steps)/steps); `target` after.
     public static func linearWarmup(to target: Float, startFactor: Float, over steps: Double) -> LearningRateSchedule {
         precondition(steps > 0, "linearWarmup: steps must be positive, got \(steps)")
-        let base = Double(target), s = Double(startFactor)
+        let base = Double(target)
+        let s = Double(startFactor)
         return LearningRateSchedule { t in
             base * (s + (1 - s) * Swift.min(Swift.max(t, 0), steps) / steps)
         }
@@ -49,7 +53,9 @@ public struct LearningRateSchedule: Sendable {
     /// `initial` multiplied by `gamma` once for every milestone reached (torch `MultiStepLR`):
     /// initial·gamma^(number of milestones ≤ t).
     public static func multiStep(_ initial: Float, milestones: [Double], gamma: Float) -> LearningRateSchedule {
-        let base = Double(initial), g = Double(gamma), sorted = milestones.sorted()
+        let base = Double(initial)
+        let g = Double(gamma)
+        let sorted = milestones.sorted()
         return LearningRateSchedule { t in
             base * Foundation.pow(g, Double(sorted.filter { $0 <= t }.count))
         }
@@ -58,7 +64,8 @@ public struct LearningRateSchedule: Sendable {
     /// This schedule before `boundary`, then `next` started afresh: next(t − boundary) for
     /// t ≥ boundary (torch `SequentialLR` with one milestone).
     public func followed(by next: LearningRateSchedule, at boundary: Double) -> LearningRateSchedule {
-        let first = function, second = next.function
+        let first = function
+        let second = next.function
         return LearningRateSchedule { t in t < boundary ? first(t) : second(t - boundary) }
     }
 
@@ -67,7 +74,8 @@ public struct LearningRateSchedule: Sendable {
     public static func warmupCosine(
         peak: Float, warmupSteps: Double, totalSteps: Double, startFactor: Float = 0, minimum: Float = 0
     ) -> LearningRateSchedule {
-        precondition(totalSteps > warmupSteps, "warmupCosine: totalSteps \(totalSteps) must exceed warmupSteps \(warmupSteps)")
+        precondition(
+            totalSteps > warmupSteps, "warmupCosine: totalSteps \(totalSteps) must exceed warmupSteps \(warmupSteps)")
         return linearWarmup(to: peak, startFactor: startFactor, over: warmupSteps)
             .followed(by: cosineDecay(from: peak, to: minimum, over: totalSteps - warmupSteps), at: warmupSteps)
     }
@@ -84,7 +92,9 @@ public struct LearningRateSchedule: Sendable {
     ) -> LearningRateSchedule {
         precondition(multiplier >= 1, "gradualWarmup: multiplier must be ≥ 1, got \(multiplier)")
         precondition(warmup > 0, "gradualWarmup: warm-up length must be positive, got \(warmup)")
-        let b = Double(base), m = Double(multiplier), next = after.function
+        let b = Double(base)
+        let m = Double(multiplier)
+        let next = after.function
         return LearningRateSchedule { t in
             if t > warmup { return next(t - warmup) }
             return m == 1 ? b * t / warmup : b * ((m - 1) * t / warmup + 1)

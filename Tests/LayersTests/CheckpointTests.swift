@@ -4,7 +4,7 @@ import Tensors
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 private typealias Support = LossTestSupport
@@ -141,7 +141,8 @@ private func checkpointError(
             let tensors: [String: LossFixtureTensor]
         }
         let expected = try Support.loadFixture(Expected.self, "torch_written.json")
-        let contents = try Checkpoint.read(from: Support.fixtureDirectory.appendingPathComponent("torch_written.safetensors"))
+        let contents = try Checkpoint.read(
+            from: Support.fixtureDirectory.appendingPathComponent("torch_written.safetensors"))
         #expect(contents.names == expected.order)
         #expect(contents.metadata == expected.metadata)
         #expect(Set(contents.tensors.keys) == Set(expected.tensors.keys))
@@ -187,7 +188,8 @@ private func checkpointError(
         let report = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         #expect(report["names"] as? [String] == net.namedTensors().map(\.name))
         #expect(report["metadata"] as? [String: String] == ["k": "v"])
-        let shapes = report["shapes"] as! [String: [Int]], sums = report["sums"] as! [String: Double]
+        let shapes = report["shapes"] as! [String: [Int]]
+        let sums = report["sums"] as! [String: Double]
         for (name, tensor) in net.namedTensors() {
             #expect(shapes[name] == tensor.shape)
             let sum = tensor.toArray().reduce(0.0) { $0 + Double($1) }
@@ -227,14 +229,21 @@ private func checkpointError(
         let cut = dir.appendingPathComponent("cut.safetensors")
 
         try bytes.prefix(40).write(to: cut)
-        guard case .headerLengthBeyondFile(let path, _, let size)? = checkpointError({ _ = try Checkpoint.read(from: cut) })
-        else { Issue.record("expected headerLengthBeyondFile"); return }
+        guard
+            case .headerLengthBeyondFile(let path, _, let size)? = checkpointError({
+                _ = try Checkpoint.read(from: cut)
+            })
+        else {
+            Issue.record("expected headerLengthBeyondFile")
+            return
+        }
         #expect(path == cut.path && size == 40)
 
         try bytes.prefix(bytes.count - 6).write(to: cut)
         let error = checkpointError { _ = try Checkpoint.read(from: cut) }
         guard case .invalidDataOffsets(_, let tensor, let reason)? = error else {
-            Issue.record("expected invalidDataOffsets, got \(String(describing: error))"); return
+            Issue.record("expected invalidDataOffsets, got \(String(describing: error))")
+            return
         }
         #expect(tensor == "fc.bias" && reason.contains("run past"))
     }
@@ -249,7 +258,8 @@ private func checkpointError(
         bytes[8 + 24] = UInt8(ascii: "#")
         try Data(bytes).write(to: url)
         guard case .invalidHeader(let path, _)? = checkpointError({ _ = try Checkpoint.read(from: url) }) else {
-            Issue.record("expected invalidHeader"); return
+            Issue.record("expected invalidHeader")
+            return
         }
         #expect(path == url.path)
 
@@ -259,13 +269,17 @@ private func checkpointError(
             ("{\"a\": {\"dtype\": \"F32\", \"shape\": [1.5], \"data_offsets\": [0, 4]}}", "shape"),
             ("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}", "data_offsets"),
             ("{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", "dtype"),
-            ("{\"__metadata__\": {\"k\": 1}, \"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", "__metadata__"),
+            (
+                "{\"__metadata__\": {\"k\": 1}, \"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+                "__metadata__"
+            ),
         ]
         for (header, expected) in cases {
             try writeRaw(url, header: header, data: float32Bytes([1]))
             let error = checkpointError { _ = try Checkpoint.read(from: url) }
             guard case .invalidHeader(_, let reason)? = error else {
-                Issue.record("header \(header): expected invalidHeader, got \(String(describing: error))"); continue
+                Issue.record("header \(header): expected invalidHeader, got \(String(describing: error))")
+                continue
             }
             #expect(reason.contains(expected), "header \(header): \(reason)")
         }
@@ -275,7 +289,9 @@ private func checkpointError(
         let dir = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("int.safetensors")
-        try writeRaw(url, header: "{\"steps\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", data: [UInt8](repeating: 0, count: 8))
+        try writeRaw(
+            url, header: "{\"steps\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+            data: [UInt8](repeating: 0, count: 8))
         let error = checkpointError { _ = try Checkpoint.read(from: url) }
         #expect(error == .unsupportedDType(path: url.path, tensor: "steps", dtype: "I64"))
         #expect(error?.description.contains("I64") == true)
@@ -290,7 +306,10 @@ private func checkpointError(
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", "a", "needs 12"),
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", "a", "increasing"),
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[4,20]}}", "a", "run past"),
-            ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", "b", "overlap"),
+            (
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                "b", "overlap"
+            ),
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", "a", "unused"),
             ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "(data section)", "not described"),
         ]
@@ -298,7 +317,8 @@ private func checkpointError(
             try writeRaw(url, header: header, data: data)
             let error = checkpointError { _ = try Checkpoint.read(from: url) }
             guard case .invalidDataOffsets(_, let name, let reason)? = error else {
-                Issue.record("header \(header): expected invalidDataOffsets, got \(String(describing: error))"); continue
+                Issue.record("header \(header): expected invalidDataOffsets, got \(String(describing: error))")
+                continue
             }
             #expect(name == tensor && reason.contains(expected), "header \(header): \(name): \(reason)")
         }
@@ -357,10 +377,13 @@ private func checkpointError(
             let error = checkpointError { try Checkpoint.load(into: target, from: url, strict: strict) }
             #expect(
                 error
-                    == .shapeMismatch(path: url.path, tensor: "layer1.0.conv1.weight", checkpointShape: [4, 3, 3, 3], modelShape: [4, 4, 3, 3]))
+                    == .shapeMismatch(
+                        path: url.path, tensor: "layer1.0.conv1.weight", checkpointShape: [4, 3, 3, 3],
+                        modelShape: [4, 4, 3, 3]))
             #expect(
                 error?.description
-                    == "checkpoint \(url.path): layer1.0.conv1.weight: checkpoint has shape [4, 3, 3, 3], model has [4, 4, 3, 3]")
+                    == "checkpoint \(url.path): layer1.0.conv1.weight: checkpoint has shape [4, 3, 3, 3], model has [4, 4, 3, 3]"
+            )
             #expect(snapshot(target) == before)
         }
     }
@@ -373,7 +396,8 @@ private func checkpointError(
         let url = dir.appendingPathComponent("bad.safetensors")
         try writeRaw(
             url,
-            header: "{\"weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,20]}}",
+            header:
+                "{\"weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,20]}}",
             data: float32Bytes([9, 9, 9, 9, 9]))
         var g = SeededGenerator(seed: 3)
         let layer = Linear(1, 2, using: &g)
@@ -406,7 +430,8 @@ private func checkpointError(
                 }
             }
             guard case .writeFailed(let path, let reason)? = error else {
-                Issue.record("expected writeFailed, got \(String(describing: error))"); continue
+                Issue.record("expected writeFailed, got \(String(describing: error))")
+                continue
             }
             #expect(path == url.path && reason.contains("DiskFull"))
             #expect(try Data(contentsOf: url) == original)
@@ -437,7 +462,10 @@ private func checkpointError(
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("no/such/dir/model.safetensors")
         let error = checkpointError { try Checkpoint.save(NetLike(), to: url) }
-        guard case .writeFailed(let path, _)? = error else { Issue.record("expected writeFailed"); return }
+        guard case .writeFailed(let path, _)? = error else {
+            Issue.record("expected writeFailed")
+            return
+        }
         #expect(path == url.path)
         #expect(error?.description.contains("model.safetensors") == true)
     }
@@ -460,7 +488,10 @@ private func checkpointError(
     func readOnlyFileSystemFails() throws {
         let url = URL(fileURLWithPath: "/proc/anomalykit-model.safetensors")
         let error = checkpointError { try Checkpoint.save(NetLike(), to: url) }
-        guard case .writeFailed(let path, let reason)? = error else { Issue.record("expected writeFailed"); return }
+        guard case .writeFailed(let path, let reason)? = error else {
+            Issue.record("expected writeFailed")
+            return
+        }
         #expect(path == url.path && reason.contains("cannot create"))
         #expect(!FileManager.default.fileExists(atPath: url.path))
     }

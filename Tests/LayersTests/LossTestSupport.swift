@@ -14,9 +14,13 @@ enum LossTestSupport {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    static func loadFixture<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+    /// Decodes a fixture file; `snakeCaseKeys` maps the Python script's snake_case field names
+    /// to camelCase properties.
+    static func loadFixture<T: Decodable>(_ type: T.Type, _ name: String, snakeCaseKeys: Bool = false) throws -> T {
         let data = try Data(contentsOf: fixtureDirectory.appendingPathComponent(name))
-        return try JSONDecoder().decode(T.self, from: data)
+        let decoder = JSONDecoder()
+        if snakeCaseKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
+        return try decoder.decode(T.self, from: data)
     }
 
     /// Records an issue naming the first element where |actual − expected| > atol + rtol·|expected|.
@@ -40,7 +44,10 @@ enum LossTestSupport {
         _ inputs: [Tensor], h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
         sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) -> Tensor
     ) {
-        for t in inputs { t.requiringGrad(); t.grad = nil }
+        for t in inputs {
+            t.requiringGrad()
+            t.grad = nil
+        }
         let loss = f(inputs)
         loss.backward()
         for (k, t) in inputs.enumerated() {
@@ -56,7 +63,8 @@ enum LossTestSupport {
                 let numeric = Float((up - down) / (2 * Double(h)))
                 if !(Swift.abs(analytic[i] - numeric) <= atol + rtol * Swift.abs(numeric)) {
                     Issue.record(
-                        "input \(k) element \(i): analytic \(analytic[i]) vs numeric \(numeric)", sourceLocation: sourceLocation)
+                        "input \(k) element \(i): analytic \(analytic[i]) vs numeric \(numeric)",
+                        sourceLocation: sourceLocation)
                     break
                 }
             }
@@ -71,7 +79,8 @@ enum LossTestSupport {
 
     /// A fresh empty directory under the system's temporary directory.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("anomalykit-layers-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "anomalykit-layers-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

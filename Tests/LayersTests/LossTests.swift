@@ -34,7 +34,8 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
     case "crossEntropy":
         return crossEntropy(logits: inputs["logits"]!, labels: c.labels!, reduction: reduction)
     case "binaryCrossEntropyWithLogits":
-        return binaryCrossEntropyWithLogits(logits: inputs["logits"]!, targets: inputs["targets"]!, reduction: reduction)
+        return binaryCrossEntropyWithLogits(
+            logits: inputs["logits"]!, targets: inputs["targets"]!, reduction: reduction)
     case "mse":
         return mse(inputs["prediction"]!, inputs["target"]!, reduction: reduction)
     case "cosineSimilarity":
@@ -65,7 +66,8 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
             for (name, expected) in c.grads {
                 let grad = inputs[name]!.grad
                 #expect(grad != nil, "\(c.name): no gradient for \(name)")
-                Support.expectClose(grad?.toArray() ?? [], expected.data, atol: 1e-6, rtol: 1e-5, "\(c.name) d/d\(name)")
+                Support.expectClose(
+                    grad?.toArray() ?? [], expected.data, atol: 1e-6, rtol: 1e-5, "\(c.name) d/d\(name)")
             }
         }
         #expect(functions.count == 6)
@@ -112,7 +114,8 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
     }
 
     @Test func mseFiniteDifferencesAndValue() {
-        let a = Tensor([1, 2, 3, 4], shape: [2, 2]), b = Tensor([0, 2, 5, 1], shape: [2, 2])
+        let a = Tensor([1, 2, 3, 4], shape: [2, 2])
+        let b = Tensor([0, 2, 5, 1], shape: [2, 2])
         #expect(mse(a, b).item() == 3.5)
         #expect(mse(a, b, reduction: .sum).item() == 14)
         #expect(mse(a, b, reduction: .none).toArray() == [1, 0, 4, 9])
@@ -122,7 +125,8 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
     }
 
     @Test func cosineSimilarityFiniteDifferencesAndZeroVectors() {
-        let a = Support.randomTensor([3, 4], seed: 5), b = Support.randomTensor([3, 4], seed: 6)
+        let a = Support.randomTensor([3, 4], seed: 5)
+        let b = Support.randomTensor([3, 4], seed: 6)
         let w = Support.randomTensor([3], seed: 7)
         Support.checkGradients([a, b], h: 1e-3) { (cosineSimilarity($0[0], $0[1], axis: 1) * w).sum() }
         Support.checkGradients([a, b], h: 1e-3) { cosineSimilarity($0[0], $0[1], axis: 0).sum() }
@@ -170,7 +174,9 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
     /// The loss of METHODS.md §1.3 computed directly in Float64: denominators over k ≠ i,
     /// averaged over the 2B ordered positive pairs.
     @Test func matchesTheDefinition() {
-        let b = 3, d = 4, n = 2 * b
+        let b = 3
+        let d = 4
+        let n = 2 * b
         let z = Support.randomTensor([n, d], seed: 21, low: -2, high: 2)
         let tau = 0.5
         let rows = (0..<n).map { i -> [Double] in
@@ -192,7 +198,8 @@ private func evaluate(_ c: LossFixtureFile.Case, _ inputs: [String: Tensor]) -> 
     /// Identical views with orthogonal samples: each row's positive has similarity 1/τ and the
     /// other 2B − 2 entries 0, so ℓ = log(1 + (2B − 2)·e^{−1/τ}) exactly.
     @Test func orthogonalSamplesClosedForm() {
-        let b = 3, n = 2 * b
+        let b = 3
+        let n = 2 * b
         var values = [Float](repeating: 0, count: n * b)
         for i in 0..<n { values[i * b + (i % b)] = 2 }
         let z = Tensor(values, shape: [n, b])

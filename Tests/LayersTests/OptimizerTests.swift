@@ -11,15 +11,15 @@ private struct OptimizerFixtureFile: Decodable {
         let momentum: Float?
         let dampening: Float?
         let nesterov: Bool?
-        let weight_decay: Float?
+        let weightDecay: Float?
         let betas: [Float]?
         let eps: Float?
     }
 
     struct Group: Decodable {
         let params: [Int]
-        let lr_scale: Float?
-        let weight_decay: Float?
+        let lrScale: Float?
+        let weightDecay: Float?
         let adapt: Bool?
     }
 
@@ -40,7 +40,7 @@ private struct OptimizerFixtureFile: Decodable {
 private func makeOptimizer(_ c: OptimizerFixtureFile.Case, _ parameters: [Tensor]) -> Optimizer {
     let groups = c.groups.map {
         ParameterGroup(
-            $0.params.map { parameters[$0] }, learningRateScale: $0.lr_scale ?? 1, weightDecay: $0.weight_decay,
+            $0.params.map { parameters[$0] }, learningRateScale: $0.lrScale ?? 1, weightDecay: $0.weightDecay,
             adaptsLearningRate: $0.adapt ?? true)
     }
     let o = c.options
@@ -48,19 +48,19 @@ private func makeOptimizer(_ c: OptimizerFixtureFile.Case, _ parameters: [Tensor
     case "sgd":
         return SGD(
             groups: groups, learningRate: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0,
-            nesterov: o.nesterov ?? false, weightDecay: o.weight_decay ?? 0)
+            nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0)
     case "adam":
         let betas = o.betas ?? [0.9, 0.999]
         return Adam(
             groups: groups, learningRate: o.lr, betas: (betas[0], betas[1]), eps: o.eps ?? 1e-8,
-            weightDecay: o.weight_decay ?? 0)
+            weightDecay: o.weightDecay ?? 0)
     case "adamw":
         let betas = o.betas ?? [0.9, 0.999]
         return AdamW(
             groups: groups, learningRate: o.lr, betas: (betas[0], betas[1]), eps: o.eps ?? 1e-8,
-            weightDecay: o.weight_decay ?? 1e-2)
+            weightDecay: o.weightDecay ?? 1e-2)
     case "lars":
-        return LARS(groups: groups, learningRate: o.lr, momentum: o.momentum ?? 0.9, weightDecay: o.weight_decay ?? 0)
+        return LARS(groups: groups, learningRate: o.lr, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay ?? 0)
     default:
         fatalError("unknown optimizer \(c.optimizer)")
     }
@@ -71,7 +71,7 @@ private func makeOptimizer(_ c: OptimizerFixtureFile.Case, _ parameters: [Tensor
     /// torch.optim.SGD/Adam/AdamW and SGD wrapped by torchlars-style LARS
     /// (scripts/fixtures/loss_fixtures.py → Fixtures/losses/optimizers.json).
     @Test func matchesPyTorch() throws {
-        let fixture = try Support.loadFixture(OptimizerFixtureFile.self, "optimizers.json")
+        let fixture = try Support.loadFixture(OptimizerFixtureFile.self, "optimizers.json", snakeCaseKeys: true)
         #expect(fixture.cases.count >= 12)
         for c in fixture.cases {
             let parameters = c.initial.map { $0.tensor.requiringGrad() }
@@ -81,7 +81,8 @@ private func makeOptimizer(_ c: OptimizerFixtureFile.Case, _ parameters: [Tensor
                 optimizer.learningRate = c.lrs[step]
                 optimizer.step()
                 for (k, (p, e)) in zip(parameters, expected).enumerated() {
-                    Support.expectClose(p.toArray(), e.data, atol: 1e-6, rtol: 1e-5, "\(c.name) step \(step + 1) parameter \(k)")
+                    Support.expectClose(
+                        p.toArray(), e.data, atol: 1e-6, rtol: 1e-5, "\(c.name) step \(step + 1) parameter \(k)")
                 }
             }
         }
@@ -143,7 +144,8 @@ private func parameter(_ values: [Float], gradient: [Float]) -> Tensor {
         let expected = (0..<3).map { i -> Double in
             let m = 0.9 * (0.1 * g[i]) + 0.1 * g2[i]
             let v = 0.999 * (0.001 * g[i] * g[i]) + 0.001 * g2[i] * g2[i]
-            let mHat = m / (1 - 0.81), vHat = v / (1 - 0.999 * 0.999)
+            let mHat = m / (1 - 0.81)
+            let vHat = v / (1 - 0.999 * 0.999)
             return step1[i] - 0.01 * mHat / (vHat.squareRoot() + 1e-8)
         }
         Support.expectClose(p.toArray(), expected.map(Float.init), atol: 1e-6, "Adam step 2")
@@ -237,7 +239,8 @@ private final class NormLike: Module, @unchecked Sendable {
     }
 
     @Test func learningRateScalePerGroup() {
-        let a = parameter([1], gradient: [1]), b = parameter([1], gradient: [1])
+        let a = parameter([1], gradient: [1])
+        let b = parameter([1], gradient: [1])
         let sgd = SGD(groups: [ParameterGroup([a]), ParameterGroup([b], learningRateScale: 0.1)], learningRate: 0.5)
         sgd.step()
         Support.expectClose(a.toArray(), [0.5], "full rate")
@@ -270,7 +273,8 @@ private final class NormLike: Module, @unchecked Sendable {
     }
 
     @Test func zeroGradientsClearsEveryGroup() {
-        let a = parameter([1], gradient: [1]), b = parameter([2], gradient: [2])
+        let a = parameter([1], gradient: [1])
+        let b = parameter([2], gradient: [2])
         let sgd = SGD(groups: [ParameterGroup([a]), ParameterGroup([b])], learningRate: 0.1)
         sgd.zeroGradients()
         #expect(a.grad == nil && b.grad == nil)

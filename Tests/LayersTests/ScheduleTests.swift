@@ -9,13 +9,13 @@ private struct ScheduleFixtureFile: Decodable {
         let name: String
         let base: Float
         let values: [Double]
-        let start_factor: Float?
+        let startFactor: Float?
         let steps: Double?
-        let eta_min: Float?
+        let etaMin: Float?
         let milestones: [Double]?
         let gamma: Float?
         let warmup: Double?
-        let cosine_steps: Double?
+        let cosineSteps: Double?
         let multiplier: Float?
         let epochs: Double?
         let at: [Double]?
@@ -28,22 +28,22 @@ private struct ScheduleFixtureFile: Decodable {
     /// Against torch.optim.lr_scheduler (LinearLR, CosineAnnealingLR, MultiStepLR, SequentialLR)
     /// stepped once per iteration, and CSI's warm-up + CosineAnnealingLR at fractional epochs.
     @Test func matchesPyTorch() throws {
-        let fixture = try Support.loadFixture(ScheduleFixtureFile.self, "schedules.json")
+        let fixture = try Support.loadFixture(ScheduleFixtureFile.self, "schedules.json", snakeCaseKeys: true)
         var names: [String] = []
         for c in fixture.cases {
             names.append(c.name)
             let schedule: LearningRateSchedule
             switch c.name {
             case "linear_warmup":
-                schedule = .linearWarmup(to: c.base, startFactor: c.start_factor!, over: c.steps!)
+                schedule = .linearWarmup(to: c.base, startFactor: c.startFactor!, over: c.steps!)
             case "cosine":
-                schedule = .cosineDecay(from: c.base, to: c.eta_min!, over: c.steps!)
+                schedule = .cosineDecay(from: c.base, to: c.etaMin!, over: c.steps!)
             case "multistep":
                 schedule = .multiStep(c.base, milestones: c.milestones!, gamma: c.gamma!)
             case "warmup_then_cosine":
                 schedule = .warmupCosine(
-                    peak: c.base, warmupSteps: c.warmup!, totalSteps: c.warmup! + c.cosine_steps!,
-                    startFactor: c.start_factor!)
+                    peak: c.base, warmupSteps: c.warmup!, totalSteps: c.warmup! + c.cosineSteps!,
+                    startFactor: c.startFactor!)
             case "csi":
                 schedule = .csi(base: c.base, multiplier: c.multiplier!, warmupEpochs: c.warmup!, epochs: c.epochs!)
             default:
