@@ -144,8 +144,8 @@ open class Optimizer {
     }
 
     /// The buffer `name` of `state`, created as zeros like `parameter` on first use; `isNew`
-    /// tells whether it was just created.
-    func buffer(_ name: String, of state: OptimizerState, like parameter: Tensor) -> (Tensor, isNew: Bool) {
+    /// tells whether it was just created. For subclasses' `update`.
+    public final func buffer(_ name: String, of state: OptimizerState, like parameter: Tensor) -> (Tensor, isNew: Bool) {
         if let b = state.buffers[name] { return (b, false) }
         let b = Tensor.zeros(like: parameter)
         state.buffers[name] = b
