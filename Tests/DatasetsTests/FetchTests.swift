@@ -6,7 +6,9 @@ import Testing
 @Suite("SHA-256 (FIPS 180-4)")
 struct FetchSHA256Tests {
     @Test func knownVectors() {
-        #expect(SHA256.hexDigest(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hexDigest(of: Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256.hexDigest(of: [UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(
             SHA256.hexDigest(of: Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
@@ -32,7 +34,8 @@ struct FetchSHA256Tests {
 
     @Test func fileDigestMatchesThePublishedValue() throws {
         let url = RepositoryFiles.mini.appendingPathComponent("cifar-10/batches.meta.txt")
-        #expect(try SHA256.hexDigest(ofFileAt: url) == "558e74b5e208382e186da55784b4bac2cd52e558448e1b5800990fdb28ed8033")
+        #expect(
+            try SHA256.hexDigest(ofFileAt: url) == "558e74b5e208382e186da55784b4bac2cd52e558448e1b5800990fdb28ed8033")
     }
 }
 
@@ -43,7 +46,9 @@ final class LocalHTTPServer {
 
     init(serving folder: URL) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder.path]
+        process.arguments = [
+            "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder.path,
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -100,86 +105,90 @@ struct FetchLocalServerTests {
             sha256: "59f1210430c03405bf13b88e2855be7b6adbf45b16966f8f6bf11013873bf815"),
     ]
 
-    static func servedCopyOfMiniMNIST() throws -> TemporaryFolder {
+    /// Runs `body` with a local server serving a copy of the mini MNIST files and an empty
+    /// data root; cleans both up afterwards.
+    static func withServedMiniMNIST(
+        _ body: (_ server: LocalHTTPServer, _ served: TemporaryFolder, _ root: TemporaryFolder) async throws -> Void
+    ) async throws {
         let served = try TemporaryFolder()
+        let root = try TemporaryFolder()
+        defer {
+            served.remove()
+            root.remove()
+        }
         for file in miniMNIST {
             try FileManager.default.copyItem(
-                at: RepositoryFiles.mini.appendingPathComponent("mnist/\(file.fileName)"), to: served.file(file.fileName))
+                at: RepositoryFiles.mini.appendingPathComponent("mnist/\(file.fileName)"),
+                to: served.file(file.fileName))
         }
-        return served
+        let server = try LocalHTTPServer(serving: served.url)
+        defer { server.stop() }
+        try await body(server, served, root)
     }
 
     @Test func downloadsVerifiesAndSkipsWhatIsThere() async throws {
-        let served = try Self.servedCopyOfMiniMNIST()
-        let root = try TemporaryFolder()
-        let server = try LocalHTTPServer(serving: served.url)
-        defer {
-            server.stop()
-            served.remove()
-            root.remove()
-        }
-        let dataset = RemoteDataset(name: "mnist", baseURL: URL(string: "https://unused.invalid/")!, files: Self.miniMNIST)
-        let log = ProgressLog()
-        let report = try await DatasetFetcher().fetch(
-            dataset, into: root.url, baseURL: server.baseURL, progress: { log.record($0) })
-        #expect(report.downloaded.count == 4 && report.skipped.isEmpty)
-        for file in Self.miniMNIST {
-            let fetched = try FileBytes.read(root.file("mnist/\(file.fileName)"))
-            #expect(fetched == (try FileBytes.read(served.file(file.fileName))), "\(file.fileName)")
-        }
-        let last = log.all.last { $0.fileName == "train-images-idx3-ubyte.gz" }
-        #expect(last?.completedBytes == 319_616 && last?.totalBytes == 319_616)
-        // Nothing but the four files is left in the folder.
-        let names = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path).sorted()
-        #expect(names == Self.miniMNIST.map(\.fileName).sorted())
-        // The fetched folder reads like the shipped one.
-        let (train, _) = try DatasetCatalog.loadImages("mnist", root: root.url)
-        #expect(train.count == 2000)
+        try await Self.withServedMiniMNIST { server, served, root in
+            let dataset = RemoteDataset(
+                name: "mnist", baseURL: URL(string: "https://unused.invalid/")!, files: Self.miniMNIST)
+            let log = ProgressLog()
+            let report = try await DatasetFetcher().fetch(
+                dataset, into: root.url, baseURL: server.baseURL, progress: { log.record($0) })
+            #expect(report.downloaded.count == 4 && report.skipped.isEmpty)
+            for file in Self.miniMNIST {
+                let fetched = try FileBytes.read(root.file("mnist/\(file.fileName)"))
+                #expect(fetched == (try FileBytes.read(served.file(file.fileName))), "\(file.fileName)")
+            }
+            let last = log.all.last { $0.fileName == "train-images-idx3-ubyte.gz" }
+            #expect(last?.completedBytes == 319_616 && last?.totalBytes == 319_616)
+            // Nothing but the four files is left in the folder.
+            let names = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path).sorted()
+            #expect(names == Self.miniMNIST.map(\.fileName).sorted())
+            // The fetched folder reads like the shipped one.
+            let (train, _) = try DatasetCatalog.loadImages("mnist", root: root.url)
+            #expect(train.count == 2000)
 
-        let again = try await DatasetFetcher().fetch(dataset, into: root.url, baseURL: server.baseURL)
-        #expect(again.skipped.count == 4 && again.downloaded.isEmpty)
+            let again = try await DatasetFetcher().fetch(dataset, into: root.url, baseURL: server.baseURL)
+            #expect(again.skipped.count == 4 && again.downloaded.isEmpty)
+        }
     }
 
     @Test func wrongHashThrowsAndLeavesNothingBehind() async throws {
-        let served = try Self.servedCopyOfMiniMNIST()
-        let root = try TemporaryFolder()
-        let server = try LocalHTTPServer(serving: served.url)
-        defer {
-            server.stop()
-            served.remove()
-            root.remove()
-        }
-        let wrong = String(repeating: "0", count: 64)
-        let dataset = RemoteDataset(
-            name: "mnist", baseURL: server.baseURL,
-            files: [RemoteFile(fileName: "t10k-labels-idx1-ubyte.gz", sha256: wrong)])
-        let url = server.baseURL.appendingPathComponent("t10k-labels-idx1-ubyte.gz").absoluteString
-        await #expect(
-            throws: DatasetFetchError.hashMismatch(
-                url: url, what: "the downloaded file", expected: wrong,
-                actual: "59f1210430c03405bf13b88e2855be7b6adbf45b16966f8f6bf11013873bf815")
-        ) {
-            _ = try await DatasetFetcher().fetch(dataset, into: root.url)
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path).isEmpty)
+        try await Self.withServedMiniMNIST { server, _, root in
+            let wrong = String(repeating: "0", count: 64)
+            let dataset = RemoteDataset(
+                name: "mnist", baseURL: server.baseURL,
+                files: [RemoteFile(fileName: "t10k-labels-idx1-ubyte.gz", sha256: wrong)])
+            let url = server.baseURL.appendingPathComponent("t10k-labels-idx1-ubyte.gz").absoluteString
+            await #expect(
+                throws: DatasetFetchError.hashMismatch(
+                    url: url, what: "the downloaded file", expected: wrong,
+                    actual: "59f1210430c03405bf13b88e2855be7b6adbf45b16966f8f6bf11013873bf815")
+            ) {
+                _ = try await DatasetFetcher().fetch(dataset, into: root.url)
+            }
+            let afterWrongHash = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path)
+            #expect(afterWrongHash.isEmpty)
 
-        let wrongContent = RemoteDataset(
-            name: "mnist", baseURL: server.baseURL,
-            files: [RemoteFile(fileName: "t10k-labels-idx1-ubyte.gz", uncompressedSHA256: wrong)])
-        await #expect(throws: DatasetFetchError.self) {
-            _ = try await DatasetFetcher().fetch(wrongContent, into: root.url)
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path).isEmpty)
+            let wrongContent = RemoteDataset(
+                name: "mnist", baseURL: server.baseURL,
+                files: [RemoteFile(fileName: "t10k-labels-idx1-ubyte.gz", uncompressedSHA256: wrong)])
+            await #expect(throws: DatasetFetchError.self) {
+                _ = try await DatasetFetcher().fetch(wrongContent, into: root.url)
+            }
+            let afterWrongContent = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path)
+            #expect(afterWrongContent.isEmpty)
 
-        let missing = RemoteDataset(
-            name: "mnist", baseURL: server.baseURL, files: [RemoteFile(fileName: "nothing-here.gz", sha256: wrong)])
-        await #expect(
-            throws: DatasetFetchError.httpStatus(
-                url: server.baseURL.appendingPathComponent("nothing-here.gz").absoluteString, status: 404)
-        ) {
-            _ = try await DatasetFetcher().fetch(missing, into: root.url)
+            let missing = RemoteDataset(
+                name: "mnist", baseURL: server.baseURL, files: [RemoteFile(fileName: "nothing-here.gz", sha256: wrong)])
+            await #expect(
+                throws: DatasetFetchError.httpStatus(
+                    url: server.baseURL.appendingPathComponent("nothing-here.gz").absoluteString, status: 404)
+            ) {
+                _ = try await DatasetFetcher().fetch(missing, into: root.url)
+            }
+            let afterMissingFile = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path)
+            #expect(afterMissingFile.isEmpty)
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path).isEmpty)
     }
 
     @Test func tarArchivesAreUnpackedForTheCatalogue() async throws {
@@ -189,7 +198,8 @@ struct FetchLocalServerTests {
         let staging = served.url.appendingPathComponent("cifar-10-batches-bin")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         for name in ["data_batch_1.bin", "test_batch.bin"] {
-            let bytes = try FileBytes.readDecompressingGzip(RepositoryFiles.mini.appendingPathComponent("cifar-10/\(name).gz"))
+            let bytes = try FileBytes.readDecompressingGzip(
+                RepositoryFiles.mini.appendingPathComponent("cifar-10/\(name).gz"))
             try Data(bytes).write(to: staging.appendingPathComponent(name))
         }
         try FileManager.default.copyItem(
@@ -197,7 +207,9 @@ struct FetchLocalServerTests {
             to: staging.appendingPathComponent("batches.meta.txt"))
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tar.arguments = ["tar", "-czf", served.file("cifar-10-binary.tar.gz").path, "-C", served.url.path, "cifar-10-batches-bin"]
+        tar.arguments = [
+            "tar", "-czf", served.file("cifar-10-binary.tar.gz").path, "-C", served.url.path, "cifar-10-batches-bin",
+        ]
         try tar.run()
         tar.waitUntilExit()
         #expect(tar.terminationStatus == 0)
@@ -215,7 +227,10 @@ struct FetchLocalServerTests {
                 archiveName: "cifar-10-binary.tar.gz", memberPrefix: "cifar-10-batches-bin/",
                 expectedFiles: ["data_batch_1.bin", "test_batch.bin", "batches.meta.txt"]))
         let report = try await DatasetFetcher().fetch(dataset, into: root.url)
-        #expect(report.extracted.map(\.lastPathComponent).sorted() == ["batches.meta.txt", "data_batch_1.bin", "test_batch.bin"])
+        #expect(
+            report.extracted.map(\.lastPathComponent).sorted() == [
+                "batches.meta.txt", "data_batch_1.bin", "test_batch.bin",
+            ])
         let (train, test) = try DatasetCatalog.loadImages("cifar-10", root: root.url)
         let (shippedTrain, shippedTest) = try DatasetCatalog.loadImages("cifar-10", root: RepositoryFiles.mini)
         #expect(train == shippedTrain && test == shippedTest)
@@ -233,6 +248,7 @@ struct FetchLocalServerTests {
         }
         #expect(
             errorMessage { _ = try DatasetFetcher.remoteDataset(named: "thyroid") }
-                == "'thyroid' cannot be downloaded; data sets that can: mnist, fashion-mnist, cifar-10, cifar-100, svhn")
+                == "'thyroid' cannot be downloaded; data sets that can: mnist, fashion-mnist, cifar-10, cifar-100, svhn"
+        )
     }
 }

@@ -72,7 +72,9 @@ struct ReadersCatalogTests {
     @Test func dataRootResolution() {
         #expect(DataRoot.resolve(explicit: "/data/x", environment: ["ANOMALYKIT_DATA": "/env"]).path == "/data/x")
         #expect(DataRoot.resolve(explicit: nil, environment: ["ANOMALYKIT_DATA": "/env", "HOME": "/h"]).path == "/env")
-        #expect(DataRoot.resolve(explicit: "", environment: ["ANOMALYKIT_DATA": "", "XDG_CACHE_HOME": "/c"]).path == "/c/anomalykit")
+        #expect(
+            DataRoot.resolve(explicit: "", environment: ["ANOMALYKIT_DATA": "", "XDG_CACHE_HOME": "/c"]).path
+                == "/c/anomalykit")
         #expect(DataRoot.resolve(explicit: nil, environment: ["HOME": "/home/u"]).path == "/home/u/.cache/anomalykit")
         #expect(DataRoot.resolve(explicit: "~/d", environment: ["HOME": "/home/u"]).path == "/home/u/d")
     }

@@ -28,7 +28,8 @@ struct ReadersGzipTests {
     @Test func truncatedGzipThrowsNamingTheFile() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let original = try FileBytes.read(RepositoryFiles.mini.appendingPathComponent("mnist/train-images-idx3-ubyte.gz"))
+        let original = try FileBytes.read(
+            RepositoryFiles.mini.appendingPathComponent("mnist/train-images-idx3-ubyte.gz"))
         for keep in [10, original.count / 2, original.count - 4] {
             let cut = try folder.write("train-images-idx3-ubyte.gz", Array(original.prefix(keep)))
             let message = errorMessage { _ = try IDXReader.readImages(at: cut) }
@@ -176,7 +177,8 @@ struct ReadersNumpyTests {
         let expected = RepositoryFiles.expectedSection("npy")
         #expect(expected.count == 8)
         for (name, info) in expected {
-            Self.check(try NumpyReader.readArray(at: RepositoryFiles.fixture(name)), against: info as! [String: Any], name)
+            Self.check(
+                try NumpyReader.readArray(at: RepositoryFiles.fixture(name)), against: info as! [String: Any], name)
         }
     }
 

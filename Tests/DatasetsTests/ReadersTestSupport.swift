@@ -35,7 +35,8 @@ struct TemporaryFolder {
 
     func write(_ name: String, _ bytes: [UInt8]) throws -> URL {
         let target = file(name)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(bytes).write(to: target)
         return target
     }

@@ -71,7 +71,8 @@ public struct DatasetFetcher: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw DatasetFetchError.fileSystem(path: folder.path, problem: "cannot create the folder: \(error.localizedDescription)")
+            throw DatasetFetchError.fileSystem(
+                path: folder.path, problem: "cannot create the folder: \(error.localizedDescription)")
         }
         var report = FetchReport()
         let base = baseURL ?? dataset.baseURL
@@ -93,7 +94,8 @@ public struct DatasetFetcher: Sendable {
             }
             if !missing.isEmpty {
                 let archive = folder.appendingPathComponent(extraction.archiveName)
-                let extractor = TarExtractor(destination: folder, memberPrefix: extraction.memberPrefix, archivePath: archive.path)
+                let extractor = TarExtractor(
+                    destination: folder, memberPrefix: extraction.memberPrefix, archivePath: archive.path)
                 try GzipDecoder.decompressFile(at: archive) { try extractor.consume($0) }
                 try extractor.finish()
                 report.extracted = extractor.extracted
@@ -103,7 +105,9 @@ public struct DatasetFetcher: Sendable {
                 if !stillMissing.isEmpty {
                     throw DatasetError.corrupt(
                         path: archive.path,
-                        problem: "the archive has no \(stillMissing.map { extraction.memberPrefix + $0 }.joined(separator: ", "))")
+                        problem:
+                            "the archive has no \(stillMissing.map { extraction.memberPrefix + $0 }.joined(separator: ", "))"
+                    )
                 }
             }
         }
@@ -113,13 +117,18 @@ public struct DatasetFetcher: Sendable {
     /// Checks `file`'s size and hashes at `location`; throws `DatasetFetchError` naming `url`.
     func verify(_ file: RemoteFile, at location: URL, url: String, downloadDigest: String? = nil) throws {
         if let byteCount = file.byteCount {
-            let size = (try? FileManager.default.attributesOfItem(atPath: location.path)[.size] as? NSNumber)??.int64Value ?? -1
-            guard size == byteCount else { throw DatasetFetchError.sizeMismatch(url: url, expected: byteCount, actual: size) }
+            let size =
+                (try? FileManager.default.attributesOfItem(atPath: location.path)[.size] as? NSNumber)??.int64Value
+                ?? -1
+            guard size == byteCount else {
+                throw DatasetFetchError.sizeMismatch(url: url, expected: byteCount, actual: size)
+            }
         }
         if let expected = file.sha256 {
             let actual = try downloadDigest ?? SHA256.hexDigest(ofFileAt: location)
             guard actual == expected.lowercased() else {
-                throw DatasetFetchError.hashMismatch(url: url, what: "the downloaded file", expected: expected, actual: actual)
+                throw DatasetFetchError.hashMismatch(
+                    url: url, what: "the downloaded file", expected: expected, actual: actual)
             }
         }
         if let expected = file.uncompressedSHA256 {
@@ -171,7 +180,10 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
     private var continuation: CheckedContinuation<String, Error>?
     private let queue: OperationQueue
 
-    init(url: URL, fileName: String, output: FileHandle, expectedBytes: Int64?, progress: (@Sendable (FetchProgress) -> Void)?) {
+    init(
+        url: URL, fileName: String, output: FileHandle, expectedBytes: Int64?,
+        progress: (@Sendable (FetchProgress) -> Void)?
+    ) {
         self.url = url
         self.fileName = fileName
         self.output = output
@@ -229,14 +241,16 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
         if let failure {
             outcome = .failure(failure)
         } else if let error {
-            outcome = .failure(DatasetFetchError.transport(url: url.absoluteString, problem: error.localizedDescription))
+            outcome = .failure(
+                DatasetFetchError.transport(url: url.absoluteString, problem: error.localizedDescription))
         } else {
             do {
                 try output.synchronize()
                 try output.close()
                 outcome = .success(hasher.hexDigest())
             } catch {
-                outcome = .failure(DatasetFetchError.fileSystem(path: fileName, problem: "cannot finish the download: \(error)"))
+                outcome = .failure(
+                    DatasetFetchError.fileSystem(path: fileName, problem: "cannot finish the download: \(error)"))
             }
         }
         continuation?.resume(with: outcome)
@@ -250,7 +264,8 @@ enum FileReplacement {
         if rename(source.path, destination.path) != 0 {
             let problem = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: source)
-            throw DatasetFetchError.fileSystem(path: destination.path, problem: "cannot move the new file into place: \(problem)")
+            throw DatasetFetchError.fileSystem(
+                path: destination.path, problem: "cannot move the new file into place: \(problem)")
         }
     }
 }

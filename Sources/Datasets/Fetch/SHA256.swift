@@ -58,12 +58,17 @@ public struct SHA256: Sendable {
         var padding: [UInt8] = [0x80]
         let afterMarker = (pending.count + 1) % 64
         padding += [UInt8](repeating: 0, count: afterMarker <= 56 ? 56 - afterMarker : 120 - afterMarker)
-        for shift in stride(from: 56, through: 0, by: -8) { padding.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            padding.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+        }
         let savedLength = copy.messageLength
         copy.update(padding)
         copy.messageLength = savedLength
         precondition(copy.pending.isEmpty, "SHA256: padding did not end on a block boundary")
-        let words = [copy.state.0, copy.state.1, copy.state.2, copy.state.3, copy.state.4, copy.state.5, copy.state.6, copy.state.7]
+        let words = [
+            copy.state.0, copy.state.1, copy.state.2, copy.state.3, copy.state.4, copy.state.5, copy.state.6,
+            copy.state.7,
+        ]
         return words.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
     }
 
@@ -112,10 +117,12 @@ public struct SHA256: Sendable {
                 for blockIndex in 0..<count {
                     let block = blocks + blockIndex * 64
                     for index in 0..<16 {
-                        schedule[index] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+                        schedule[index] = UInt32(
+                            bigEndian: block.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
                     }
                     for index in 16..<64 {
-                        let w15 = schedule[index - 15], w2 = schedule[index - 2]
+                        let w15 = schedule[index - 15]
+                        let w2 = schedule[index - 2]
                         let sigma0 = Self.rotateRight(w15, 7) ^ Self.rotateRight(w15, 18) ^ (w15 >> 3)
                         let sigma1 = Self.rotateRight(w2, 17) ^ Self.rotateRight(w2, 19) ^ (w2 >> 10)
                         schedule[index] = schedule[index - 16] &+ sigma0 &+ schedule[index - 7] &+ sigma1

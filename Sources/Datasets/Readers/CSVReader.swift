@@ -58,7 +58,9 @@ public enum CSVReader {
         -> LabeledTable
     {
         let end = bytes.count - 1  // the terminator
-        let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+        let comma = UInt8(ascii: ",")
+        let newline = UInt8(ascii: "\n")
+        let carriageReturn = UInt8(ascii: "\r")
         return try bytes.withUnsafeBufferPointer { buffer in
             let base = buffer.baseAddress!
             // Header (skipping a UTF-8 byte-order mark).
@@ -80,7 +82,9 @@ public enum CSVReader {
             guard headerEnd > position, columnNames.count >= 2 else {
                 throw DatasetError.corrupt(
                     path: path,
-                    problem: "the header line must name at least two columns (features and a label), found \(headerEnd > position ? columnNames.count : 0)")
+                    problem:
+                        "the header line must name at least two columns (features and a label), found \(headerEnd > position ? columnNames.count : 0)"
+                )
             }
             let columnCount = columnNames.count
             let labelIndex: Int
@@ -91,13 +95,15 @@ public enum CSVReader {
                 guard let index = columnNames.firstIndex(of: name) else {
                     throw DatasetError.corrupt(
                         path: path,
-                        problem: "no label column named '\(name)'; the header has \(columnNames.joined(separator: ", "))")
+                        problem:
+                            "no label column named '\(name)'; the header has \(columnNames.joined(separator: ", "))")
                 }
                 labelIndex = index
             case .position(let index):
                 guard index >= 0 && index < columnCount else {
                     throw DatasetError.corrupt(
-                        path: path, problem: "label column \(index) does not exist; the header has \(columnCount) columns")
+                        path: path,
+                        problem: "label column \(index) does not exist; the header has \(columnCount) columns")
                 }
                 labelIndex = index
             }

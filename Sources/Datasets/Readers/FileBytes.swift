@@ -48,7 +48,8 @@ enum FileBytes {
         }
         if let failure { throw DatasetError.unreadable(path: path, reason: failure) }
         if bytes.count != size {
-            throw DatasetError.unreadable(path: path, reason: "file shrank while reading (\(bytes.count) of \(size) bytes)")
+            throw DatasetError.unreadable(
+                path: path, reason: "file shrank while reading (\(bytes.count) of \(size) bytes)")
         }
         return bytes
     }

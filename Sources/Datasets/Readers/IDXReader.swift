@@ -51,8 +51,11 @@ public enum IDXReader {
         guard magic == expectedMagic else {
             let hex = { (value: UInt32) in "0x" + String(format: "%08X", value) }
             var problem = "magic number \(hex(magic)), expected \(hex(expectedMagic)) (IDX \(what))"
-            if magic >> 16 != 0 { problem += "; this is not an IDX file" }
-            else if (magic >> 8) & 0xff != 0x08 { problem += "; only unsigned-byte IDX data (type 0x08) is supported" }
+            if magic >> 16 != 0 {
+                problem += "; this is not an IDX file"
+            } else if (magic >> 8) & 0xff != 0x08 {
+                problem += "; only unsigned-byte IDX data (type 0x08) is supported"
+            }
             throw DatasetError.corrupt(path: path, problem: problem)
         }
         let dimensionCount = Int(magic & 0xff)

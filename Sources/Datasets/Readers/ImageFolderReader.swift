@@ -55,7 +55,8 @@ public enum ImageFolderReader {
             }
         }
         guard let first = files.first else {
-            throw DatasetError.corrupt(path: root.path, problem: "no .png images in \(classNames.joined(separator: ", "))")
+            throw DatasetError.corrupt(
+                path: root.path, problem: "no .png images in \(classNames.joined(separator: ", "))")
         }
 
         var shape: (width: Int, height: Int, channels: Int)?
@@ -98,7 +99,8 @@ public enum ImageFolderReader {
                 .filter { !$0.lastPathComponent.hasPrefix(".") }
                 .sorted { $0.lastPathComponent < $1.lastPathComponent }
         } catch {
-            throw DatasetError.unreadable(path: folder.path, reason: "cannot list the folder: \(error.localizedDescription)")
+            throw DatasetError.unreadable(
+                path: folder.path, reason: "cannot list the folder: \(error.localizedDescription)")
         }
     }
 }

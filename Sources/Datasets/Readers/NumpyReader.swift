@@ -65,23 +65,20 @@ public struct NumpyArray: Sendable, Equatable {
         case .int32(let array): return array.map { Int($0) }
         case .int64(let array): return array.map { Int($0) }
         case .bool(let array): return array.map { $0 ? 1 : 0 }
-        case .float32(let array):
-            var out = [Int]()
-            out.reserveCapacity(array.count)
-            for value in array {
-                guard value.isFinite, value == value.rounded(), abs(value) < 1e15 else { return nil }
-                out.append(Int(value))
-            }
-            return out
-        case .float64(let array):
-            var out = [Int]()
-            out.reserveCapacity(array.count)
-            for value in array {
-                guard value.isFinite, value == value.rounded(), abs(value) < 1e15 else { return nil }
-                out.append(Int(value))
-            }
-            return out
+        case .float32(let array): return Self.exactIntegers(array)
+        case .float64(let array): return Self.exactIntegers(array)
         }
+    }
+
+    /// `values` as integers, or nil when one is not a whole number below 10^15 in magnitude.
+    private static func exactIntegers<Value: BinaryFloatingPoint>(_ values: [Value]) -> [Int]? {
+        var out = [Int]()
+        out.reserveCapacity(values.count)
+        for value in values {
+            guard value.isFinite, value == value.rounded(), abs(value) < 1e15 else { return nil }
+            out.append(Int(value))
+        }
+        return out
     }
 }
 
@@ -120,12 +117,14 @@ public enum NumpyReader {
             )
         }
         guard features.shape.count == 2 else {
-            throw DatasetError.corrupt(path: url.path, problem: "'\(featuresKey)' has shape \(features.shape), expected 2-d")
+            throw DatasetError.corrupt(
+                path: url.path, problem: "'\(featuresKey)' has shape \(features.shape), expected 2-d")
         }
         guard labelArray.count == features.shape[0] else {
             throw DatasetError.corrupt(
                 path: url.path,
-                problem: "'\(featuresKey)' has \(features.shape[0]) rows but '\(labelsKey)' has \(labelArray.count) values")
+                problem:
+                    "'\(featuresKey)' has \(features.shape[0]) rows but '\(labelsKey)' has \(labelArray.count) values")
         }
         guard let labels = labelArray.integerValues() else {
             throw DatasetError.corrupt(path: url.path, problem: "'\(labelsKey)' holds values that are not integers")
@@ -154,20 +153,26 @@ public enum NumpyReader {
             headerStart = 10
         case 2, 3:
             guard bytes.count >= 12 else {
-                throw DatasetError.truncated(path: path, problem: "\(bytes.count) bytes, too short for a .npy v\(major) header")
+                throw DatasetError.truncated(
+                    path: path, problem: "\(bytes.count) bytes, too short for a .npy v\(major) header")
             }
             headerLength = Int(bytes.littleEndianUInt32(at: 8))
             headerStart = 12
         default:
-            throw DatasetError.unsupported(path: path, feature: ".npy format version \(major).\(bytes[7]) (versions 1–3 are supported)")
+            throw DatasetError.unsupported(
+                path: path, feature: ".npy format version \(major).\(bytes[7]) (versions 1–3 are supported)")
         }
         let dataStart = headerStart + headerLength
         guard bytes.count >= dataStart else {
             throw DatasetError.truncated(
-                path: path, problem: "the header says it is \(headerLength) bytes long, the file has \(bytes.count - headerStart) after the preamble")
+                path: path,
+                problem:
+                    "the header says it is \(headerLength) bytes long, the file has \(bytes.count - headerStart) after the preamble"
+            )
         }
         guard let headerText = String(validating: bytes[headerStart..<dataStart], as: UTF8.self) else {
-            throw DatasetError.corrupt(path: path, problem: "the .npy header is not \(major == 3 ? "UTF-8" : "ASCII") text")
+            throw DatasetError.corrupt(
+                path: path, problem: "the .npy header is not \(major == 3 ? "UTF-8" : "ASCII") text")
         }
         let header = try NumpyHeader(parsing: headerText, path: path)
         if header.fortranOrder {
@@ -181,12 +186,16 @@ public enum NumpyReader {
         guard available >= count * itemSize else {
             throw DatasetError.truncated(
                 path: path,
-                problem: "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)")
+                problem:
+                    "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)"
+            )
         }
         guard available == count * itemSize else {
             throw DatasetError.corrupt(
                 path: path,
-                problem: "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)")
+                problem:
+                    "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)"
+            )
         }
         func load<T>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: count) { out, initialized in
@@ -245,7 +254,11 @@ struct NumpyHeader {
         let characters = Array(text.unicodeScalars)
         var index = 0
         func fail(_ problem: String) -> DatasetError {
-            DatasetError.corrupt(path: path, problem: "bad .npy header \(text.trimmingCharacters(in: .whitespacesAndNewlines).debugDescription): \(problem)")
+            DatasetError.corrupt(
+                path: path,
+                problem:
+                    "bad .npy header \(text.trimmingCharacters(in: .whitespacesAndNewlines).debugDescription): \(problem)"
+            )
         }
         func skipSpace() { while index < characters.count && characters[index].properties.isWhitespace { index += 1 } }
         func expect(_ character: Unicode.Scalar) throws {
@@ -278,7 +291,8 @@ struct NumpyHeader {
         func parseInteger() throws -> Int {
             skipSpace()
             var digits = ""
-            while index < characters.count, characters[index].properties.numericType != nil || characters[index] == "L" {
+            while index < characters.count, characters[index].properties.numericType != nil || characters[index] == "L"
+            {
                 if characters[index] != "L" { digits.unicodeScalars.append(characters[index]) }
                 index += 1
             }
@@ -299,8 +313,14 @@ struct NumpyHeader {
                 return .tuple(dimensions)
             case "T", "F":
                 let rest = String(String.UnicodeScalarView(characters[index...]))
-                if rest.hasPrefix("True") { index += 4; return .bool(true) }
-                if rest.hasPrefix("False") { index += 5; return .bool(false) }
+                if rest.hasPrefix("True") {
+                    index += 4
+                    return .bool(true)
+                }
+                if rest.hasPrefix("False") {
+                    index += 5
+                    return .bool(false)
+                }
                 throw fail("unexpected value at offset \(index)")
             default:
                 // Something we do not interpret (a list for structured dtypes, for example):
@@ -332,7 +352,8 @@ struct NumpyHeader {
 
         guard let descrValue = fields["descr"] else { throw fail("no 'descr' key") }
         guard case .string(let descriptor) = descrValue else {
-            throw DatasetError.unsupported(path: path, feature: "structured .npy arrays (descr is not a simple type string)")
+            throw DatasetError.unsupported(
+                path: path, feature: "structured .npy arrays (descr is not a simple type string)")
         }
         guard case .bool(let fortranOrder) = fields["fortran_order"] ?? .other else {
             throw fail("no boolean 'fortran_order' key")
@@ -360,7 +381,8 @@ struct NumpyHeader {
             : (byteOrder == "<" || (byteOrder == "=" && littleEndianHost))
         guard byteOrderOK && littleEndianHost else {
             throw DatasetError.unsupported(
-                path: path, feature: "byte order of element type '\(descriptor)' (only little-endian data is supported)")
+                path: path, feature: "byte order of element type '\(descriptor)' (only little-endian data is supported)"
+            )
         }
         self.descriptor = descriptor
         self.elementType = elementType

@@ -12,7 +12,9 @@ public struct PNGImage: Sendable, Equatable {
     public var pixels: [UInt8]
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * channels, "PNGImage: pixel count does not match \(height)×\(width)×\(channels)")
+        precondition(
+            pixels.count == width * height * channels,
+            "PNGImage: pixel count does not match \(height)×\(width)×\(channels)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -99,7 +101,8 @@ public enum PNGDecoder {
         var sawEnd = false
         while !sawEnd {
             guard offset + 12 <= bytes.count else {
-                throw DatasetError.truncated(path: path, problem: "the file ends at byte \(bytes.count) before the IEND chunk")
+                throw DatasetError.truncated(
+                    path: path, problem: "the file ends at byte \(bytes.count) before the IEND chunk")
             }
             let length = Int(bytes.bigEndianUInt32(at: offset))
             let typeBytes = Array(bytes[(offset + 4)..<(offset + 8)])
@@ -116,7 +119,9 @@ public enum PNGDecoder {
             guard storedCRC == computedCRC else {
                 throw DatasetError.corrupt(
                     path: path,
-                    problem: "CRC mismatch in chunk \(type) at byte \(offset) (stored \(String(storedCRC, radix: 16)), computed \(String(computedCRC, radix: 16)))")
+                    problem:
+                        "CRC mismatch in chunk \(type) at byte \(offset) (stored \(String(storedCRC, radix: 16)), computed \(String(computedCRC, radix: 16)))"
+                )
             }
             let data = bytes[dataStart..<(dataStart + length)]
             if header == nil && type != "IHDR" {
@@ -124,9 +129,12 @@ public enum PNGDecoder {
             }
             switch type {
             case "IHDR":
-                guard length == 13 else { throw DatasetError.corrupt(path: path, problem: "IHDR is \(length) bytes, expected 13") }
+                guard length == 13 else {
+                    throw DatasetError.corrupt(path: path, problem: "IHDR is \(length) bytes, expected 13")
+                }
                 let fields = Array(data)
-                let width = Int(fields.bigEndianUInt32(at: 0)), height = Int(fields.bigEndianUInt32(at: 4))
+                let width = Int(fields.bigEndianUInt32(at: 0))
+                let height = Int(fields.bigEndianUInt32(at: 4))
                 guard width > 0, height > 0, width < 1 << 24, height < 1 << 24 else {
                     throw DatasetError.corrupt(path: path, problem: "image size \(width)×\(height)")
                 }
@@ -170,21 +178,24 @@ public enum PNGDecoder {
         }
         guard header.interlace == 0 else {
             throw DatasetError.unsupported(
-                path: path, feature: "Adam7 interlaced PNG (only non-interlaced images are supported; re-save without interlacing)")
+                path: path,
+                feature: "Adam7 interlaced PNG (only non-interlaced images are supported; re-save without interlacing)")
         }
         if header.colorType == 3 && palette.isEmpty {
             throw DatasetError.corrupt(path: path, problem: "palette image without a PLTE chunk")
         }
         guard !imageData.isEmpty else { throw DatasetError.corrupt(path: path, problem: "no IDAT chunk") }
 
-        let width = header.width, height = header.height
+        let width = header.width
+        let height = header.height
         let rowBytes = width * sourceChannels
         let filtered = try imageData.withUnsafeBytes {
             try Inflate.decompress(
                 $0, zlibHeader: true, expectedCount: height * (rowBytes + 1), path: path, what: "PNG image data")
         }
         var unfiltered = [UInt8](repeating: 0, count: height * rowBytes)
-        try unfilter(filtered, into: &unfiltered, width: width, height: height, bytesPerPixel: sourceChannels, path: path)
+        try unfilter(
+            filtered, into: &unfiltered, width: width, height: height, bytesPerPixel: sourceChannels, path: path)
 
         if header.colorType != 3 {
             return PNGImage(width: width, height: height, channels: sourceChannels, pixels: unfiltered)
@@ -252,7 +263,8 @@ public enum PNGDecoder {
                                 current[index] = source[index] &+ UInt8(predictor)
                             }
                         default:
-                            throw DatasetError.corrupt(path: path, problem: "row \(row) has unknown filter type \(filterType)")
+                            throw DatasetError.corrupt(
+                                path: path, problem: "row \(row) has unknown filter type \(filterType)")
                         }
                     }
                 }

@@ -11,7 +11,8 @@ public enum SVHNReader {
         guard let images = variables["X"], let labelVariable = variables["y"] else {
             throw DatasetError.corrupt(
                 path: path,
-                problem: "expected variables X and y, the file holds \(variables.keys.sorted().joined(separator: ", "))")
+                problem: "expected variables X and y, the file holds \(variables.keys.sorted().joined(separator: ", "))"
+            )
         }
         guard images.dimensions.count == 4, images.dimensions[0] == 32, images.dimensions[1] == 32,
             images.dimensions[2] == 3, case .uint8(let columnMajor) = images.values
@@ -22,7 +23,8 @@ public enum SVHNReader {
         let count = images.dimensions[3]
         let labelValues = labelVariable.values.doubles
         guard labelValues.count == count else {
-            throw DatasetError.corrupt(path: path, problem: "X holds \(count) images but y holds \(labelValues.count) labels")
+            throw DatasetError.corrupt(
+                path: path, problem: "X holds \(count) images but y holds \(labelValues.count) labels")
         }
         var labels = [Int]()
         labels.reserveCapacity(count)
@@ -121,7 +123,8 @@ enum MATv5Reader {
                 elementType = element.littleEndianUInt32(at: 0)
                 let innerSize = Int(element.littleEndianUInt32(at: 4))
                 guard 8 + innerSize <= element.count else {
-                    throw DatasetError.truncated(path: path, problem: "compressed element at byte \(offset) is incomplete")
+                    throw DatasetError.truncated(
+                        path: path, problem: "compressed element at byte \(offset) is incomplete")
                 }
                 element = Array(element[8..<(8 + innerSize)])
                 offset = dataStart + size
@@ -139,7 +142,9 @@ enum MATv5Reader {
     private static func parseMatrix(_ bytes: [UInt8], path: String) throws -> (String, Variable)? {
         var offset = 0
         func next() throws -> (type: UInt32, data: ArraySlice<UInt8>) {
-            guard offset + 8 <= bytes.count || (offset + 4 <= bytes.count && bytes.littleEndianUInt32(at: offset) >> 16 != 0)
+            guard
+                offset + 8 <= bytes.count
+                    || (offset + 4 <= bytes.count && bytes.littleEndianUInt32(at: offset) >> 16 != 0)
             else {
                 throw DatasetError.truncated(path: path, problem: "MATLAB matrix element ends early")
             }

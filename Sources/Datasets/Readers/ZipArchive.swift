@@ -30,7 +30,8 @@ enum ZipArchive {
         }
         guard endRecord >= 0 else {
             if bytes.count >= 4 && bytes.littleEndianUInt32(at: 0) == 0x0403_4b50 {
-                throw DatasetError.truncated(path: path, problem: "zip archive without its end-of-central-directory record (cut short?)")
+                throw DatasetError.truncated(
+                    path: path, problem: "zip archive without its end-of-central-directory record (cut short?)")
             }
             throw corrupt("not a zip archive (no end-of-central-directory record)")
         }
@@ -44,7 +45,8 @@ enum ZipArchive {
                 throw corrupt("zip64 end-of-central-directory locator missing")
             }
             let zip64End = Int(bytes.littleEndianUInt64(at: locator + 8))
-            guard zip64End >= 0, zip64End + 56 <= bytes.count, bytes.littleEndianUInt32(at: zip64End) == 0x0606_4b50 else {
+            guard zip64End >= 0, zip64End + 56 <= bytes.count, bytes.littleEndianUInt32(at: zip64End) == 0x0606_4b50
+            else {
                 throw corrupt("zip64 end-of-central-directory record missing")
             }
             entryCount = Int(bytes.littleEndianUInt64(at: zip64End + 32))
@@ -133,13 +135,16 @@ enum ZipArchive {
             }
         default:
             throw DatasetError.unsupported(
-                path: path, feature: "\(what) uses compression method \(entry.method) (only stored and deflated are supported)")
+                path: path,
+                feature: "\(what) uses compression method \(entry.method) (only stored and deflated are supported)")
         }
         let crc = content.withUnsafeBytes { CRC32.checksum($0) }
         guard crc == entry.crc32 else {
             throw DatasetError.corrupt(
                 path: path,
-                problem: "\(what): CRC-32 \(String(crc, radix: 16)) does not match the directory's \(String(entry.crc32, radix: 16))")
+                problem:
+                    "\(what): CRC-32 \(String(crc, radix: 16)) does not match the directory's \(String(entry.crc32, radix: 16))"
+            )
         }
         return content
     }

@@ -83,7 +83,9 @@ final class ZlibInflater {
                 guard stream.pointee.avail_in > 0 else { return }
                 guard framing == .gzip else {
                     throw DatasetError.corrupt(
-                        path: path, problem: "\(stream.pointee.avail_in) unexpected bytes after the end of the \(formatName) stream")
+                        path: path,
+                        problem: "\(stream.pointee.avail_in) unexpected bytes after the end of the \(formatName) stream"
+                    )
                 }
                 // After a gzip member: either another member, or zero padding up to the end.
                 let next = stream.pointee.next_in!
@@ -94,7 +96,8 @@ final class ZlibInflater {
                 } else {
                     for index in 0..<remaining where next[index] != 0 {
                         throw DatasetError.corrupt(
-                            path: path, problem: "non-zero bytes after the zero padding that follows the last gzip member")
+                            path: path,
+                            problem: "non-zero bytes after the zero padding that follows the last gzip member")
                     }
                     totalIn += remaining
                     state = .trailingZeros
