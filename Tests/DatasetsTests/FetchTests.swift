@@ -1,7 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-
-@testable import Datasets
 
 @Suite("SHA-256 (FIPS 180-4)")
 struct FetchSHA256Tests {
@@ -135,8 +134,8 @@ struct FetchLocalServerTests {
                 dataset, into: root.url, baseURL: server.baseURL, progress: { log.record($0) })
             #expect(report.downloaded.count == 4 && report.skipped.isEmpty)
             for file in Self.miniMNIST {
-                let fetched = try FileBytes.read(root.file("mnist/\(file.fileName)"))
-                #expect(fetched == (try FileBytes.read(served.file(file.fileName))), "\(file.fileName)")
+                let fetched = try TestBytes.read(root.file("mnist/\(file.fileName)"))
+                #expect(fetched == (try TestBytes.read(served.file(file.fileName))), "\(file.fileName)")
             }
             let last = log.all.last { $0.fileName == "train-images-idx3-ubyte.gz" }
             #expect(last?.completedBytes == 319_616 && last?.totalBytes == 319_616)
@@ -198,7 +197,7 @@ struct FetchLocalServerTests {
         let staging = served.url.appendingPathComponent("cifar-10-batches-bin")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         for name in ["data_batch_1.bin", "test_batch.bin"] {
-            let bytes = try FileBytes.readDecompressingGzip(
+            let bytes = try TestBytes.readDecompressingGzip(
                 RepositoryFiles.mini.appendingPathComponent("cifar-10/\(name).gz"))
             try Data(bytes).write(to: staging.appendingPathComponent(name))
         }

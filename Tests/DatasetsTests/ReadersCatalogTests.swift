@@ -1,7 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-
-@testable import Datasets
 
 @Suite("Shipped data through the catalogue")
 struct ReadersCatalogTests {

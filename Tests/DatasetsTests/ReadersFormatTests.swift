@@ -1,7 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-
-@testable import Datasets
 
 @Suite("gzip through zlib")
 struct ReadersGzipTests {
@@ -9,7 +8,7 @@ struct ReadersGzipTests {
         let expected = RepositoryFiles.expectedSection("gzip")
         for name in ["multi_member.gz", "zero_padded.gz"] {
             let url = RepositoryFiles.fixture(name)
-            let decoded = try GzipDecoder.decompress(FileBytes.read(url), path: url.path)
+            let decoded = try GzipDecoder.decompress(TestBytes.read(url), path: url.path)
             let hex = decoded.map { String(format: "%02x", $0) }.joined()
             #expect(hex == expected[name] as? String, "\(name)")
             var streamed = [UInt8]()
@@ -20,7 +19,7 @@ struct ReadersGzipTests {
 
     @Test func wrongCRCIsReportedWithTheFileName() throws {
         let url = RepositoryFiles.fixture("bad_crc.gz")
-        let message = errorMessage { _ = try GzipDecoder.decompress(FileBytes.read(url), path: url.path) }
+        let message = errorMessage { _ = try GzipDecoder.decompress(TestBytes.read(url), path: url.path) }
         #expect(message?.contains(url.path) == true)
         #expect(message?.contains("CRC-32") == true)
     }
@@ -28,7 +27,7 @@ struct ReadersGzipTests {
     @Test func truncatedGzipThrowsNamingTheFile() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let original = try FileBytes.read(
+        let original = try TestBytes.read(
             RepositoryFiles.mini.appendingPathComponent("mnist/train-images-idx3-ubyte.gz"))
         for keep in [10, original.count / 2, original.count - 4] {
             let cut = try folder.write("train-images-idx3-ubyte.gz", Array(original.prefix(keep)))
@@ -73,7 +72,7 @@ struct ReadersIDXAndCIFARTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let gz = RepositoryFiles.mini.appendingPathComponent("mnist/t10k-labels-idx1-ubyte.gz")
-        let raw = try folder.write("t10k-labels-idx1-ubyte", FileBytes.readDecompressingGzip(gz))
+        let raw = try folder.write("t10k-labels-idx1-ubyte", TestBytes.readDecompressingGzip(gz))
         #expect(try IDXReader.readLabels(at: raw) == IDXReader.readLabels(at: gz))
     }
 
@@ -210,13 +209,13 @@ struct ReadersNumpyTests {
     @Test func truncatedDataAndCorruptArchivesAreRejected() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let whole = try FileBytes.read(RepositoryFiles.fixture("float64_v2.npy"))
+        let whole = try TestBytes.read(RepositoryFiles.fixture("float64_v2.npy"))
         let cut = try folder.write("cut.npy", Array(whole.dropLast(8)))
         #expect(
             errorMessage { _ = try NumpyReader.readArray(at: cut) }
                 == "\(cut.path): truncated: header says shape [3, 2, 2] of <f8 = 96 bytes of data, file has 88")
 
-        var archive = try FileBytes.read(RepositoryFiles.fixture("deflated.npz"))
+        var archive = try TestBytes.read(RepositoryFiles.fixture("deflated.npz"))
         archive[60] ^= 0xFF  // inside the first entry's deflated data
         let damaged = try folder.write("damaged.npz", archive)
         let message = errorMessage { _ = try NumpyReader.readArchive(at: damaged) }

@@ -1,7 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-
-@testable import Datasets
 
 @Suite("PNG decoder and image folders")
 struct ReadersImageTests {
@@ -27,12 +26,12 @@ struct ReadersImageTests {
     @Test func chunkCRCIsChecked() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        var bytes = try FileBytes.read(RepositoryFiles.fixture("rgb.png"))
+        var bytes = try TestBytes.read(RepositoryFiles.fixture("rgb.png"))
         bytes[20] ^= 0x01  // inside IHDR's data
         let url = try folder.write("flipped.png", bytes)
         let message = errorMessage { _ = try PNGDecoder.decode(fileAt: url) }
         #expect(message?.hasPrefix("\(url.path): corrupt: CRC mismatch in chunk IHDR") == true)
-        let original = try FileBytes.read(RepositoryFiles.fixture("rgb.png"))
+        let original = try TestBytes.read(RepositoryFiles.fixture("rgb.png"))
         let cut = try folder.write("cut.png", Array(original.prefix(40)))
         #expect(errorMessage { _ = try PNGDecoder.decode(fileAt: cut) }?.contains("truncated") == true)
     }

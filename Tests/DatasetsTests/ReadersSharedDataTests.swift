@@ -1,7 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-
-@testable import Datasets
 
 /// Checks against the full offline data copy. Opt-in, because CI may not have it and the
 /// large files are slow in debug builds: set ANOMALYKIT_SHARED_DATA to its folder

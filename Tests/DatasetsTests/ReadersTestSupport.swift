@@ -1,6 +1,5 @@
+import Datasets
 import Foundation
-
-@testable import Datasets
 
 /// Paths of the package's own files, found from this source file (no bundle resources).
 enum RepositoryFiles {
@@ -59,3 +58,13 @@ func errorMessage(_ body: () throws -> Void) -> String? {
 func ints(_ value: Any?) -> [Int] { (value as! [Any]).map { ($0 as! NSNumber).intValue } }
 func doubles(_ value: Any?) -> [Double] { (value as! [Any]).map { ($0 as! NSNumber).doubleValue } }
 func uint8s(_ value: Any?) -> [UInt8] { (value as! [Any]).map { UInt8(($0 as! NSNumber).intValue) } }
+
+/// File reads for the tests, through public API only (the tests need no `@testable`).
+enum TestBytes {
+    static func read(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }
+
+    static func readDecompressingGzip(_ url: URL) throws -> [UInt8] {
+        let bytes = try read(url)
+        return GzipDecoder.hasGzipMagic(bytes) ? try GzipDecoder.decompress(bytes, path: url.path) : bytes
+    }
+}

@@ -178,8 +178,9 @@ public enum GzipDecoder {
         var output = [UInt8]()
         if compressed.count >= 18 {
             // ISIZE of the last member: the exact size for a single-member file below 4 GiB.
+            // Bounded by deflate's best ratio (about 1032:1), since a damaged trailer can say anything.
             let sizeHint = Int(compressed.littleEndianUInt32(at: compressed.count - 4))
-            output.reserveCapacity(min(sizeHint, 1 << 31))
+            output.reserveCapacity(min(sizeHint, compressed.count * 1032))
         }
         try compressed.withUnsafeBytes { input in
             try inflater.feed(input) { output.append(contentsOf: $0) }
