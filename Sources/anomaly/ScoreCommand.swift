@@ -14,8 +14,8 @@ struct Score: ParsableCommand {
             .npy array [N, …], or an IDX image file.
             """)
 
-    @Option(help: "A run folder written by `anomaly train` (runs/<id>).")
-    var run: String
+    @Option(name: .customLong("run"), help: "A run folder written by `anomaly train` (runs/<id>).")
+    var runDirectory: String
 
     @Option(help: "Samples to score: .csv[.gz], .npy, or *-idx3-ubyte[.gz].")
     var input: String
@@ -28,7 +28,7 @@ struct Score: ParsableCommand {
     func run() throws {
         let logger = common.makeLogger()
         let replay = try RunReplay(
-            directory: URL(fileURLWithPath: run, isDirectory: true), dataRoot: common.dataRoot,
+            directory: URL(fileURLWithPath: runDirectory, isDirectory: true), dataRoot: common.dataRoot,
             progress: TerminalProgress(), logger: logger)
         let (samples, labels) = try readInput(URL(fileURLWithPath: input))
         let scores = try replay.score(samples)
