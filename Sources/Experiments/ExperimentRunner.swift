@@ -34,11 +34,16 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// z-score tabular features with training statistics (guard by the protocol's rule).
     public var standardize: Bool
+    /// Keep at most this many unlabelled training samples (a seeded random subset, recorded in
+    /// the manifest's split), for methods whose cost grows quadratically (OC-SVM, KDE, kNN on
+    /// large tables). `nil` keeps all.
+    public var trainingSubsample: Int?
 
     public init(
         method: String, methodOptions: [String: String] = [:], dataset: String,
-        experimentProtocol: ExperimentProtocol, seed: UInt64 = 0, standardize: Bool = true
+        experimentProtocol: ExperimentProtocol, seed: UInt64 = 0, standardize: Bool = true, trainingSubsample: Int? = nil
     ) {
+        self.trainingSubsample = trainingSubsample
         self.method = method
         self.methodOptions = methodOptions
         self.dataset = dataset
@@ -145,7 +150,7 @@ public struct ExperimentRunner {
 
     /// Builds the split and the detector's training and test data (standardised for tables).
     public func prepare(_ configuration: RunConfiguration, data: ExperimentData) throws -> Prepared {
-        let split: Split
+        var split: Split
         if let table = data.sources[SplitSource.table] {
             let labels = table.labels
             if let bad = labels.first(where: { $0 != 0 && $0 != 1 }) {
@@ -160,6 +165,16 @@ public struct ExperimentRunner {
             for (name, source) in data.sources where name != SplitSource.train && name != SplitSource.test { extra[name] = source.count }
             split = try configuration.experimentProtocol.makeSplit(
                 trainLabels: train.labels, testLabels: test.labels, anomalyTestCounts: extra, seed: configuration.seed)
+        }
+        if let limit = configuration.trainingSubsample {
+            guard limit > 0 else { throw ExperimentError.invalidArgument("training subsample must be positive, got \(limit)") }
+            if split.unlabeled.count > limit {
+                // A seeded subset, independent of the split's own random stream.
+                var generator = SeededGenerator(seed: configuration.seed ^ 0x5eed_5ab5_a3b1_e000)
+                split.unlabeled = Array(generator.permutation(split.unlabeled.count).prefix(limit).map { split.unlabeled[$0] }).sorted()
+                let kept = Set(split.unlabeled).union(split.validation)
+                split.pollution = split.pollution.filter { kept.contains($0) }
+            }
         }
         guard let trainSource = data.sources[split.trainingSource] else {
             throw ExperimentError.invalidArgument("\(data.name): no source named '\(split.trainingSource)'")

@@ -43,6 +43,12 @@ enum LoggingBootstrap {
     static let once: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 }
 
+/// Writes a line to standard output unbuffered, so results stay in order with the progress
+/// lines on standard error.
+func output(_ text: String = "", terminator: String = "\n") {
+    FileHandle.standardOutput.write(Data((text + terminator).utf8))
+}
+
 /// Formats rows as an aligned plain-text table.
 func textTable(_ header: [String], _ rows: [[String]]) -> String {
     let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
@@ -73,6 +79,9 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise tabular features with training statistics.")
     var standardize = true
 
+    @Option(help: "Train on a seeded random subset of at most this many unlabelled samples (recorded in the manifest).")
+    var trainingSubsample: Int?
+
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
@@ -83,15 +92,15 @@ struct Train: ParsableCommand {
         let configuration = RunConfiguration(
             method: method, methodOptions: try parseMethodOptions(options), dataset: dataset,
             experimentProtocol: try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: dataset),
-            seed: seed, standardize: standardize)
+            seed: seed, standardize: standardize, trainingSubsample: trainingSubsample)
         let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
         let result = try runner.run(configuration, data: data, method: entry)
-        print(textTable(
+        output(textTable(
             ["method", "data set", "protocol", "seed", "AUROC", "AP", "F1", "fit s"],
             [[method, dataset, configuration.experimentProtocol.kind, "\(seed)", String(format: "%.4f", result.summary.auroc),
               String(format: "%.4f", result.summary.averagePrecision), String(format: "%.4f", result.summary.f1.f1),
               String(format: "%.2f", result.fitSeconds)]]))
-        print("run written to \(result.directory.path)")
+        output("run written to \(result.directory.path)")
     }
 }
 
@@ -102,8 +111,8 @@ struct Methods: ParsableCommand {
 
     func run() {
         for entry in MethodRegistry.all {
-            print("\(entry.name): \(entry.summary)")
-            for option in entry.options { print("    --option \(option.name)=\(option.defaultValue)") }
+            output("\(entry.name): \(entry.summary)")
+            for option in entry.options { output("    --option \(option.name)=\(option.defaultValue)") }
         }
     }
 }

@@ -18,6 +18,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("option"), help: "Method option key=value applied to every method that has it (repeatable).")
     var options: [String] = []
 
+    @Option(help: "Train on a seeded random subset of at most this many unlabelled samples (recorded in each manifest).")
+    var trainingSubsample: Int?
+
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
@@ -44,7 +47,7 @@ struct Bench: ParsableCommand {
                 for seed in seedValues {
                     let configuration = RunConfiguration(
                         method: entry.name, methodOptions: methodOptions, dataset: datasetName,
-                        experimentProtocol: experimentProtocol, seed: seed)
+                        experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: trainingSubsample)
                     let result = try runner.run(configuration, data: data, method: entry)
                     rows.append(.init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
                                       auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
@@ -56,7 +59,7 @@ struct Bench: ParsableCommand {
         let table = BenchTable(rows: rows)
         try Data(table.csv().utf8).write(to: runsRoot.appendingPathComponent("results.csv"), options: .atomic)
         try Data(table.markdown().utf8).write(to: runsRoot.appendingPathComponent("results.md"), options: .atomic)
-        print(table.markdown())
-        print("results written to \(runsRoot.path)/results.{csv,md}")
+        output(table.markdown())
+        output("results written to \(runsRoot.path)/results.{csv,md}")
     }
 }

@@ -14,13 +14,13 @@ struct DatasetsCommand: AsyncParsableCommand {
 
         func run() {
             let root = common.dataRoot
-            print("data root: \(root.path)")
+            output("data root: \(root.path)")
             var rows: [[String]] = []
             for d in DatasetCatalog.datasets {
                 let present = (try? DatasetCatalog.locate(d.name, root: root)) != nil
                 rows.append([d.name, d.kind == .images ? "images" : "table", present ? "yes" : "no", d.isFetchable ? "yes" : "no"])
             }
-            print(textTable(["name", "kind", "present", "fetchable"], rows))
+            output(textTable(["name", "kind", "present", "fetchable"], rows))
         }
     }
 
@@ -31,16 +31,16 @@ struct DatasetsCommand: AsyncParsableCommand {
 
         func run() throws {
             let description = try DatasetCatalog.description(of: name)
-            print("\(name): \(description.summary)")
-            print("folder: \(try DatasetCatalog.locate(name, root: common.dataRoot).path)")
+            output("\(name): \(description.summary)")
+            output("folder: \(try DatasetCatalog.locate(name, root: common.dataRoot).path)")
             func describe(_ title: String, _ s: LabeledSamples, classNames: [String]) {
                 var counts = [Int: Int]()
                 for l in s.labels { counts[l, default: 0] += 1 }
                 let values = s.samples.values
                 let mean = values.reduce(0, +) / Float(max(values.count, 1))
                 let lo = values.min() ?? 0, hi = values.max() ?? 0
-                print("\(title): shape \(s.samples.shape), values in [\(lo), \(hi)], mean \(String(format: "%.4f", mean))")
-                print(textTable(["class", "name", "count"], counts.keys.sorted().map { k in
+                output("\(title): shape \(s.samples.shape), values in [\(lo), \(hi)], mean \(String(format: "%.4f", mean))")
+                output(textTable(["class", "name", "count"], counts.keys.sorted().map { k in
                     [String(k), k < classNames.count ? classNames[k] : "", String(counts[k]!)]
                 }))
             }
@@ -77,9 +77,9 @@ struct DatasetsCommand: AsyncParsableCommand {
                 progress.update(completed: Int(p.completedBytes), metrics: [:])
             }
             if state.started { progress.end() }
-            for url in report.downloaded { print("downloaded \(url.path)") }
-            for url in report.skipped { print("already present (hash verified) \(url.path)") }
-            for url in report.extracted { print("extracted \(url.path)") }
+            for url in report.downloaded { output("downloaded \(url.path)") }
+            for url in report.skipped { output("already present (hash verified) \(url.path)") }
+            for url in report.extracted { output("extracted \(url.path)") }
         }
     }
 }

@@ -24,8 +24,8 @@ struct Demo: ParsableCommand {
         let data = try ExperimentData.load(dataset, root: common.dataRoot)
         let classNames = (try? DatasetCatalog.description(of: dataset).classNames) ?? []
         guard (0..<10).contains(normalClass) else { throw ValidationError("--normal-class must be 0…9, got \(normalClass)") }
-        print("Fashion-MNIST demo subset (\(data.sources["train"]?.count ?? 0) train / \(data.sources["test"]?.count ?? 0) test images).")
-        print("One-class protocol: normal = class \(normalClass) (\(classNames[safe: normalClass] ?? "?")), anomalies = the other nine classes.\n")
+        output("Fashion-MNIST demo subset (\(data.sources["train"]?.count ?? 0) train / \(data.sources["test"]?.count ?? 0) test images).")
+        output("One-class protocol: normal = class \(normalClass) (\(classNames[safe: normalClass] ?? "?")), anomalies = the other nine classes.\n")
         let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
         var rows: [[String]] = []
         var directories: [String] = []
@@ -39,9 +39,9 @@ struct Demo: ParsableCommand {
                          String(format: "%.1f", result.fitSeconds + result.scoreSeconds)])
             directories.append(result.directory.appendingPathComponent("report.html").path)
         }
-        print("\n" + textTable(["method", "AUROC", "AP", "seconds"], rows))
-        print("\nreports:")
-        for d in directories { print("  \(d)") }
+        output("\n" + textTable(["method", "AUROC", "AP", "seconds"], rows))
+        output("\nreports:")
+        for d in directories { output("  \(d)") }
     }
 }
 

@@ -43,7 +43,7 @@ struct Evaluate: ParsableCommand {
         default:
             throw ValidationError("unknown --f1 rule '\(f1)'; use goad, drocc, dagmm:RATIO or value:THRESHOLD")
         }
-        print(textTable(
+        output(textTable(
             ["samples", "anomalies", "AUROC", "AP", "AUPR (trapezoid)", "precision@n", "F1 (\(f1))"],
             [["\(summary.sampleCount)", "\(summary.anomalyCount)", String(format: "%.4f", summary.auroc),
               String(format: "%.4f", summary.averagePrecision), String(format: "%.4f", summary.auprTrapezoidal),
@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
                 normalScores: zip(table.scores, table.labels).filter { $0.1 == 0 }.map { $0.0 },
                 anomalyScores: zip(table.scores, table.labels).filter { $0.1 == 1 }.map { $0.0 })
             try Data(html.render().utf8).write(to: URL(fileURLWithPath: report), options: .atomic)
-            print("report written to \(report)")
+            output("report written to \(report)")
         }
     }
 }

@@ -38,9 +38,9 @@ struct Score: ParsableCommand {
         }
         if let scoresOutput {
             try Data(text.utf8).write(to: URL(fileURLWithPath: scoresOutput), options: .atomic)
-            print("\(scores.count) scores written to \(scoresOutput)")
+            output("\(scores.count) scores written to \(scoresOutput)")
         } else {
-            print(text, terminator: "")
+            output(text, terminator: "")
         }
         if let labels, Set(labels) == [0, 1] {
             let summary = try EvaluationSummary(scores: scores, labels: labels)
