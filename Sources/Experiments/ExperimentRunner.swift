@@ -123,7 +123,7 @@ public struct ExperimentRunner {
                 title: "\(configuration.method) on \(data.name) — \(configuration.experimentProtocol.kind), seed \(configuration.seed)",
                 configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
-                scoreSeconds: scoreSeconds, notes: data.notes)
+                scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes)
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
         }
         return RunResult(

@@ -60,7 +60,7 @@ enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
-        notes: [String]
+        standardized: Bool, notes: [String]
     ) throws -> HTMLReport {
         let roc = try rocCurve(scores: scores, labels: isAnomaly)
         let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
@@ -71,7 +71,8 @@ enum ReportBuilder {
                 ("method", configuration.method), ("detector configuration", detectorConfiguration),
                 ("data set", configuration.dataset), ("protocol", configuration.experimentProtocol.kind),
                 ("seed", "\(configuration.seed)"), ("split sizes", counts),
-                ("standardised", configuration.standardize ? "yes (tabular)" : "no"),
+                ("standardised features", standardized ? "yes (z-score with training statistics)" : "no"),
+                ("training subsample", configuration.trainingSubsample.map { "at most \($0) unlabelled samples" } ?? "none"),
             ],
             metrics: [
                 ("AUROC", String(format: "%.4f", summary.auroc)),
