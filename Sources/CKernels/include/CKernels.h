@@ -11,4 +11,65 @@ int ak_cpu_level(void);
 /// Row-major C = alpha·op(A)·op(B) + beta·C. Fallback when OpenBLAS is absent.
 void ak_sgemm(int transA, int transB, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+// MARK: Neural-network kernels (nn_*.c). Each works on a range [i0, i1) / [p0, p1) / [c0, c1) of
+// independent items so callers can split the work over cores.
+
+/// im2col over a chunk of samples x [S, C, H, W]: item i = (sample i / C, channel i % C) fills
+/// rows (c, ki, kj) of col [C·kh·kw, ldcol], columns s·Ho·Wo ..< (s+1)·Ho·Wo; zero where padded.
+void ak_im2col(const float *x, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
+               int Ho, int Wo, float *col, long ldcol, long i0, long i1);
+/// The adjoint of ak_im2col: overwrites the planes x[s, c] of the items with the sums of their
+/// columns.
+void ak_col2im(const float *col, long ldcol, int C, int H, int W, int kh, int kw, int sh, int sw,
+               int ph, int pw, int Ho, int Wo, float *x, long i0, long i1);
+/// x viewed as [items, inner]: x[i, :] += bias[i % C].
+void ak_add_channel_bias(float *x, const float *bias, long C, long inner, long i0, long i1);
+/// out[c] = Σ_{n, i} x[n, c, i] for x viewed as [outer, C, inner], channels [c0, c1).
+void ak_channel_sum(const float *x, long outer, long C, long inner, float *out, long c0, long c1);
+
+/// Training-mode batch norm of channels [c0, c1) of x [outer, C, inner]: batch mean and biased
+/// variance, y = (x − mean)·invstd·weight + bias (weight/bias may be NULL), ReLU when relu ≠ 0.
+void ak_bn_forward_train(const float *x, long outer, long C, long inner, const float *weight,
+                         const float *bias, float eps, int relu, float *y, float *mean_out,
+                         float *invstd_out, float *var_out, long c0, long c1);
+/// y = x·scale[c] + shift[c] (then ReLU when relu ≠ 0) over planes [i0, i1) of [items, inner].
+void ak_bn_apply(const float *x, long C, long inner, const float *scale, const float *shift, int relu,
+                 float *y, long i0, long i1);
+/// Batch-norm backward for channels [c0, c1). With batch_stats the mean/invstd were batch
+/// statistics (training) and dx gets the closed form (1/m)·w·invstd·(m·dy − Σdy − x̂·Σdy·x̂);
+/// otherwise dx = dy·w·invstd. dx, dweight, dbias may each be NULL. relu ≠ 0 masks dy by the
+/// fused ReLU's output.
+void ak_bn_backward(const float *x, const float *dy, long outer, long C, long inner, const float *mean,
+                    const float *invstd, const float *weight, const float *bias, int relu, int batch_stats,
+                    float *dx, float *dweight, float *dbias, long c0, long c1);
+
+/// Max pooling of planes [p0, p1) with per-row/column windows [start, end) clipped to the input;
+/// idx receives the flat in-plane index of each maximum (NaN wins, as in PyTorch).
+void ak_maxpool2d(const float *x, int H, int W, int Ho, int Wo, const int32_t *hs, const int32_t *he,
+                  const int32_t *ws, const int32_t *we, float *y, int32_t *idx, long p0, long p1);
+/// Max pooling with 2×2 windows, stride 2, no padding.
+void ak_maxpool2x2(const float *x, int H, int W, int Ho, int Wo, float *y, int32_t *idx, long p0, long p1);
+/// dx (overwritten) gets dy added at the saved indices.
+void ak_maxpool2d_backward(const float *dy, const int32_t *idx, int H, int W, int Ho, int Wo, float *dx,
+                           long p0, long p1);
+/// Average pooling: y = Σ window · rh[oh] · rw[ow].
+void ak_avgpool2d(const float *x, int H, int W, int Ho, int Wo, const int32_t *hs, const int32_t *he,
+                  const int32_t *ws, const int32_t *we, const float *rh, const float *rw, float *y, long p0,
+                  long p1);
+void ak_avgpool2d_backward(const float *dy, int H, int W, int Ho, int Wo, const int32_t *hs,
+                           const int32_t *he, const int32_t *ws, const int32_t *we, const float *rh,
+                           const float *rw, float *dx, long p0, long p1);
+
+/// Nearest up-sampling of planes [p0, p1) by integer factors (sh, sw), and its adjoint.
+void ak_upsample_nearest(const float *x, int H, int W, int sh, int sw, float *y, long p0, long p1);
+void ak_upsample_nearest_backward(const float *dy, int H, int W, int sh, int sw, float *dx, long p0, long p1);
+/// Separable linear resampling: y[oh, ow] mixes rows h0/h1 (weights 1−lh, lh) and columns w0/w1
+/// (weights 1−lw, lw); the backward scatters into dx (overwritten).
+void ak_resample_linear(const float *x, int H, int W, int Ho, int Wo, const int32_t *h0, const int32_t *h1,
+                        const float *lh, const int32_t *w0, const int32_t *w1, const float *lw, float *y,
+                        long p0, long p1);
+void ak_resample_linear_backward(const float *dy, int H, int W, int Ho, int Wo, const int32_t *h0,
+                                 const int32_t *h1, const float *lh, const int32_t *w0, const int32_t *w1,
+                                 const float *lw, float *dx, long p0, long p1);
 #endif

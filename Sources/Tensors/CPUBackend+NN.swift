@@ -1,0 +1,461 @@
+import CKernels
+import Foundation
+
+/// Tuning knobs of the CPU convolution (see `CPUBackend.conv2d`). Exposed for benchmarks.
+public enum ConvolutionTuning {
+    /// Most bytes of im2col (and output-staging) scratch one convolution call uses; the batch is
+    /// processed in chunks of samples that fit. Bounded so peak memory stays low.
+    nonisolated(unsafe) public static var workspaceBytes = 12 << 20
+    /// Output planes with at least this many pixels are multiplied one sample at a time straight
+    /// into NCHW; smaller planes are batched into one wide GEMM per chunk (staged and scattered),
+    /// so the GEMM's N stays large for 8×8 and 4×4 feature maps.
+    nonisolated(unsafe) public static var directPlaneSize = 256
+}
+
+/// A few reusable scratch blocks for convolution (im2col columns, staged outputs). Kept out of
+/// the tensor caching allocator so differently shaped layers share the same warm pages instead
+/// of each pinning its own blocks. Thread-safe.
+final class ScratchPool: @unchecked Sendable {
+    static let shared = ScratchPool()
+    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    private let lock = NSLock()
+    private let keep = 3
+
+    func withBuffer<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let n = max(count, 16)
+        lock.lock()
+        var block: (pointer: UnsafeMutablePointer<Float>, capacity: Int)?
+        if let i = free.indices.filter({ free[$0].capacity >= n }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            block = free.remove(at: i)
+        } else if let i = free.indices.max(by: { free[$0].capacity < free[$1].capacity }) {
+            // Too small for this call: drop the largest smaller block, it is replaced below.
+            Foundation.free(free.remove(at: i).pointer)
+        }
+        lock.unlock()
+        if block == nil {
+            var raw: UnsafeMutableRawPointer?
+            guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
+                fatalError("out of memory allocating \(n * 4) bytes of convolution scratch")
+            }
+            block = (raw.bindMemory(to: Float.self, capacity: n), n)
+        }
+        defer {
+            lock.lock()
+            free.append(block!)
+            if free.count > keep, let i = free.indices.min(by: { free[$0].capacity < free[$1].capacity }) {
+                Foundation.free(free.remove(at: i).pointer)
+            }
+            lock.unlock()
+        }
+        return body(block!.pointer)
+    }
+}
+
+/// How a convolution walks the batch: chunks of samples whose im2col matrix [C·kh·kw, chunk·P]
+/// fits the workspace; `direct` multiplies each sample into NCHW; otherwise the chunk's output
+/// [O, chunk·P] is staged after the columns and scattered.
+struct ConvPlan {
+    let patch: Int  // K = C·kh·kw
+    let plane: Int  // P = Ho·Wo
+    let chunk: Int
+    let direct: Bool
+    let chunks: [(start: Int, count: Int)]
+    var columnCount: Int { patch * chunk * plane }
+    var stagingCount: Int { direct || chunk == 1 ? 0 : outChannels * chunk * plane }
+    let outChannels: Int
+
+    init(_ g: ConvGeometry) {
+        patch = g.patchSize
+        plane = g.outHeight * g.outWidth
+        outChannels = g.outChannels
+        direct = plane >= ConvolutionTuning.directPlaneSize
+        let budget = ConvolutionTuning.workspaceBytes / MemoryLayout<Float>.stride
+        let perSample = patch * plane + (direct ? 0 : outChannels * plane)
+        let most = max(1, min(g.batch, budget / max(perSample, 1)))
+        // Balanced chunks: as few as the budget allows, sizes differing by at most one.
+        let count = (g.batch + most - 1) / most
+        var list: [(Int, Int)] = []
+        for i in 0..<count {
+            let s = g.batch * i / count, e = g.batch * (i + 1) / count
+            if e > s { list.append((s, e - s)) }
+        }
+        chunks = list
+        chunk = list.map(\.1).max() ?? 1
+    }
+}
+
+extension CPUBackend {
+    // MARK: Convolution
+
+    /// im2col of samples [n0, n0 + count) into `col` [K, count·P] (parallel over sample×channel).
+    private func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ n0: Int, _ count: Int, _ col: UnsafeMutablePointer<Float>) {
+        let sample = g.inChannels * g.inHeight * g.inWidth
+        let plane = g.outHeight * g.outWidth
+        let items = count * g.inChannels
+        CPUThreads.parallelRanges(items, costPerItem: g.kernel.height * g.kernel.width * plane) { i0, i1 in
+            ak_im2col(
+                x + n0 * sample, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
+                Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.stride.width),
+                Int32(g.padding.height), Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth),
+                col, count * plane, i0, i1)
+        }
+    }
+
+    /// col2im of `col` [K, count·P] into samples [n0, n0 + count) of `x` (overwritten).
+    private func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, _ n0: Int, _ count: Int, _ x: UnsafeMutablePointer<Float>) {
+        let sample = g.inChannels * g.inHeight * g.inWidth
+        let plane = g.outHeight * g.outWidth
+        CPUThreads.parallelRanges(count * g.inChannels, costPerItem: g.kernel.height * g.kernel.width * plane) { i0, i1 in
+            ak_col2im(
+                col, count * plane, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
+                Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.stride.width),
+                Int32(g.padding.height), Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth),
+                x + n0 * sample, i0, i1)
+        }
+    }
+
+    /// NCHW samples [n0, n0 + count) of `src` ([N, O, P]) ⇄ staging [O, count·P].
+    private func stage(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, channels: Int, plane: Int,
+        n0: Int, count: Int, toStaging: Bool
+    ) {
+        CPUThreads.parallelRanges(count * channels, costPerItem: plane) { i0, i1 in
+            for item in i0..<i1 {
+                let s = item / channels, o = item % channels
+                let nchw = (n0 + s) * channels * plane + o * plane
+                let staged = o * count * plane + s * plane
+                if toStaging {
+                    (dst + staged).update(from: src + nchw, count: plane)
+                } else {
+                    (dst + nchw).update(from: src + staged, count: plane)
+                }
+            }
+        }
+    }
+
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), pw = UnsafePointer(weight.pointer), po = out.pointer
+        let plan = ConvPlan(g)
+        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+        if g.isPointwise && plan.direct {
+            for n in 0..<g.batch {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: false, m: O, n: P, k: C, alpha: 1, a: pw, lda: C,
+                    b: px + n * C * P, ldb: P, beta: 0, c: po + n * O * P, ldc: P)
+            }
+        } else {
+            ScratchPool.shared.withBuffer(plan.columnCount + plan.stagingCount) { col in
+                let staging = col + plan.columnCount
+                for (n0, cs) in plan.chunks {
+                    im2col(px, g, n0, cs, col)
+                    let ld = cs * P
+                    if plan.direct || cs == 1 {
+                        for s in 0..<cs {
+                            BLAS.sgemm(
+                                transposeA: false, transposeB: false, m: O, n: P, k: K, alpha: 1, a: pw, lda: K,
+                                b: col + s * P, ldb: ld, beta: 0, c: po + (n0 + s) * O * P, ldc: P)
+                        }
+                    } else {
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: false, m: O, n: ld, k: K, alpha: 1, a: pw, lda: K,
+                            b: col, ldb: ld, beta: 0, c: staging, ldc: ld)
+                        stage(staging, po, channels: O, plane: P, n0: n0, count: cs, toStaging: false)
+                    }
+                }
+            }
+        }
+        if let bias { addChannelBias(bias, to: out, layout: ChannelLayout(outer: g.batch, channels: O, inner: P)) }
+    }
+
+    public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: ConvGeometry, into gradInput: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), pw = UnsafePointer(weight.pointer), pd = gradInput.pointer
+        let plan = ConvPlan(g)
+        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+        if g.isPointwise && plan.direct {
+            for n in 0..<g.batch {
+                BLAS.sgemm(
+                    transposeA: true, transposeB: false, m: C, n: P, k: O, alpha: 1, a: pw, lda: C,
+                    b: pg + n * O * P, ldb: P, beta: 0, c: pd + n * C * P, ldc: P)
+            }
+            return
+        }
+        ScratchPool.shared.withBuffer(plan.columnCount + plan.stagingCount) { col in
+            let staging = col + plan.columnCount
+            for (n0, cs) in plan.chunks {
+                let ld = cs * P
+                if plan.direct || cs == 1 {
+                    for s in 0..<cs {
+                        BLAS.sgemm(
+                            transposeA: true, transposeB: false, m: K, n: P, k: O, alpha: 1, a: pw, lda: K,
+                            b: pg + (n0 + s) * O * P, ldb: P, beta: 0, c: col + s * P, ldc: ld)
+                    }
+                } else {
+                    stage(pg, staging, channels: O, plane: P, n0: n0, count: cs, toStaging: true)
+                    BLAS.sgemm(
+                        transposeA: true, transposeB: false, m: K, n: ld, k: O, alpha: 1, a: pw, lda: K,
+                        b: staging, ldb: ld, beta: 0, c: col, ldc: ld)
+                }
+                col2im(col, g, n0, cs, pd)
+            }
+        }
+    }
+
+    public func conv2dBackwardWeight(_ x: Tensor, gradOutput: Tensor, geometry g: ConvGeometry, into gradWeight: Tensor) {
+        let px = UnsafePointer(x.pointer), pg = UnsafePointer(gradOutput.pointer), pd = gradWeight.pointer
+        let plan = ConvPlan(g)
+        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+        if g.batch == 0 {
+            pd.update(repeating: 0, count: gradWeight.count)
+            return
+        }
+        if g.isPointwise && plan.direct {
+            for n in 0..<g.batch {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: O, n: C, k: P, alpha: 1, a: pg + n * O * P, lda: P,
+                    b: px + n * C * P, ldb: P, beta: n == 0 ? 0 : 1, c: pd, ldc: C)
+            }
+            return
+        }
+        ScratchPool.shared.withBuffer(plan.columnCount + plan.stagingCount) { col in
+            let staging = col + plan.columnCount
+            var first = true
+            for (n0, cs) in plan.chunks {
+                im2col(px, g, n0, cs, col)
+                let ld = cs * P
+                if plan.direct || cs == 1 {
+                    for s in 0..<cs {
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: true, m: O, n: K, k: P, alpha: 1, a: pg + (n0 + s) * O * P,
+                            lda: P, b: col + s * P, ldb: ld, beta: first ? 0 : 1, c: pd, ldc: K)
+                        first = false
+                    }
+                } else {
+                    stage(pg, staging, channels: O, plane: P, n0: n0, count: cs, toStaging: true)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: O, n: K, k: ld, alpha: 1, a: staging, lda: ld,
+                        b: col, ldb: ld, beta: first ? 0 : 1, c: pd, ldc: K)
+                    first = false
+                }
+            }
+        }
+    }
+
+    public func addChannelBias(_ bias: Tensor, to x: Tensor, layout: ChannelLayout) {
+        let px = x.pointer, pb = UnsafePointer(bias.pointer)
+        CPUThreads.parallelRanges(layout.outer * layout.channels, costPerItem: layout.inner) { i0, i1 in
+            ak_add_channel_bias(px, pb, layout.channels, layout.inner, i0, i1)
+        }
+    }
+
+    public func channelSum(_ x: Tensor, layout: ChannelLayout, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), po = out.pointer
+        CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize) { c0, c1 in
+            ak_channel_sum(px, layout.outer, layout.channels, layout.inner, po, c0, c1)
+        }
+    }
+
+    // MARK: Pooling
+
+    public func maxPool2d(_ x: Tensor, windows: PoolWindows, into out: Tensor, indices: Tensor) {
+        let px = UnsafePointer(x.pointer), po = out.pointer
+        let pi = UnsafeMutableRawPointer(indices.pointer).assumingMemoryBound(to: Int32.self)
+        let H = Int32(windows.inHeight), W = Int32(windows.inWidth)
+        let Ho = Int32(windows.outHeight), Wo = Int32(windows.outWidth)
+        let cost = windows.outHeight * windows.outWidth * 4
+        if windows.isTwoByTwo {
+            CPUThreads.parallelRanges(windows.planes, costPerItem: cost) { p0, p1 in
+                ak_maxpool2x2(px, H, W, Ho, Wo, po, pi, p0, p1)
+            }
+            return
+        }
+        withWindows(windows) { hs, he, ws, we, _, _ in
+            CPUThreads.parallelRanges(windows.planes, costPerItem: cost) { p0, p1 in
+                ak_maxpool2d(px, H, W, Ho, Wo, hs, he, ws, we, po, pi, p0, p1)
+            }
+        }
+    }
+
+    public func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, windows: PoolWindows, into gradInput: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let pi = UnsafeRawPointer(indices.pointer).assumingMemoryBound(to: Int32.self)
+        CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
+            ak_maxpool2d_backward(
+                pg, pi, Int32(windows.inHeight), Int32(windows.inWidth), Int32(windows.outHeight),
+                Int32(windows.outWidth), pd, p0, p1)
+        }
+    }
+
+    public func avgPool2d(_ x: Tensor, windows: PoolWindows, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), po = out.pointer
+        withWindows(windows) { hs, he, ws, we, rh, rw in
+            CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
+                ak_avgpool2d(
+                    px, Int32(windows.inHeight), Int32(windows.inWidth), Int32(windows.outHeight),
+                    Int32(windows.outWidth), hs, he, ws, we, rh, rw, po, p0, p1)
+            }
+        }
+    }
+
+    public func avgPool2dBackward(_ gradOutput: Tensor, windows: PoolWindows, into gradInput: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        withWindows(windows) { hs, he, ws, we, rh, rw in
+            CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
+                ak_avgpool2d_backward(
+                    pg, Int32(windows.inHeight), Int32(windows.inWidth), Int32(windows.outHeight),
+                    Int32(windows.outWidth), hs, he, ws, we, rh, rw, pd, p0, p1)
+            }
+        }
+    }
+
+    private func withWindows<R>(
+        _ w: PoolWindows,
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
+                 UnsafePointer<Float>, UnsafePointer<Float>) -> R
+    ) -> R {
+        w.rows.start.withUnsafeBufferPointer { hs in
+            w.rows.end.withUnsafeBufferPointer { he in
+                w.columns.start.withUnsafeBufferPointer { ws in
+                    w.columns.end.withUnsafeBufferPointer { we in
+                        w.rows.scale.withUnsafeBufferPointer { rh in
+                            w.columns.scale.withUnsafeBufferPointer { rw in
+                                body(hs.baseAddress!, he.baseAddress!, ws.baseAddress!, we.baseAddress!,
+                                     rh.baseAddress!, rw.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Batch normalisation
+
+    public func batchNormTraining(
+        _ x: Tensor, layout: ChannelLayout, weight: Tensor?, bias: Tensor?, epsilon: Float, relu: Bool,
+        runningMean: Tensor?, runningVariance: Tensor?, momentum: Float,
+        into out: Tensor, mean: Tensor, invStd: Tensor, variance: Tensor
+    ) {
+        let px = UnsafePointer(x.pointer), py = out.pointer
+        let pw = weight.map { UnsafePointer($0.pointer) }, pb = bias.map { UnsafePointer($0.pointer) }
+        let pm = mean.pointer, ps = invStd.pointer, pv = variance.pointer
+        CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize * 3) { c0, c1 in
+            ak_bn_forward_train(
+                px, layout.outer, layout.channels, layout.inner, pw, pb, epsilon, relu ? 1 : 0, py, pm, ps, pv, c0, c1)
+        }
+        let m = Float(layout.reductionSize)
+        let unbias = m > 1 ? m / (m - 1) : 1
+        if let runningMean {
+            let r = runningMean.pointer
+            for c in 0..<layout.channels { r[c] = (1 - momentum) * r[c] + momentum * pm[c] }
+        }
+        if let runningVariance {
+            let r = runningVariance.pointer
+            for c in 0..<layout.channels { r[c] = (1 - momentum) * r[c] + momentum * pv[c] * unbias }
+        }
+    }
+
+    public func channelAffine(_ x: Tensor, layout: ChannelLayout, scale: Tensor, shift: Tensor, relu: Bool, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), py = out.pointer
+        let pa = UnsafePointer(scale.pointer), pb = UnsafePointer(shift.pointer)
+        CPUThreads.parallelRanges(layout.outer * layout.channels, costPerItem: layout.inner) { i0, i1 in
+            ak_bn_apply(px, layout.channels, layout.inner, pa, pb, relu ? 1 : 0, py, i0, i1)
+        }
+    }
+
+    public func batchNormBackward(
+        _ gradOutput: Tensor, x: Tensor, layout: ChannelLayout, mean: Tensor, invStd: Tensor,
+        weight: Tensor?, bias: Tensor?, relu: Bool, batchStatistics: Bool,
+        gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?
+    ) {
+        let px = UnsafePointer(x.pointer), pg = UnsafePointer(gradOutput.pointer)
+        let pm = UnsafePointer(mean.pointer), ps = UnsafePointer(invStd.pointer)
+        let pw = weight.map { UnsafePointer($0.pointer) }, pb = bias.map { UnsafePointer($0.pointer) }
+        let pdx = gradInput?.pointer, pdw = gradWeight?.pointer, pdb = gradBias?.pointer
+        CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize * 4) { c0, c1 in
+            ak_bn_backward(
+                px, pg, layout.outer, layout.channels, layout.inner, pm, ps, pw, pb, relu ? 1 : 0,
+                batchStatistics ? 1 : 0, pdx, pdw, pdb, c0, c1)
+        }
+    }
+
+    // MARK: Resampling
+
+    public func upsampleNearest(_ x: Tensor, scale: Size2D, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), po = out.pointer
+        let (planes, H, W) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+        CPUThreads.parallelRanges(planes, costPerItem: out.count / max(planes, 1)) { p0, p1 in
+            ak_upsample_nearest(px, Int32(H), Int32(W), Int32(scale.height), Int32(scale.width), po, p0, p1)
+        }
+    }
+
+    public func upsampleNearestBackward(_ gradOutput: Tensor, scale: Size2D, into gradInput: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let s = gradInput.shape
+        let (planes, H, W) = (s[0] * s[1], s[2], s[3])
+        CPUThreads.parallelRanges(planes, costPerItem: gradOutput.count / max(planes, 1)) { p0, p1 in
+            ak_upsample_nearest_backward(pg, Int32(H), Int32(W), Int32(scale.height), Int32(scale.width), pd, p0, p1)
+        }
+    }
+
+    public func upsampleBilinear(_ x: Tensor, plan: ResamplePlan, into out: Tensor) {
+        let px = UnsafePointer(x.pointer), po = out.pointer
+        withPlan(plan) { h0, h1, lh, w0, w1, lw in
+            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) { p0, p1 in
+                ak_resample_linear(
+                    px, Int32(plan.rows.inSize), Int32(plan.columns.inSize), Int32(plan.rows.outSize),
+                    Int32(plan.columns.outSize), h0, h1, lh, w0, w1, lw, po, p0, p1)
+            }
+        }
+    }
+
+    public func upsampleBilinearBackward(_ gradOutput: Tensor, plan: ResamplePlan, into gradInput: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        withPlan(plan) { h0, h1, lh, w0, w1, lw in
+            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) { p0, p1 in
+                ak_resample_linear_backward(
+                    pg, Int32(plan.rows.inSize), Int32(plan.columns.inSize), Int32(plan.rows.outSize),
+                    Int32(plan.columns.outSize), h0, h1, lh, w0, w1, lw, pd, p0, p1)
+            }
+        }
+    }
+
+    private func withPlan<R>(
+        _ p: ResamplePlan,
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Int32>,
+                 UnsafePointer<Int32>, UnsafePointer<Float>) -> R
+    ) -> R {
+        p.rows.index0.withUnsafeBufferPointer { h0 in
+            p.rows.index1.withUnsafeBufferPointer { h1 in
+                p.rows.weight.withUnsafeBufferPointer { lh in
+                    p.columns.index0.withUnsafeBufferPointer { w0 in
+                        p.columns.index1.withUnsafeBufferPointer { w1 in
+                            p.columns.weight.withUnsafeBufferPointer { lw in
+                                body(h0.baseAddress!, h1.baseAddress!, lh.baseAddress!, w0.baseAddress!,
+                                     w1.baseAddress!, lw.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Fused element-wise
+
+    public func addReLU(_ a: Tensor, _ b: Tensor, into out: Tensor) {
+        let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
+        CPUThreads.parallelRanges(out.count) { s, e in
+            for i in s..<e {
+                let v = pa[i] + pb[i]
+                po[i] = v > 0 ? v : 0
+            }
+        }
+    }
+
+    public func reluBackward(_ gradOutput: Tensor, output: Tensor, into out: Tensor) {
+        let pg = UnsafePointer(gradOutput.pointer), py = UnsafePointer(output.pointer), po = out.pointer
+        CPUThreads.parallelRanges(out.count) { s, e in
+            for i in s..<e { po[i] = py[i] > 0 ? pg[i] : 0 }
+        }
+    }
+}
