@@ -116,6 +116,9 @@ public struct ExperimentRunner {
                 RunConfigurationRecord(configuration: configuration, detectorConfiguration: detector.configurationJSON, toolVersion: toolVersion),
                 to: folder.appendingPathComponent("config.json"))
             try RunDirectory.writeScores(test: test, scores: scores, to: folder.appendingPathComponent("scores.csv"))
+            if detector.savesCheckpoints {
+                try detector.saveCheckpoint(to: folder.appendingPathComponent(RunDirectory.checkpointName))
+            }
             try RunDirectory.writeJSON(
                 RunMetrics(summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds),
                 to: folder.appendingPathComponent("metrics.json"))

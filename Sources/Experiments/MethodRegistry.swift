@@ -10,6 +10,8 @@ public final class AnyDetector {
     public let configurationJSON: String
     private let fitBody: (TrainingData, TrainingContext) throws -> Void
     private let scoreBody: (Samples, InferenceContext) throws -> [Float]
+    private let saveBody: ((URL) throws -> Void)?
+    private let loadBody: ((URL, [Int], UInt64) throws -> Void)?
 
     public init<D: AnomalyDetector>(method: String, _ detector: D, configuration: D.Configuration) {
         self.method = method
@@ -20,6 +22,29 @@ public final class AnyDetector {
         let box = DetectorBox(detector)
         fitBody = { data, context in try box.detector.fit(data, context: context) }
         scoreBody = { samples, context in try box.detector.score(samples, context: context) }
+        if box.detector is any CheckpointableDetector {
+            saveBody = { url in try (box.detector as! any CheckpointableDetector).saveCheckpoint(to: url) }
+            loadBody = { url, shape, seed in
+                var restored = box.detector as! any CheckpointableDetector
+                try restored.loadCheckpoint(from: url, sampleShape: shape, seed: seed)
+                box.detector = restored as! D
+            }
+        } else {
+            saveBody = nil
+            loadBody = nil
+        }
+    }
+
+    /// Whether the fitted state is a network saved as a checkpoint (deep methods).
+    public var savesCheckpoints: Bool { saveBody != nil }
+
+    /// Writes the fitted network (safetensors).
+    public func saveCheckpoint(to url: URL) throws { try saveBody?(url) }
+
+    /// Restores the fitted network from a checkpoint instead of fitting.
+    public func loadCheckpoint(from url: URL, sampleShape: [Int], seed: UInt64) throws {
+        guard let loadBody else { throw ExperimentError.invalidArgument("method '\(method)' has no checkpoint to load") }
+        try loadBody(url, sampleShape, seed)
     }
 
     public func fit(_ data: TrainingData, context: TrainingContext) throws { try fitBody(data, context) }

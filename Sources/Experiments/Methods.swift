@@ -21,10 +21,17 @@ public enum MethodRegistry {
         MethodEntry(
             "gmm", GaussianMixture.self, defaults: .init(),
             summary: "Gaussian mixture (full covariances, EM); score −log-likelihood."),
+        MethodEntry(
+            "autoencoder", AutoencoderDetector.self, defaults: .init(),
+            summary: "Autoencoder reconstruction error (Deep SVDD's LeNet autoencoder for MNIST/CIFAR shapes, an MLP otherwise)."),
     ]
 
     /// The methods `anomaly demo` compares by default.
-    public static let demoMethods: [String] = ["knn", "pca", "iforest"]
+    public static let demoMethods: [String] = ["autoencoder", "knn", "pca", "iforest"]
+
+    /// Options of the demo's runs (the demo subset has only ~200 normal training images, so the
+    /// autoencoder takes small batches and more epochs).
+    public static let demoOptions: [String: [String: String]] = ["autoencoder": ["epochs": "100", "batchSize": "32"]]
 
     /// The entry for `name`, or an error listing the known names.
     public static func entry(named name: String) throws -> MethodEntry {

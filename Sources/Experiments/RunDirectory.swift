@@ -3,6 +3,9 @@ import Metrics
 
 /// The run folder `runs/<id>/`: written under a temporary name, renamed when complete.
 public enum RunDirectory {
+    /// File name of a deep method's fitted network inside a run folder.
+    public static let checkpointName = "model.safetensors"
+
     /// `20261122-181500-iforest-thyroid-s0`, with `-2`, `-3`… if taken.
     public static func newIdentifier(in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date()) throws -> String {
         let formatter = DateFormatter()

@@ -6,7 +6,8 @@ import Logging
 /// A finished run brought back to life: its configuration and manifest are read from the run
 /// folder, the data files are checked against the manifest's hashes, the split is rebuilt and
 /// must equal the recorded one, and the detector is fitted again. Fitting is deterministic in
-/// the seed, so the detector is the one the run evaluated (deep methods load their checkpoint).
+/// the seed, so the detector is the one the run evaluated. Deep methods load the run's
+/// checkpoint (`model.safetensors`) instead of training again.
 public struct RunReplay {
     public let directory: URL
     public let configuration: RunConfiguration
@@ -41,7 +42,12 @@ public struct RunReplay {
             throw ExperimentError.invalidArgument("the rebuilt split differs from the manifest's; refusing to rebuild the model")
         }
         detector = try MethodRegistry.entry(named: configuration.method).make(options: configuration.methodOptions)
-        try detector.fit(prepared.training, context: TrainingContext(seed: configuration.seed, progress: progress, logger: logger))
+        let checkpoint = directory.appendingPathComponent(RunDirectory.checkpointName)
+        if detector.savesCheckpoints && FileManager.default.fileExists(atPath: checkpoint.path) {
+            try detector.loadCheckpoint(from: checkpoint, sampleShape: prepared.training.unlabeled.sampleShape, seed: configuration.seed)
+        } else {
+            try detector.fit(prepared.training, context: TrainingContext(seed: configuration.seed, progress: progress, logger: logger))
+        }
     }
 
     /// Scores new samples (tables are standardised as the training data was).

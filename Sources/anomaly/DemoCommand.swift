@@ -32,7 +32,7 @@ struct Demo: ParsableCommand {
         for name in methods.split(separator: ",").map(String.init) {
             let entry = try MethodRegistry.entry(named: name)
             let configuration = RunConfiguration(
-                method: name, dataset: dataset,
+                method: name, methodOptions: MethodRegistry.demoOptions[name] ?? [:], dataset: dataset,
                 experimentProtocol: .oneClass(OneClassProtocol(normalClass: normalClass)), seed: seed)
             let result = try runner.run(configuration, data: data, method: entry)
             rows.append([name, String(format: "%.4f", result.summary.auroc), String(format: "%.4f", result.summary.averagePrecision),
