@@ -105,3 +105,27 @@ func temporaryFolder() throws -> URL {
         #expect(BenchTable(rows: rows).csv().split(separator: "\n").count == 3)
     }
 }
+
+@Suite struct DeepRunTests {
+    /// The autoencoder learns the demo's normal class (AUROC well above chance on real images),
+    /// saves its network in the run folder, and the replayed run loads that checkpoint and gives
+    /// the same scores.
+    @Test func autoencoderLearnsAndItsCheckpointLoadsBack() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("fashion-mnist-demo", root: root)
+        let configuration = RunConfiguration(
+            method: "autoencoder", methodOptions: ["epochs": "30", "batchSize": "32"], dataset: "fashion-mnist-demo",
+            experimentProtocol: .oneClass(OneClassProtocol(normalClass: 1)), seed: 0)
+        let result = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: MethodRegistry.entry(named: "autoencoder"))
+        #expect(result.summary.auroc > 0.85, "AUROC \(result.summary.auroc)")
+        let checkpoint = result.directory.appendingPathComponent(RunDirectory.checkpointName)
+        #expect(FileManager.default.fileExists(atPath: checkpoint.path))
+        let replay = try RunReplay(directory: result.directory, dataRoot: root)
+        #expect(try replay.score(replay.prepared.test.samples) == result.scores)
+        // A corrupt checkpoint is refused, never loaded.
+        let bytes = try Data(contentsOf: checkpoint)
+        try bytes.prefix(bytes.count / 2).write(to: checkpoint)
+        #expect(throws: (any Error).self) { try RunReplay(directory: result.directory, dataRoot: root) }
+    }
+}
