@@ -25,26 +25,39 @@ References (each configured from the run's `detectorConfiguration`):
                                                                 score = -decision_function
     kde      sklearn KernelDensity(kernel='gaussian'); bandwidth = the configured one, or
              GridSearchCV(KernelDensity(), {'bandwidth': bandwidthGrid}, cv=KFold(folds));
-                                                                score = -score_samples
+                                                                score = -log p(x) (exact, below)
     knn      PyOD KNN(n_neighbors=k, method=aggregation, metric);   score = decision_function
     pca      PyOD PCA(n_components, n_selected_components, weighted, standardization,
              random_state=seed);                                score = decision_function
     gmm      sklearn GaussianMixture(n_components, covariance_type='full', reg_covar, tol,
              max_iter, init_params, random_state=seed);         score = -score_samples
 
-For large test sets (kddcup99: ~296k test rows) three references are evaluated in exact,
-chunked NumPy form instead of one sklearn call, because sklearn's single-threaded LIBSVM
-prediction and tree-based KDE would take tens of minutes there: the OC-SVM decision function
-`sum_i dual_coef_i * exp(-gamma ||sv_i - x||^2) + intercept_` from the *sklearn-fitted* model,
-the Gaussian KDE log-density of the *sklearn-selected* bandwidth, and PyOD's KNN with
-`algorithm='brute'` (exact, like its default tree search). Each chunked evaluation is checked
-against the plain sklearn call on the first `--check-rows` test rows, and the largest
-difference is reported.
+Where the plain library call is not a usable reference, the script says so and reports both:
+
+- kde: sklearn's tree-based `KernelDensity.score_samples` is off by up to hundreds of nats on rows
+  far from every training row (the kernel sum underflows; scikit-learn issue #7492), so the
+  reference is the exact log-density of the same sklearn model (chunked NumPy log-sum-exp); the
+  plain `score_samples` AUROC is reported next to it. The bandwidth comes from `GridSearchCV` for
+  training sets up to --large-train rows and from the same 5-fold likelihood computed exactly in
+  NumPy above that (kddcup99's subsample), where GridSearchCV would take minutes.
+- pca: PyOD divides by explained-variance ratios that are exactly 0 when a feature is constant over
+  the training rows (kddcup99), making every score inf; the reference then applies AnomalyKit's
+  documented floor (1e-12 of the largest ratio) to PyOD's fitted model, and the plain PyOD AUROC is
+  reported next to it.
+- ocsvm on test sets above --large-test rows: the decision function of the sklearn-fitted model is
+  evaluated in chunked NumPy (LIBSVM's single-threaded prediction would take minutes), checked
+  against `decision_function` on the first --check-rows test rows. knn there uses PyOD's
+  `algorithm='brute'` (exact, like the default tree search).
+
+Default plan (about 9 minutes on 2 shared cores): thyroid, arrhythmia, abalone with all six methods
+and seeds 0,1,2; kddcup99 with iforest, pca, gmm on all ~198k training rows, seeds 0,1,2, and
+ocsvm, kde, knn on a 10,000-row training subsample (`--training-subsample`), seed 0 (about 5 more
+minutes per extra seed: `--kdd-quadratic-seeds 0,1,2`).
 
 Usage (from the repository root, after `swift build -c release`):
 
-    python3 scripts/compare_classical.py                    # full default plan (see --help)
-    python3 scripts/compare_classical.py --runs runs/compare/<bench-id> [--runs ...]
+    python3 scripts/compare_classical.py --markdown docs/classical-vs-sklearn.md   # default plan
+    python3 scripts/compare_classical.py --runs runs/compare-classical/<bench-id> [--runs ...]
 
 Exit status: 0 when every data set x method row is within --tolerance AUROC points, 1 otherwise.
 """
@@ -226,6 +239,8 @@ def reference_kde(config, seed, train, test, notes, check_rows, large, large_tra
     info["max abs diff"] = float(gap.max())
     if checked == len(test):
         info["_raw"] = -tree
+    else:
+        info["_raw_skipped"] = True
     return -exact, info
 
 
@@ -331,7 +346,7 @@ def run_reference(run_dir: Path, data_dir: Path, args):
         notes.append(f"{int((~np.isfinite(ref_scores)).sum())} non-finite reference scores")
         ref_scores = np.nan_to_num(ref_scores, nan=0.0, posinf=np.finfo(np.float64).max)
     ref_auroc = roc_auc_score(y, ref_scores)
-    raw_auroc = None
+    raw_auroc = "n/a" if info.pop("_raw_skipped", False) else None
     if "_raw" in info:
         # The plain library call, where the script evaluates the reference differently (see notes).
         raw = np.nan_to_num(info.pop("_raw"), nan=0.0, posinf=np.finfo(np.float64).max)
@@ -418,9 +433,10 @@ def summarize(results, tolerance):
             ours_mean, ours_std = mean_std([r["ours"] for r in group])
             ref_mean, ref_std = mean_std([r["reference"] for r in group])
             diff = ours_mean - ref_mean
-            raws = [r["raw"] for r in group if r["raw"] is not None]
+            raws = [r["raw"] for r in group if isinstance(r["raw"], float)]
             rows.append({
-                "raw": mean_std(raws) if len(raws) == len(group) else None,
+                "raw": mean_std(raws) if len(raws) == len(group)
+                else "n/a²" if any(r["raw"] == "n/a" for r in group) else None,
                 "dataset": dataset, "method": method, "seeds": ",".join(str(r["seed"]) for r in group),
                 "train": sorted({r["train"] for r in group}), "ours": (ours_mean, ours_std),
                 "reference": (ref_mean, ref_std), "diff": diff, "pass": abs(diff) <= tolerance,
@@ -439,7 +455,8 @@ def markdown(results, rows, commands, args, elapsed, bench_seconds, invocation):
             f"| {row['dataset']} | {row['method']} | {row['seeds']} | {train} | "
             f"{row['ours'][0]:.2f} ± {row['ours'][1]:.2f} | {row['reference'][0]:.2f} ± {row['reference'][1]:.2f} | "
             f"{round(row['diff'], 2) + 0.0:+.2f} | {'PASS' if row['pass'] else 'FAIL'} | "
-            + (f"{row['raw'][0]:.2f} ± {row['raw'][1]:.2f} |" if row["raw"] else "same |"))
+            + (f"{row['raw'][0]:.2f} ± {row['raw'][1]:.2f} |" if isinstance(row["raw"], tuple)
+               else f"{row['raw'] or 'same'} |"))
     table = "\n".join(out)
 
     detail = ["| data set | method | seed | train | test (anomalies) | ours | ours, reported | reference | "
@@ -452,7 +469,7 @@ def markdown(results, rows, commands, args, elapsed, bench_seconds, invocation):
             f"| {r['dataset']} | {r['method']} | {r['seed']} | {r['train']} | {r['test']} ({r['anomalies']}) | "
             f"{100 * r['ours']:.2f} | {100 * r['reported']:.2f} | {100 * r['reference']:.2f} | "
             f"{round(100 * (r['ours'] - r['reference']), 2) + 0.0:+.2f} | "
-            + ("same" if r["raw"] is None else f"{100 * r['raw']:.2f}")
+            + ("same" if r["raw"] is None else f"{100 * r['raw']:.2f}" if isinstance(r["raw"], float) else r["raw"])
             + f" | {r['spearman']:.4f} | {info} |")
     metric_gap = max(abs(r["ours"] - r["reported"]) for r in results)
     kde_runs = sum(r["method"] == "kde" for r in results)
@@ -503,12 +520,14 @@ def markdown(results, rows, commands, args, elapsed, bench_seconds, invocation):
         "- kde: sklearn's tree-based `KernelDensity.score_samples` is inaccurate for rows far from every training "
         "row, where the kernel sum underflows: off by up to hundreds of nats, in a way that depends on "
         "`algorithm`/`breadth_first` (scikit-learn issue #7492), which reorders the most anomalous rows "
-        "(per-run table: rows where it is within 1e-6 of the exact value). (On kddcup99 the plain call is only evaluated on the check rows: see the per-run table.)\n"
+        "(per-run table: rows where it is within 1e-6 of the exact value).\n"
         "- pca: PyOD divides by the explained-variance ratios; features that are constant over the training rows "
         "(kddcup99's rare one-hot columns) give ratios of exactly 0, so every PyOD score is `inf` (AUROC 50). "
         "AnomalyKit floors the ratios at 1e-12 of the largest (documented in `PCAReconstruction.swift`); the "
         "reference applies the same floor to PyOD's fitted components and ratios. Where no ratio is below the "
-        "floor the reference is the plain PyOD call.\n")
+        "floor the reference is the plain PyOD call.\n\n"
+        f"² kddcup99 kde: the plain `score_samples` over all test rows would take minutes; it is evaluated on the "
+        f"first {args.check_rows} test rows only and compared with the exact values there (per-run table).\n")
     doc.append("## Machine and time\n")
     doc.append(f"- {machine_info()}\n- AnomalyKit bench time: {bench_seconds:.0f} s; total wall time of the script: "
                f"{elapsed:.0f} s ({elapsed / 60:.1f} min)\n- Finished {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n"
@@ -528,7 +547,7 @@ def parse_list(text):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", action="append", type=Path, default=[],
                         help="an existing bench folder (holding results.csv); repeatable; skips running the bench")
@@ -595,9 +614,12 @@ def main():
             results.append(result)
             log(f"{result['dataset']:>10} {result['method']:>7} seed {result['seed']}: ours {100 * result['ours']:6.2f} "
                 f"reference {100 * result['reference']:6.2f} diff {100 * (result['ours'] - result['reference']):+6.2f} "
-                + ("" if result["raw"] is None else f" plain call {100 * result['raw']:6.2f}")
+                + (f" plain call {100 * result['raw']:6.2f}" if isinstance(result["raw"], float) else "")
                 + f" (reference {result['ref_seconds']:.1f} s) {result['info']} {' '.join(result['notes'])}")
 
+    order = SMALL_DATASETS + ["kddcup99"]
+    results.sort(key=lambda r: (order.index(r["dataset"]) if r["dataset"] in order else len(order), r["dataset"],
+                                METHODS.index(r["method"]), r["seed"]))
     rows = summarize(results, args.tolerance)
     elapsed = time.perf_counter() - started
     table, doc = markdown(results, rows, commands, args, elapsed, bench_seconds, invocation)
