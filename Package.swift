@@ -44,11 +44,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
-        .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets"], exclude: ["Fixtures"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], exclude: ["Fixtures"]),
+        .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
     ]
 )

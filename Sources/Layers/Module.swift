@@ -7,7 +7,7 @@ import Tensors
 ///
 /// Tensors are updated in place by optimizers and checkpoint loading, so modules are declared
 /// with `let` properties and never need to be rebuilt.
-open class Module: @unchecked Sendable {
+open class Module {
     /// Training mode (batch statistics, dropout) or evaluation mode.
     public private(set) var isTraining = true
 

@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 import Foundation
 
 /// Single-precision GEMM. OpenBLAS (Debian's `libopenblas0`, installed by `scripts/setup.sh`) is
@@ -30,7 +31,9 @@ public enum BLAS {
             let setThreads = dlsym(handle, "openblas_set_num_threads").map {
                 unsafeBitCast($0, to: SetThreadsFunction.self)
             }
-            setThreads?(Int32(CPUThreads.count))
+            // One OpenBLAS thread: we split large products over the cores ourselves (below), so
+            // no OpenBLAS worker spins (sched_yield) while our own kernels run.
+            setThreads?(1)
             return Library(sgemm: unsafeBitCast(symbol, to: SgemmFunction.self), setThreads: setThreads, name: "OpenBLAS (\(name))")
         }
         return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (OpenBLAS not found)")
@@ -39,8 +42,44 @@ public enum BLAS {
     /// Which GEMM implementation is in use.
     public static var implementation: String { library.name }
 
-    /// C = alpha·op(A)·op(B) + beta·C, row-major.
+    /// C = alpha·op(A)·op(B) + beta·C, row-major. Products of more than about a million
+    /// multiply-adds are split into one column block (or row block) per core, each a
+    /// single-threaded GEMM.
     public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let parts = CPUThreads.count
+        guard parts > 1, m * n * k >= 1 << 20, max(m, n) >= 32 * parts else {
+            sgemmSingle(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let splitColumns = n >= m
+        let extent = splitColumns ? n : m
+        let align = splitColumns ? 16 : 8
+        nonisolated(unsafe) let (pa, pb, pc) = (a, b, c)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = (extent * part / parts) / align * align
+            let end = part == parts - 1 ? extent : (extent * (part + 1) / parts) / align * align
+            guard end > start else { return }
+            if splitColumns {
+                sgemmSingle(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha,
+                    a: pa, lda: lda, b: transposeB ? pb + start * ldb : pb + start, ldb: ldb,
+                    beta: beta, c: pc + start, ldc: ldc)
+            } else {
+                sgemmSingle(
+                    transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
+                    a: transposeA ? pa + start : pa + start * lda, lda: lda, b: pb, ldb: ldb,
+                    beta: beta, c: pc + start * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    static func sgemmSingle(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int

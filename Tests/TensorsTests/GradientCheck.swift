@@ -1,5 +1,5 @@
 import Testing
-@testable import Tensors
+import Tensors
 
 /// Central finite-difference gradient check in Float64 arithmetic around Float32 values.
 /// `f` maps the inputs to a scalar; each input's analytic gradient (from backward) is compared

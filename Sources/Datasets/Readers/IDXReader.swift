@@ -1,0 +1,85 @@
+import Foundation
+
+/// Reader for the IDX format of MNIST and Fashion-MNIST (gzip-compressed or raw): a big-endian
+/// header (magic `0x00000803` for images N×H×W, `0x00000801` for labels N) followed by
+/// unsigned bytes.
+public enum IDXReader {
+    /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
+    public static let imagesMagic: UInt32 = 0x0000_0803
+    /// Magic number of an IDX file of unsigned bytes with one dimension (labels).
+    public static let labelsMagic: UInt32 = 0x0000_0801
+
+    /// Reads an IDX image file as `[N, 1, H, W]` bytes.
+    public static func readImages(at url: URL) throws -> ImageBytes {
+        let bytes = try FileBytes.readDecompressingGzip(url)
+        let dimensions = try header(bytes, path: url.path, expectedMagic: imagesMagic, what: "images")
+        let (count, height, width) = (dimensions[0], dimensions[1], dimensions[2])
+        let pixels = try payload(
+            bytes, path: url.path, headerSize: 16, dimensions: dimensions,
+            what: "\(count)×\(height)×\(width) = \(count * height * width) bytes of pixels")
+        return ImageBytes(pixels: pixels, shape: [count, 1, height, width])
+    }
+
+    /// Reads an IDX label file as integers.
+    public static func readLabels(at url: URL) throws -> [Int] {
+        let bytes = try FileBytes.readDecompressingGzip(url)
+        let dimensions = try header(bytes, path: url.path, expectedMagic: labelsMagic, what: "labels")
+        let labels = try payload(
+            bytes, path: url.path, headerSize: 8, dimensions: dimensions, what: "\(dimensions[0]) label bytes")
+        return labels.map { Int($0) }
+    }
+
+    /// Reads an image file and its label file, checking that the counts agree.
+    public static func readLabeledImages(images imagesURL: URL, labels labelsURL: URL, classNames: [String] = [])
+        throws -> LabeledImageBytes
+    {
+        let images = try readImages(at: imagesURL)
+        let labels = try readLabels(at: labelsURL)
+        guard images.count == labels.count else {
+            throw DatasetError.mismatch(
+                paths: [imagesURL.path, labelsURL.path],
+                problem: "\(images.count) images but \(labels.count) labels")
+        }
+        return LabeledImageBytes(images: images, labels: labels, classNames: classNames)
+    }
+
+    private static func header(_ bytes: [UInt8], path: String, expectedMagic: UInt32, what: String) throws -> [Int] {
+        guard bytes.count >= 4 else {
+            throw DatasetError.truncated(path: path, problem: "\(bytes.count) bytes, too short for an IDX header")
+        }
+        let magic = bytes.bigEndianUInt32(at: 0)
+        guard magic == expectedMagic else {
+            let hex = { (value: UInt32) in "0x" + String(format: "%08X", value) }
+            var problem = "magic number \(hex(magic)), expected \(hex(expectedMagic)) (IDX \(what))"
+            if magic >> 16 != 0 {
+                problem += "; this is not an IDX file"
+            } else if (magic >> 8) & 0xff != 0x08 {
+                problem += "; only unsigned-byte IDX data (type 0x08) is supported"
+            }
+            throw DatasetError.corrupt(path: path, problem: problem)
+        }
+        let dimensionCount = Int(magic & 0xff)
+        let headerSize = 4 + 4 * dimensionCount
+        guard bytes.count >= headerSize else {
+            throw DatasetError.truncated(
+                path: path, problem: "\(bytes.count) bytes, too short for the \(headerSize)-byte IDX \(what) header")
+        }
+        return (0..<dimensionCount).map { Int(bytes.bigEndianUInt32(at: 4 + 4 * $0)) }
+    }
+
+    private static func payload(_ bytes: [UInt8], path: String, headerSize: Int, dimensions: [Int], what: String)
+        throws -> [UInt8]
+    {
+        let expected = dimensions.reduce(1, *)
+        let available = bytes.count - headerSize
+        if available < expected {
+            throw DatasetError.truncated(
+                path: path, problem: "header says \(what), file has \(available)")
+        }
+        if available > expected {
+            throw DatasetError.corrupt(
+                path: path, problem: "header says \(what), file has \(available) (\(available - expected) extra bytes)")
+        }
+        return Array(bytes[headerSize...])
+    }
+}

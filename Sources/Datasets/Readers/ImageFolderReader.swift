@@ -1,0 +1,106 @@
+import Foundation
+
+/// Reader for folders of PNG images, one label per image taken from its sub-folder.
+public enum ImageFolderReader {
+    /// How labels follow from the folder structure.
+    public enum Layout: Sendable, Hashable {
+        /// `root/<class>/*.png`; classes are the sub-folder names in sorted order, labels their
+        /// positions in that order.
+        case classPerSubfolder
+        /// `root/normal/*.png` (label 0) and `root/abnormal/*.png` (label 1); either may be absent.
+        case normalAbnormal
+        /// `.normalAbnormal` when the only sub-folders are `normal` and/or `abnormal`, otherwise
+        /// `.classPerSubfolder`.
+        case automatic
+    }
+
+    /// Reads every `*.png` (any letter case) in the class folders under `root`, files sorted
+    /// by name within a class. All images must share their size; with `channels` nil they
+    /// must also share their channel count, otherwise each is converted to `channels`
+    /// (1 grey, 3 RGB, …; see `PNGImage.converted(toChannels:)`). Hidden files are skipped.
+    public static func read(root: URL, layout: Layout = .automatic, channels: Int? = nil) throws
+        -> LabeledImageBytes
+    {
+        if let channels { precondition((1...4).contains(channels), "ImageFolderReader: channels must be 1…4") }
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
+            throw DatasetError.fileNotFound(path: root.path)
+        }
+        guard isDirectory.boolValue else {
+            throw DatasetError.unreadable(path: root.path, reason: "not a folder")
+        }
+        let subfolders = try contents(of: root).filter { url in
+            var folder: ObjCBool = false
+            return manager.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
+        }
+        let names = subfolders.map(\.lastPathComponent)
+        let useNormalAbnormal: Bool
+        switch layout {
+        case .normalAbnormal: useNormalAbnormal = true
+        case .classPerSubfolder: useNormalAbnormal = false
+        case .automatic: useNormalAbnormal = !names.isEmpty && Set(names).isSubset(of: ["normal", "abnormal"])
+        }
+        let classNames = useNormalAbnormal ? ["normal", "abnormal"] : names
+        guard !classNames.isEmpty else {
+            throw DatasetError.corrupt(path: root.path, problem: "no class sub-folders (expected root/<class>/*.png)")
+        }
+
+        var files = [(url: URL, label: Int)]()
+        for (label, className) in classNames.enumerated() {
+            let folder = root.appendingPathComponent(className, isDirectory: true)
+            if useNormalAbnormal && !manager.fileExists(atPath: folder.path) { continue }
+            for file in try contents(of: folder) where file.pathExtension.lowercased() == "png" {
+                files.append((file, label))
+            }
+        }
+        guard let first = files.first else {
+            throw DatasetError.corrupt(
+                path: root.path, problem: "no .png images in \(classNames.joined(separator: ", "))")
+        }
+
+        var shape: (width: Int, height: Int, channels: Int)?
+        var pixels = [UInt8]()
+        for (index, file) in files.enumerated() {
+            var image = try PNGDecoder.decode(fileAt: file.url)
+            if let channels { image = image.converted(toChannels: channels) }
+            if let shape {
+                guard image.width == shape.width, image.height == shape.height else {
+                    throw DatasetError.mismatch(
+                        paths: [file.url.path],
+                        problem:
+                            "image is \(image.width)×\(image.height), but \(first.url.lastPathComponent) and the images before it are \(shape.width)×\(shape.height); all images in a folder must share their size"
+                    )
+                }
+                guard image.channels == shape.channels else {
+                    throw DatasetError.mismatch(
+                        paths: [file.url.path],
+                        problem:
+                            "image has \(image.channels) channels, but \(first.url.lastPathComponent) has \(shape.channels); pass a channel count to convert them"
+                    )
+                }
+            } else {
+                shape = (image.width, image.height, image.channels)
+                pixels.reserveCapacity(files.count * image.pixels.count)
+            }
+            _ = index
+            pixels.append(contentsOf: image.planarPixels())
+        }
+        let size = shape!
+        return LabeledImageBytes(
+            images: ImageBytes(pixels: pixels, shape: [files.count, size.channels, size.height, size.width]),
+            labels: files.map(\.label), classNames: classNames)
+    }
+
+    /// Non-hidden entries of `folder`, sorted by name.
+    private static func contents(of folder: URL) throws -> [URL] {
+        do {
+            return try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+                .filter { !$0.lastPathComponent.hasPrefix(".") }
+                .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        } catch {
+            throw DatasetError.unreadable(
+                path: folder.path, reason: "cannot list the folder: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Results of a method × data set × seed grid: one CSV row per run, and a Markdown table of
+/// mean ± standard deviation per method and data set.
+public struct BenchTable: Sendable {
+    public struct Row: Sendable {
+        public var method: String
+        public var dataset: String
+        public var protocolKind: String
+        public var seed: UInt64
+        public var auroc: Double
+        public var averagePrecision: Double
+        public var f1: Double
+        public var fitSeconds: Double
+        public var runID: String
+
+        public init(
+            method: String, dataset: String, protocolKind: String, seed: UInt64, auroc: Double,
+            averagePrecision: Double, f1: Double, fitSeconds: Double, runID: String
+        ) {
+            self.method = method
+            self.dataset = dataset
+            self.protocolKind = protocolKind
+            self.seed = seed
+            self.auroc = auroc
+            self.averagePrecision = averagePrecision
+            self.f1 = f1
+            self.fitSeconds = fitSeconds
+            self.runID = runID
+        }
+    }
+
+    public var rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
+
+    public func csv() -> String {
+        var text = "method,dataset,protocol,seed,auroc,average_precision,f1,fit_seconds,run\n"
+        for r in rows {
+            text += "\(r.method),\(r.dataset),\(r.protocolKind),\(r.seed),\(r.auroc),\(r.averagePrecision),\(r.f1),\(r.fitSeconds),\(r.runID)\n"
+        }
+        return text
+    }
+
+    /// Mean ± sample standard deviation (×100) over seeds, per method and data set.
+    public func markdown() -> String {
+        var keys: [(String, String)] = []
+        for r in rows where !keys.contains(where: { $0 == (r.method, r.dataset) }) { keys.append((r.method, r.dataset)) }
+        var text = "| method | data set | protocol | seeds | AUROC | AP | F1 |\n|---|---|---|---|---|---|---|\n"
+        for (method, dataset) in keys {
+            let group = rows.filter { $0.method == method && $0.dataset == dataset }
+            func stat(_ values: [Double]) -> String {
+                let mean = values.reduce(0, +) / Double(values.count)
+                guard values.count > 1 else { return String(format: "%.1f", mean * 100) }
+                let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+                return String(format: "%.1f ± %.1f", mean * 100, sd * 100)
+            }
+            text += "| \(method) | \(dataset) | \(group[0].protocolKind) | \(group.count) | \(stat(group.map(\.auroc))) | \(stat(group.map(\.averagePrecision))) | \(stat(group.map(\.f1))) |\n"
+        }
+        return text
+    }
+}

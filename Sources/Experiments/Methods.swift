@@ -1,0 +1,43 @@
+import Detectors
+
+/// Every method the tool can run, by name.
+public enum MethodRegistry {
+    public static let all: [MethodEntry] = [
+        MethodEntry(
+            "iforest", IsolationForest.self, defaults: .init(),
+            summary: "Isolation Forest (Liu et al. 2008): 100 trees of 256 samples; score 2^(−E[h(x)]/c(ψ))."),
+        MethodEntry(
+            "ocsvm", OneClassSVM.self, defaults: .init(),
+            summary: "One-class SVM with an RBF kernel (LIBSVM-style SMO solver); score −decision_function."),
+        MethodEntry(
+            "kde", KernelDensity.self, defaults: .init(),
+            summary: "Gaussian kernel density, bandwidth by 5-fold cross-validated likelihood; score −log p̂(x)."),
+        MethodEntry(
+            "knn", KNearestNeighbors.self, defaults: .init(),
+            summary: "Distance to the k-th nearest training sample (k = 5, PyOD's 'largest')."),
+        MethodEntry(
+            "pca", PCAReconstruction.self, defaults: .init(),
+            summary: "PCA outlier score (PyOD's weighted distance to the principal components)."),
+        MethodEntry(
+            "gmm", GaussianMixture.self, defaults: .init(),
+            summary: "Gaussian mixture (full covariances, EM); score −log-likelihood."),
+        MethodEntry(
+            "autoencoder", AutoencoderDetector.self, defaults: .init(),
+            summary: "Autoencoder reconstruction error (Deep SVDD's LeNet autoencoder for MNIST/CIFAR shapes, an MLP otherwise)."),
+    ]
+
+    /// The methods `anomaly demo` compares by default.
+    public static let demoMethods: [String] = ["autoencoder", "knn", "pca", "iforest"]
+
+    /// Options of the demo's runs (the demo subset has only ~200 normal training images, so the
+    /// autoencoder takes small batches and more epochs).
+    public static let demoOptions: [String: [String: String]] = ["autoencoder": ["epochs": "100", "batchSize": "32"]]
+
+    /// The entry for `name`, or an error listing the known names.
+    public static func entry(named name: String) throws -> MethodEntry {
+        guard let entry = all.first(where: { $0.name == name }) else {
+            throw ExperimentError.unknownMethod(name, known: all.map(\.name))
+        }
+        return entry
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Metrics
+
+/// The run folder `runs/<id>/`: written under a temporary name, renamed when complete.
+public enum RunDirectory {
+    /// File name of a deep method's fitted network inside a run folder.
+    public static let checkpointName = "model.safetensors"
+
+    /// `20261122-181500-iforest-thyroid-s0`, with `-2`, `-3`… if taken.
+    public static func newIdentifier(in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date()) throws -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let clean = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }) }
+        let base = "\(formatter.string(from: date))-\(clean(method))-\(clean(dataset))-s\(seed)"
+        var id = base, n = 2
+        while FileManager.default.fileExists(atPath: root.appendingPathComponent(id).path) {
+            id = "\(base)-\(n)"
+            n += 1
+        }
+        return id
+    }
+
+    /// Creates `root/.<id>.partial`, lets `body` fill it, then renames it to `root/<id>`. On
+    /// error the partial folder is removed and the error rethrown.
+    public static func write(into root: URL, id: String, _ body: (URL) throws -> Void) throws -> URL {
+        let fm = FileManager.default
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        let partial = root.appendingPathComponent(".\(id).partial")
+        let final = root.appendingPathComponent(id)
+        try? fm.removeItem(at: partial)
+        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+        do {
+            try body(partial)
+            try fm.moveItem(at: partial, to: final)
+        } catch {
+            try? fm.removeItem(at: partial)
+            throw error
+        }
+        return final
+    }
+
+    static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try encoder.encode(value).write(to: url, options: .atomic)
+    }
+
+    static func writeScores(test: ExperimentRunner.TestSet, scores: [Float], to url: URL) throws {
+        var text = "position,source,index,is_anomaly,score\n"
+        text.reserveCapacity(scores.count * 32)
+        for i in 0..<scores.count {
+            text += "\(i),\(test.sourceNames[i]),\(test.sourceIndices[i]),\(test.isAnomaly[i] ? 1 : 0),\(scores[i])\n"
+        }
+        try Data(text.utf8).write(to: url, options: .atomic)
+    }
+}
+
+/// Builds the HTML report of a run from its scores.
+enum ReportBuilder {
+    static func report(
+        title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
+        scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
+        standardized: Bool, notes: [String]
+    ) throws -> HTMLReport {
+        let roc = try rocCurve(scores: scores, labels: isAnomaly)
+        let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
+        let counts = split.roleCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return HTMLReport(
+            title: title,
+            configuration: [
+                ("method", configuration.method), ("detector configuration", detectorConfiguration),
+                ("data set", configuration.dataset), ("protocol", configuration.experimentProtocol.kind),
+                ("seed", "\(configuration.seed)"), ("split sizes", counts),
+                ("standardised features", standardized ? "yes (z-score with training statistics)" : "no"),
+                ("training subsample", configuration.trainingSubsample.map { "at most \($0) unlabelled samples" } ?? "none"),
+            ],
+            metrics: [
+                ("AUROC", String(format: "%.4f", summary.auroc)),
+                ("average precision (AUPR)", String(format: "%.4f", summary.averagePrecision)),
+                ("precision@n (n = anomalies)", String(format: "%.4f", summary.precisionAtN)),
+                ("F1 (anomaly class, threshold at test anomaly ratio)", String(format: "%.4f", summary.f1.f1)),
+                ("test samples / anomalies", "\(summary.sampleCount) / \(summary.anomalyCount)"),
+                ("fit time", String(format: "%.2f s", fitSeconds)), ("score time", String(format: "%.2f s", scoreSeconds)),
+            ],
+            rocCurve: zip(roc.falsePositiveRates, roc.truePositiveRates).map { ($0, $1) },
+            prCurve: zip(pr.recalls, pr.precisions).map { ($0, $1) },
+            normalScores: zip(scores, isAnomaly).filter { !$0.1 }.map { Double($0.0) },
+            anomalyScores: zip(scores, isAnomaly).filter { $0.1 }.map { Double($0.0) },
+            notes: notes)
+    }
+}
+
+import Datasets
