@@ -333,19 +333,8 @@ extension CPUBackend {
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
                  UnsafePointer<Float>, UnsafePointer<Float>) -> R
     ) -> R {
-        w.rows.start.withUnsafeBufferPointer { hs in
-            w.rows.end.withUnsafeBufferPointer { he in
-                w.columns.start.withUnsafeBufferPointer { ws in
-                    w.columns.end.withUnsafeBufferPointer { we in
-                        w.rows.scale.withUnsafeBufferPointer { rh in
-                            w.columns.scale.withUnsafeBufferPointer { rw in
-                                body(hs.baseAddress!, he.baseAddress!, ws.baseAddress!, we.baseAddress!,
-                                     rh.baseAddress!, rw.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+        withTables([w.rows.start, w.rows.end, w.columns.start, w.columns.end], [w.rows.scale, w.columns.scale]) { i, f in
+            body(i[0], i[1], i[2], i[3], f[0], f[1])
         }
     }
 
@@ -445,20 +434,36 @@ extension CPUBackend {
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Int32>,
                  UnsafePointer<Int32>, UnsafePointer<Float>) -> R
     ) -> R {
-        p.rows.index0.withUnsafeBufferPointer { h0 in
-            p.rows.index1.withUnsafeBufferPointer { h1 in
-                p.rows.weight.withUnsafeBufferPointer { lh in
-                    p.columns.index0.withUnsafeBufferPointer { w0 in
-                        p.columns.index1.withUnsafeBufferPointer { w1 in
-                            p.columns.weight.withUnsafeBufferPointer { lw in
-                                body(h0.baseAddress!, h1.baseAddress!, lh.baseAddress!, w0.baseAddress!,
-                                     w1.baseAddress!, lw.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+        withTables([p.rows.index0, p.rows.index1, p.columns.index0, p.columns.index1], [p.rows.weight, p.columns.weight]) { i, f in
+            body(i[0], i[1], f[0], i[2], i[3], f[1])
         }
+    }
+
+    /// Calls `body` with pointers to copies of small per-axis tables (window bounds, source
+    /// indices, weights), valid for the call.
+    private func withTables<R>(
+        _ ints: [[Int32]], _ floats: [[Float]], _ body: ([UnsafePointer<Int32>], [UnsafePointer<Float>]) -> R
+    ) -> R {
+        let intBlock = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, ints.reduce(0) { $0 + $1.count }))
+        let floatBlock = UnsafeMutablePointer<Float>.allocate(capacity: max(1, floats.reduce(0) { $0 + $1.count }))
+        defer {
+            intBlock.deallocate()
+            floatBlock.deallocate()
+        }
+        var intPointers: [UnsafePointer<Int32>] = [], floatPointers: [UnsafePointer<Float>] = []
+        var offset = 0
+        for table in ints {
+            (intBlock + offset).initialize(from: table, count: table.count)
+            intPointers.append(UnsafePointer(intBlock + offset))
+            offset += table.count
+        }
+        offset = 0
+        for table in floats {
+            (floatBlock + offset).initialize(from: table, count: table.count)
+            floatPointers.append(UnsafePointer(floatBlock + offset))
+            offset += table.count
+        }
+        return body(intPointers, floatPointers)
     }
 
     // MARK: Fused element-wise
