@@ -10,15 +10,10 @@
 
 #define NN_INLINE static inline __attribute__((always_inline))
 
-static inline int nn_cpu_level(void) {
-    static int level = -1;
-    int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
-    if (l < 0) {
-        l = ak_cpu_level();
-        __atomic_store_n(&level, l, __ATOMIC_RELAXED);
-    }
-    return l;
-}
+/// The instruction set the NN kernels use (ak_cpu_level's encoding), possibly lowered by
+/// ak_nn_set_cpu_level; defined in nn_conv.c.
+int ak_nn_cpu_level(void);
+#define nn_cpu_level ak_nn_cpu_level
 
 #if defined(__x86_64__) || defined(__i386__)
 #define NN_VARIANTS(name, params, args)                                                            \

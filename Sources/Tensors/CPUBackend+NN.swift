@@ -3,13 +3,18 @@ import Foundation
 
 /// Tuning knobs of the CPU convolution (see `CPUBackend.conv2d`). Exposed for benchmarks.
 public enum ConvolutionTuning {
-    /// Most bytes of im2col (and output-staging) scratch one convolution call uses; the batch is
-    /// processed in chunks of samples that fit. Bounded so peak memory stays low.
-    nonisolated(unsafe) public static var workspaceBytes = 12 << 20
+    /// Bytes of im2col scratch a convolution aims for: the batch is processed in chunks of
+    /// samples whose columns fit, so they are still in cache when the GEMM reads them (a chunk
+    /// of one 32×32×64-channel sample is 2.4 MB).
+    nonisolated(unsafe) public static var workspaceBytes = 4 << 20
     /// Output planes with at least this many pixels are multiplied one sample at a time straight
     /// into NCHW; smaller planes are batched into one wide GEMM per chunk (staged and scattered),
     /// so the GEMM's N stays large for 8×8 and 4×4 feature maps.
     nonisolated(unsafe) public static var directPlaneSize = 256
+    /// Staged chunks get at least this many GEMM columns (chunk × plane) when the batch has
+    /// them, even past `workspaceBytes`, but never past `maximumWorkspaceBytes`.
+    nonisolated(unsafe) public static var minimumStagedColumns = 512
+    nonisolated(unsafe) public static var maximumWorkspaceBytes = 16 << 20
 }
 
 /// A few reusable scratch blocks for convolution (im2col columns, staged outputs). Kept out of
@@ -57,21 +62,25 @@ final class ScratchPool: @unchecked Sendable {
 struct ConvPlan {
     let patch: Int  // K = C·kh·kw
     let plane: Int  // P = Ho·Wo
+    let outChannels: Int
     let chunk: Int
     let direct: Bool
     let chunks: [(start: Int, count: Int)]
     var columnCount: Int { patch * chunk * plane }
     var stagingCount: Int { direct || chunk == 1 ? 0 : outChannels * chunk * plane }
-    let outChannels: Int
 
     init(_ g: ConvGeometry) {
         patch = g.patchSize
         plane = g.outHeight * g.outWidth
         outChannels = g.outChannels
         direct = plane >= ConvolutionTuning.directPlaneSize
-        let budget = ConvolutionTuning.workspaceBytes / MemoryLayout<Float>.stride
-        let perSample = patch * plane + (direct ? 0 : outChannels * plane)
-        let most = max(1, min(g.batch, budget / max(perSample, 1)))
+        let perSample = max(1, (patch * plane + (direct ? 0 : outChannels * plane)) * MemoryLayout<Float>.stride)
+        var most = ConvolutionTuning.workspaceBytes / perSample
+        if !direct {
+            let wanted = (ConvolutionTuning.minimumStagedColumns + plane - 1) / plane
+            most = max(most, min(wanted, ConvolutionTuning.maximumWorkspaceBytes / perSample))
+        }
+        most = max(1, min(g.batch, most))
         // Balanced chunks: as few as the budget allows, sizes differing by at most one.
         let count = (g.batch + most - 1) / most
         var list: [(Int, Int)] = []
@@ -208,34 +217,46 @@ extension CPUBackend {
             pd.update(repeating: 0, count: gradWeight.count)
             return
         }
-        if g.isPointwise && plan.direct {
-            for n in 0..<g.batch {
-                BLAS.sgemm(
-                    transposeA: false, transposeB: true, m: O, n: C, k: P, alpha: 1, a: pg + n * O * P, lda: P,
-                    b: px + n * C * P, ldb: P, beta: n == 0 ? 0 : 1, c: pd, ldc: C)
+        if !plan.direct {
+            // Small planes: dW[O, K] += dY_chunk[O, chunk·P] · col[K, chunk·P]ᵀ, one GEMM per chunk.
+            ScratchPool.shared.withBuffer(plan.columnCount + plan.stagingCount) { col in
+                let staging = col + plan.columnCount
+                for (i, (n0, cs)) in plan.chunks.enumerated() {
+                    im2col(px, g, n0, cs, col)
+                    let ld = cs * P
+                    let a: UnsafePointer<Float>
+                    if cs == 1 {
+                        a = pg + n0 * O * P
+                    } else {
+                        stage(pg, staging, channels: O, plane: P, n0: n0, count: cs, toStaging: true)
+                        a = UnsafePointer(staging)
+                    }
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: O, n: K, k: ld, alpha: 1, a: a, lda: ld,
+                        b: col, ldb: ld, beta: i == 0 ? 0 : 1, c: pd, ldc: K)
+                }
             }
             return
         }
-        ScratchPool.shared.withBuffer(plan.columnCount + plan.stagingCount) { col in
-            let staging = col + plan.columnCount
+        // Large planes, one sample at a time: dWᵀ[K, O] += col[K, P] · dY[n][O, P]ᵀ (OpenBLAS runs
+        // this shape faster than dW = dY·colᵀ), then one transpose.
+        let columnCount = g.isPointwise ? 0 : plan.columnCount
+        ScratchPool.shared.withBuffer(columnCount + K * O) { col in
+            let transposed = col + columnCount
             var first = true
             for (n0, cs) in plan.chunks {
-                im2col(px, g, n0, cs, col)
-                let ld = cs * P
-                if plan.direct || cs == 1 {
-                    for s in 0..<cs {
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: true, m: O, n: K, k: P, alpha: 1, a: pg + (n0 + s) * O * P,
-                            lda: P, b: col + s * P, ldb: ld, beta: first ? 0 : 1, c: pd, ldc: K)
-                        first = false
-                    }
-                } else {
-                    stage(pg, staging, channels: O, plane: P, n0: n0, count: cs, toStaging: true)
+                if !g.isPointwise { im2col(px, g, n0, cs, col) }
+                let ld = g.isPointwise ? P : cs * P
+                for s in 0..<cs {
+                    let b = g.isPointwise ? px + (n0 + s) * C * P : UnsafePointer(col + s * P)
                     BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: O, n: K, k: ld, alpha: 1, a: staging, lda: ld,
-                        b: col, ldb: ld, beta: first ? 0 : 1, c: pd, ldc: K)
+                        transposeA: false, transposeB: true, m: K, n: O, k: P, alpha: 1, a: b, lda: ld,
+                        b: pg + (n0 + s) * O * P, ldb: P, beta: first ? 0 : 1, c: transposed, ldc: O)
                     first = false
                 }
+            }
+            for k in 0..<K {
+                for o in 0..<O { pd[o * K + k] = transposed[k * O + o] }
             }
         }
     }
@@ -312,19 +333,8 @@ extension CPUBackend {
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
                  UnsafePointer<Float>, UnsafePointer<Float>) -> R
     ) -> R {
-        w.rows.start.withUnsafeBufferPointer { hs in
-            w.rows.end.withUnsafeBufferPointer { he in
-                w.columns.start.withUnsafeBufferPointer { ws in
-                    w.columns.end.withUnsafeBufferPointer { we in
-                        w.rows.scale.withUnsafeBufferPointer { rh in
-                            w.columns.scale.withUnsafeBufferPointer { rw in
-                                body(hs.baseAddress!, he.baseAddress!, ws.baseAddress!, we.baseAddress!,
-                                     rh.baseAddress!, rw.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+        withTables([w.rows.start, w.rows.end, w.columns.start, w.columns.end], [w.rows.scale, w.columns.scale]) { i, f in
+            body(i[0], i[1], i[2], i[3], f[0], f[1])
         }
     }
 
@@ -424,20 +434,36 @@ extension CPUBackend {
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Int32>,
                  UnsafePointer<Int32>, UnsafePointer<Float>) -> R
     ) -> R {
-        p.rows.index0.withUnsafeBufferPointer { h0 in
-            p.rows.index1.withUnsafeBufferPointer { h1 in
-                p.rows.weight.withUnsafeBufferPointer { lh in
-                    p.columns.index0.withUnsafeBufferPointer { w0 in
-                        p.columns.index1.withUnsafeBufferPointer { w1 in
-                            p.columns.weight.withUnsafeBufferPointer { lw in
-                                body(h0.baseAddress!, h1.baseAddress!, lh.baseAddress!, w0.baseAddress!,
-                                     w1.baseAddress!, lw.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+        withTables([p.rows.index0, p.rows.index1, p.columns.index0, p.columns.index1], [p.rows.weight, p.columns.weight]) { i, f in
+            body(i[0], i[1], f[0], i[2], i[3], f[1])
         }
+    }
+
+    /// Calls `body` with pointers to copies of small per-axis tables (window bounds, source
+    /// indices, weights), valid for the call.
+    private func withTables<R>(
+        _ ints: [[Int32]], _ floats: [[Float]], _ body: ([UnsafePointer<Int32>], [UnsafePointer<Float>]) -> R
+    ) -> R {
+        let intBlock = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, ints.reduce(0) { $0 + $1.count }))
+        let floatBlock = UnsafeMutablePointer<Float>.allocate(capacity: max(1, floats.reduce(0) { $0 + $1.count }))
+        defer {
+            intBlock.deallocate()
+            floatBlock.deallocate()
+        }
+        var intPointers: [UnsafePointer<Int32>] = [], floatPointers: [UnsafePointer<Float>] = []
+        var offset = 0
+        for table in ints {
+            (intBlock + offset).initialize(from: table, count: table.count)
+            intPointers.append(UnsafePointer(intBlock + offset))
+            offset += table.count
+        }
+        offset = 0
+        for table in floats {
+            (floatBlock + offset).initialize(from: table, count: table.count)
+            floatPointers.append(UnsafePointer(floatBlock + offset))
+            offset += table.count
+        }
+        return body(intPointers, floatPointers)
     }
 
     // MARK: Fused element-wise

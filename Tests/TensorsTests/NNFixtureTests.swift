@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 import Tensors
 
@@ -19,9 +20,24 @@ import Tensors
         }
     }
 
+    /// The C kernels have AVX-512, AVX2 and baseline variants chosen at run time; each must
+    /// match. (Lowering the level while other tests run is harmless: all variants agree.)
+    @Test func everyKernelVariantMatchesPyTorch() {
+        for level: Int32 in [0, 2, 1] {
+            let used = ak_nn_set_cpu_level(level)
+            defer { _ = ak_nn_set_cpu_level(-1) }
+            if used != level { continue }  // this CPU lacks the instruction set
+            conv2dMatchesPyTorch()
+            convTranspose2dMatchesPyTorch()
+            batchNormMatchesPyTorch()
+            poolingMatchesPyTorch()
+            upsamplingMatchesPyTorch()
+        }
+    }
+
     @Test func conv2dMatchesPyTorch() {
         let cases = loadNNFixtures("conv2d.json")
-        #expect(cases.count >= 9)
+        #expect(cases.count >= 13)
         for c in cases {
             check(c, inputs: ["x", "weight", "bias"]) { t in
                 conv2d(t[0]!, weight: t[1]!, bias: t[2], stride: c.size("stride"), padding: c.size("padding"))
@@ -31,7 +47,7 @@ import Tensors
 
     @Test func convTranspose2dMatchesPyTorch() {
         let cases = loadNNFixtures("conv_transpose2d.json")
-        #expect(cases.count >= 6)
+        #expect(cases.count >= 8)
         for c in cases {
             check(c, inputs: ["x", "weight", "bias"]) { t in
                 convTranspose2d(

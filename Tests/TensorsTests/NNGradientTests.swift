@@ -36,6 +36,15 @@ import Tensors
         let ws = randomTensor([2, 3, 1, 1], seed: 10)
         checkGradients([xs, ws]) { weightedSum(conv2d($0[0], weight: $0[1])) }
         checkGradients([xs, ws]) { weightedSum(conv2d($0[0], weight: $0[1], stride: 2)) }
+        // 4×4 planes (one-register kernels), with and without stride.
+        let wt = randomTensor([2, 3, 3, 3], seed: 28, low: -0.5, high: 0.5)
+        checkGradients([xs, wt]) { weightedSum(conv2d($0[0], weight: $0[1], padding: 1)) }
+        checkGradients([xs, wt]) { weightedSum(conv2d($0[0], weight: $0[1], stride: 2, padding: 1)) }
+        // Rows wider than one 16-lane block, stride 2.
+        let xw = randomTensor([1, 1, 3, 37], seed: 29)
+        let ww = randomTensor([2, 1, 3, 3], seed: 30, low: -0.5, high: 0.5)
+        checkGradients([xw, ww]) { weightedSum(conv2d($0[0], weight: $0[1], stride: 2, padding: 1)) }
+        checkGradients([xw, ww]) { weightedSum(conv2d($0[0], weight: $0[1], padding: [0, 1])) }
     }
 
     @Test func convTranspose2d() {

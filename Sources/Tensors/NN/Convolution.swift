@@ -16,33 +16,11 @@ public func conv2d(
         outChannels: weight.shape[0], kernel: Size2D(weight.shape[2], weight.shape[3]), stride: stride,
         padding: padding)
     validate(geometry, op: "conv2d", input: input.shape, weight: weight.shape)
-    if let bias {
-        precondition(
-            bias.shape == [weight.shape[0]],
-            "conv2d: bias \(bias.shape) does not match the \(weight.shape[0]) output channels of weight \(weight.shape)")
-    }
+    checkBias(bias, channels: weight.shape[0], weight: weight, op: "conv2d")
     precondition(input.device == weight.device, "conv2d: input on \(input.device), weight on \(weight.device)")
-    let backend = input.device.backend
     let out = Tensor(uninitializedShape: geometry.outputShape, device: input.device)
-    backend.conv2d(input, weight: weight, bias: bias, geometry: geometry, into: out)
-    let x = input.detached(), w = weight.detached()
-    let needX = input.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
-    return Tensor.record(out, "conv2d", [input, weight] + (bias.map { [$0] } ?? [])) { g in
-        var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
-        if needX {
-            gx = Tensor(uninitializedShape: geometry.inputShape, device: g.device)
-            backend.conv2dBackwardInput(g, weight: w, geometry: geometry, into: gx!)
-        }
-        if needW {
-            gw = Tensor(uninitializedShape: geometry.weightShape, device: g.device)
-            backend.conv2dBackwardWeight(x, gradOutput: g, geometry: geometry, into: gw!)
-        }
-        if needB {
-            gb = Tensor(uninitializedShape: [geometry.outChannels], device: g.device)
-            backend.channelSum(g, layout: ChannelLayout(g.shape), into: gb!)
-        }
-        return [gx, gw, gb]
-    }
+    input.device.backend.conv2d(input, weight: weight, bias: bias, geometry: geometry, into: out)
+    return recordConvolution(out, "conv2d", input: input, weight: weight, bias: bias, geometry: geometry, transposed: false)
 }
 
 /// Transposed convolution (the adjoint of `conv2d` in its input) of `input` [N, Cin, H, W] with
@@ -76,34 +54,53 @@ public func convTranspose2d(
     precondition(
         geometry.outHeight == input.shape[2] && geometry.outWidth == input.shape[3],
         "convTranspose2d: inconsistent geometry for input \(input.shape) and weight \(weight.shape)")
-    if let bias {
-        precondition(
-            bias.shape == [weight.shape[1]],
-            "convTranspose2d: bias \(bias.shape) does not match the \(weight.shape[1]) output channels of weight \(weight.shape)")
-    }
+    checkBias(bias, channels: weight.shape[1], weight: weight, op: "convTranspose2d")
     precondition(input.device == weight.device, "convTranspose2d: input on \(input.device), weight on \(weight.device)")
     let backend = input.device.backend
     let out = Tensor(uninitializedShape: geometry.inputShape, device: input.device)
     backend.conv2dBackwardInput(input, weight: weight, geometry: geometry, into: out)
     if let bias { backend.addChannelBias(bias, to: out, layout: ChannelLayout(out.shape)) }
+    return recordConvolution(
+        out, "convTranspose2d", input: input, weight: weight, bias: bias, geometry: geometry, transposed: true)
+}
+
+/// Records a convolution's backward pass. `geometry` describes the convolution; when
+/// `transposed`, `out` is its input-adjoint (a transposed convolution), so the roles of the
+/// forward and input-gradient kernels swap, and so do the operands of the weight gradient.
+private func recordConvolution(
+    _ out: Tensor, _ name: String, input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
+    transposed: Bool
+) -> Tensor {
+    let backend = input.device.backend
     let x = input.detached(), w = weight.detached()
     let needX = input.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
-    return Tensor.record(out, "convTranspose2d", [input, weight] + (bias.map { [$0] } ?? [])) { g in
+    return Tensor.record(out, name, [input, weight] + (bias.map { [$0] } ?? [])) { g in
         var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
         if needX {
-            gx = Tensor(uninitializedShape: geometry.outputShape, device: g.device)
-            backend.conv2d(g, weight: w, bias: nil, geometry: geometry, into: gx!)
+            gx = Tensor(uninitializedShape: x.shape, device: g.device)
+            if transposed {
+                backend.conv2d(g, weight: w, bias: nil, geometry: geometry, into: gx!)
+            } else {
+                backend.conv2dBackwardInput(g, weight: w, geometry: geometry, into: gx!)
+            }
         }
         if needW {
             gw = Tensor(uninitializedShape: geometry.weightShape, device: g.device)
-            backend.conv2dBackwardWeight(g, gradOutput: x, geometry: geometry, into: gw!)
+            backend.conv2dBackwardWeight(transposed ? g : x, gradOutput: transposed ? x : g, geometry: geometry, into: gw!)
         }
         if needB {
-            gb = Tensor(uninitializedShape: [geometry.inChannels], device: g.device)
+            gb = Tensor(uninitializedShape: [g.shape[1]], device: g.device)
             backend.channelSum(g, layout: ChannelLayout(g.shape), into: gb!)
         }
         return [gx, gw, gb]
     }
+}
+
+private func checkBias(_ bias: Tensor?, channels: Int, weight: Tensor, op: String) {
+    guard let bias else { return }
+    precondition(
+        bias.shape == [channels],
+        "\(op): bias \(bias.shape) does not match the \(channels) output channels of weight \(weight.shape)")
 }
 
 private func validate(_ g: ConvGeometry, op: String, input: [Int], weight: [Int]) {
