@@ -372,7 +372,7 @@ def bench_runs(bench_dir: Path):
 
 def shown(path) -> str:
     """A path relative to the repository root when it lies inside it (for the recorded commands)."""
-    path = Path(path).resolve()
+    path = Path(os.path.abspath(path))  # keep symlinks such as .build/release as written
     try:
         return str(path.relative_to(ROOT))
     except ValueError:
@@ -398,6 +398,7 @@ def run_bench(binary: str, output: Path, methods, datasets, seeds, data_dir: Pat
     if len(created) != 1:
         raise SystemExit(f"expected one new bench folder in {output}, found {created}")
     log(f"  -> {created[0]} ({seconds:.1f} s)")
+    (created[0] / "compare-command.txt").write_text(shlex.join(command) + "\n")
     return created[0], command, seconds
 
 
@@ -605,7 +606,10 @@ def main():
             bench_seconds += seconds
             bench_dirs.append(bench_dir)
     else:
-        commands.append("(existing bench folders: " + ", ".join(map(str, bench_dirs)) + ")")
+        for bench_dir in bench_dirs:
+            recorded = bench_dir / "compare-command.txt"
+            commands.append(recorded.read_text().strip() if recorded.exists()
+                            else f"(bench folder {bench_dir}: command not recorded)")
 
     results = []
     for bench_dir in bench_dirs:
