@@ -294,7 +294,11 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
                                 }
                             }
                         }
-                        if gMax + gMax2 < tolerance || gMinIndex == -1 { break }
+                        if gMax + gMax2 < tolerance || gMinIndex == -1 {
+                            // Report the final (converged) violation, not the last sampled one.
+                            progress.update(completed: iterations, metrics: ["violation": gMax + gMax2])
+                            break
+                        }
                         let j = gMinIndex
                         iterations += 1
                         if iterations % 1000 == 0 {
