@@ -561,3 +561,183 @@ NN_VARIANTS(channel_sum, (const float *x, long outer, long C, long inner, float 
 void ak_channel_sum(const float *x, long outer, long C, long inner, float *out, long c0, long c1) {
     NN_DISPATCH(channel_sum, (x, outer, C, inner, out, c0, c1));
 }
+
+// Rectangles of planes, for convolutions computed one kernel tap at a time. The AVX-512
+// versions handle planes of at most 16 values with one permutation per plane, and rows of at
+// most 16 values with masked loads and stores; other shapes use the plain loops.
+
+NN_INLINE void gather_rect_impl(const float *src, long sstride, long cstride, int W, int samples, int row0,
+                                int nr, int rs, int col0, int nc, int cs, float *dst, long ld, long c0, long c1) {
+    for (long c = c0; c < c1; c++) {
+        float *restrict d = dst + c * ld;
+        for (int s = 0; s < samples; s++) {
+            const float *plane = src + s * sstride + c * cstride;
+            for (int i = 0; i < nr; i++) {
+                const float *restrict row = plane + (long)(row0 + i * rs) * W + col0;
+                if (cs == 1) {
+                    for (int j = 0; j < nc; j++) d[j] = row[j];
+                } else {
+                    for (int j = 0; j < nc; j++) d[j] = row[(long)j * cs];
+                }
+                d += nc;
+            }
+        }
+    }
+}
+NN_VARIANTS(gather_rect,
+            (const float *src, long sstride, long cstride, int W, int samples, int row0, int nr, int rs, int col0,
+             int nc, int cs, float *dst, long ld, long c0, long c1),
+            (src, sstride, cstride, W, samples, row0, nr, rs, col0, nc, cs, dst, ld, c0, c1))
+
+NN_INLINE void scatter_add_rect_impl(const float *src, long ld, float *dst, long sstride, long cstride, int W,
+                                     int samples, int row0, int nr, int rs, int col0, int nc, int cs, long c0,
+                                     long c1) {
+    for (long c = c0; c < c1; c++) {
+        const float *restrict s_ = src + c * ld;
+        for (int s = 0; s < samples; s++) {
+            float *plane = dst + s * sstride + c * cstride;
+            for (int i = 0; i < nr; i++) {
+                float *restrict row = plane + (long)(row0 + i * rs) * W + col0;
+                if (cs == 1) {
+                    for (int j = 0; j < nc; j++) row[j] += s_[j];
+                } else {
+                    for (int j = 0; j < nc; j++) row[(long)j * cs] += s_[j];
+                }
+                s_ += nc;
+            }
+        }
+    }
+}
+NN_VARIANTS(scatter_add_rect,
+            (const float *src, long ld, float *dst, long sstride, long cstride, int W, int samples, int row0, int nr,
+             int rs, int col0, int nc, int cs, long c0, long c1),
+            (src, ld, dst, sstride, cstride, W, samples, row0, nr, rs, col0, nc, cs, c0, c1))
+
+#if defined(__x86_64__)
+// Plane offsets of a rectangle's values (row-major within the rectangle), when the plane and
+// the rectangle fit one register.
+static int rect_index(int H, int W, int row0, int nr, int rs, int col0, int nc, int cs, int32_t index[16]) {
+    if (H * W > 16 || nr * nc > 16) return 0;
+    for (int l = 0; l < 16; l++) index[l] = 0;
+    for (int l = 0; l < nr * nc; l++) index[l] = (row0 + (l / nc) * rs) * W + col0 + (l % nc) * cs;
+    return 1;
+}
+
+__attribute__((target("avx512f"))) static void gather_rect_avx512_fast(
+    const float *src, long sstride, long cstride, int H, int W, int samples, int row0, int nr, int rs, int col0,
+    int nc, int cs, float *dst, long ld, long c0, long c1) {
+    int32_t index[16];
+    const int n = nr * nc;
+    if (rect_index(H, W, row0, nr, rs, col0, nc, cs, index)) {
+        const __m512i idx = _mm512_loadu_si512(index);
+        const __mmask16 in = (__mmask16)((1u << (H * W)) - 1u), out = (__mmask16)((1u << n) - 1u);
+        for (long c = c0; c < c1; c++) {
+            float *d = dst + c * ld;
+            for (int s = 0; s < samples; s++) {
+                const __m512 v = _mm512_maskz_loadu_ps(in, src + s * sstride + c * cstride);
+                _mm512_mask_storeu_ps(d + (long)s * n, out, _mm512_permutexvar_ps(idx, v));
+            }
+        }
+        return;
+    }
+    // Unit column step and short rows: one masked load per row and a full-width store (the
+    // next row overwrites the extra lanes); only a channel's last row is stored masked, so no
+    // lane lands in another channel's part.
+    const __mmask16 m = (__mmask16)((1u << nc) - 1u);
+    for (long c = c0; c < c1; c++) {
+        float *d = dst + c * ld;
+        float *const last = d + (long)(samples * nr - 1) * nc;
+        for (int s = 0; s < samples; s++) {
+            const float *plane = src + s * sstride + c * cstride + (long)row0 * W + col0;
+            for (int i = 0; i < nr; i++, d += nc) {
+                const __m512 v = _mm512_maskz_loadu_ps(m, plane + (long)i * rs * W);
+                if (d == last) _mm512_mask_storeu_ps(d, m, v);
+                else _mm512_storeu_ps(d, v);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void scatter_add_rect_avx512_fast(
+    const float *src, long ld, float *dst, long sstride, long cstride, int H, int W, int samples, int row0, int nr,
+    int rs, int col0, int nc, int cs, long c0, long c1) {
+    int32_t forward[16];
+    const int n = nr * nc;
+    if (rect_index(H, W, row0, nr, rs, col0, nc, cs, forward)) {
+        // Inverse map: plane lane p takes rectangle lane l where forward[l] = p.
+        int32_t inverse[16] = {0};
+        unsigned lanes = 0;
+        for (int l = 0; l < n; l++) {
+            inverse[forward[l]] = l;
+            lanes |= 1u << forward[l];
+        }
+        const __m512i idx = _mm512_loadu_si512(inverse);
+        const __mmask16 plane_mask = (__mmask16)((1u << (H * W)) - 1u), rect = (__mmask16)((1u << n) - 1u);
+        for (long c = c0; c < c1; c++) {
+            const float *sc = src + c * ld;
+            for (int s = 0; s < samples; s++) {
+                float *p = dst + s * sstride + c * cstride;
+                const __m512 v = _mm512_maskz_loadu_ps(rect, sc + (long)s * n);
+                const __m512 acc = _mm512_maskz_loadu_ps(plane_mask, p);
+                _mm512_mask_storeu_ps(p, plane_mask, _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps((__mmask16)lanes, idx, v)));
+            }
+        }
+        return;
+    }
+    const __mmask16 m = (__mmask16)((1u << nc) - 1u);
+    for (long c = c0; c < c1; c++) {
+        const float *sc = src + c * ld;
+        for (int s = 0; s < samples; s++) {
+            float *plane = dst + s * sstride + c * cstride + (long)row0 * W + col0;
+            for (int i = 0; i < nr; i++, sc += nc) {
+                float *row = plane + (long)i * rs * W;
+                _mm512_mask_storeu_ps(row, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, row), _mm512_maskz_loadu_ps(m, sc)));
+            }
+        }
+    }
+}
+#endif
+
+void ak_gather_rect(const float *src, long sstride, long cstride, int H, int W, int samples, int row0, int nr,
+                    int rs, int col0, int nc, int cs, float *dst, long ld, long c0, long c1) {
+#if defined(__x86_64__)
+    if (nn_cpu_level() == 1 && ((H * W <= 16 && nr * nc <= 16) || (cs == 1 && nc <= 16))) {
+        gather_rect_avx512_fast(src, sstride, cstride, H, W, samples, row0, nr, rs, col0, nc, cs, dst, ld, c0, c1);
+        return;
+    }
+#endif
+    NN_DISPATCH(gather_rect, (src, sstride, cstride, W, samples, row0, nr, rs, col0, nc, cs, dst, ld, c0, c1));
+}
+
+void ak_scatter_add_rect(const float *src, long ld, float *dst, long sstride, long cstride, int H, int W,
+                         int samples, int row0, int nr, int rs, int col0, int nc, int cs, long c0, long c1) {
+#if defined(__x86_64__)
+    if (nn_cpu_level() == 1 && ((H * W <= 16 && nr * nc <= 16) || (cs == 1 && nc <= 16))) {
+        scatter_add_rect_avx512_fast(src, ld, dst, sstride, cstride, H, W, samples, row0, nr, rs, col0, nc, cs, c0, c1);
+        return;
+    }
+#endif
+    NN_DISPATCH(scatter_add_rect, (src, ld, dst, sstride, cstride, W, samples, row0, nr, rs, col0, nc, cs, c0, c1));
+}
+
+NN_INLINE void repack_taps_impl(const float *src, long O, long C, long T, float *dst, int inverse, long o0, long o1) {
+    for (long o = o0; o < o1; o++) {
+        for (long t = 0; t < T; t++) {
+            if (inverse) {
+                const float *restrict s_ = src + (t * O + o) * C;
+                float *restrict d = dst + o * C * T + t;
+                for (long c = 0; c < C; c++) d[c * T] = s_[c];
+            } else {
+                const float *restrict s_ = src + o * C * T + t;
+                float *restrict d = dst + (t * O + o) * C;
+                for (long c = 0; c < C; c++) d[c] = s_[c * T];
+            }
+        }
+    }
+}
+NN_VARIANTS(repack_taps, (const float *src, long O, long C, long T, float *dst, int inverse, long o0, long o1),
+            (src, O, C, T, dst, inverse, o0, o1))
+
+void ak_repack_taps(const float *src, long O, long C, long T, float *dst, int inverse, long o0, long o1) {
+    NN_DISPATCH(repack_taps, (src, O, C, T, dst, inverse, o0, o1));
+}

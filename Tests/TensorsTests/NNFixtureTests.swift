@@ -37,7 +37,7 @@ import Tensors
 
     @Test func conv2dMatchesPyTorch() {
         let cases = loadNNFixtures("conv2d.json")
-        #expect(cases.count >= 13)
+        #expect(cases.count >= 16)
         for c in cases {
             check(c, inputs: ["x", "weight", "bias"]) { t in
                 conv2d(t[0]!, weight: t[1]!, bias: t[2], stride: c.size("stride"), padding: c.size("padding"))
@@ -47,7 +47,7 @@ import Tensors
 
     @Test func convTranspose2dMatchesPyTorch() {
         let cases = loadNNFixtures("conv_transpose2d.json")
-        #expect(cases.count >= 8)
+        #expect(cases.count >= 9)
         for c in cases {
             check(c, inputs: ["x", "weight", "bias"]) { t in
                 convTranspose2d(

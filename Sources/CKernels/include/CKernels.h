@@ -28,6 +28,16 @@ void ak_im2col(const float *x, int C, int H, int W, int kh, int kw, int sh, int 
 /// columns.
 void ak_col2im(const float *col, long ldcol, int C, int H, int W, int kh, int kw, int sh, int sw,
                int ph, int pw, int Ho, int Wo, float *x, long i0, long i1);
+/// Gathers a rectangle from planes (channels [c0, c1), `samples` samples):
+/// dst[c·ld + (s·nr + i)·nc + j] = src[s·sstride + c·cstride + (row0 + i·rs)·W + col0 + j·cs]
+/// for planes of H×W.
+void ak_gather_rect(const float *src, long sstride, long cstride, int H, int W, int samples, int row0, int nr,
+                    int rs, int col0, int nc, int cs, float *dst, long ld, long c0, long c1);
+/// The adjoint of ak_gather_rect: adds src into the rectangle of dst.
+void ak_scatter_add_rect(const float *src, long ld, float *dst, long sstride, long cstride, int H, int W,
+                         int samples, int row0, int nr, int rs, int col0, int nc, int cs, long c0, long c1);
+/// Weights [O, C, T] → [T, O, C] (inverse ≠ 0: back), output rows [o0, o1).
+void ak_repack_taps(const float *src, long O, long C, long T, float *dst, int inverse, long o0, long o1);
 /// x viewed as [items, inner]: x[i, :] += bias[i % C].
 void ak_add_channel_bias(float *x, const float *bias, long C, long inner, long i0, long i1);
 /// out[c] = Σ_{n, i} x[n, c, i] for x viewed as [outer, C, inner], channels [c0, c1).
