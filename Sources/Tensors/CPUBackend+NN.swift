@@ -228,18 +228,11 @@ extension CPUBackend {
 
     public func addReLU(_ a: Tensor, _ b: Tensor, into out: Tensor) {
         let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
-        CPUThreads.parallelRanges(out.count) { s, e in
-            for i in s..<e {
-                let v = pa[i] + pb[i]
-                po[i] = v > 0 ? v : 0
-            }
-        }
+        CPUThreads.parallelRanges(out.count) { s, e in ak_add_relu(pa, pb, po, s, e) }
     }
 
     public func reluBackward(_ gradOutput: Tensor, output: Tensor, into out: Tensor) {
         let pg = UnsafePointer(gradOutput.pointer), py = UnsafePointer(output.pointer), po = out.pointer
-        CPUThreads.parallelRanges(out.count) { s, e in
-            for i in s..<e { po[i] = py[i] > 0 ? pg[i] : 0 }
-        }
+        CPUThreads.parallelRanges(out.count) { s, e in ak_relu_backward(pg, py, po, s, e) }
     }
 }

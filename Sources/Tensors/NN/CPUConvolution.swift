@@ -16,10 +16,13 @@ public enum ConvolutionTuning {
     /// them, even past `workspaceBytes`, but never past `maximumWorkspaceBytes`.
     nonisolated(unsafe) public static var minimumStagedColumns = 512
     nonisolated(unsafe) public static var maximumWorkspaceBytes = 16 << 20
-    /// Small padded planes (8×8, 4×4) with 32 or more input channels are convolved one kernel
-    /// tap at a time over the outputs where the tap reads real input, so no multiply-adds are
-    /// spent on padding (30% of a 3×3 convolution's work on 4×4 maps).
+    /// Small padded planes (8×8, 4×4) are convolved one kernel tap at a time over the outputs
+    /// where the tap reads real input, so no multiply-adds are spent on padding (30% of a 3×3
+    /// convolution's work on 4×4 maps), when they have at least `tapByTapMinimumChannels` input
+    /// channels (with fewer, the per-tap GEMMs (K = C) are too small to pay: measured on
+    /// ResNet-18/20 layer shapes).
     nonisolated(unsafe) public static var tapByTap = true
+    nonisolated(unsafe) public static var tapByTapMinimumChannels = 256
     /// Convolutions whose weights have at most this many values split the batch over the cores
     /// (each core: its own samples, im2col and single-threaded GEMMs, and its own weight-gradient
     /// partial); larger ones split each GEMM instead.
@@ -81,14 +84,18 @@ struct ConvPlan {
     var columnCount: Int { patch * chunk * plane }
     var stagingCount: Int { direct || chunk == 1 ? 0 : outChannels * chunk * plane }
 
-    init(_ g: ConvGeometry, samples: Int) {
+    /// `like`: take the path chosen for another plan of the same call (the tuning knobs are read
+    /// once per call).
+    init(_ g: ConvGeometry, samples: Int, like other: ConvPlan? = nil) {
         patch = g.patchSize
         plane = g.outHeight * g.outWidth
         inChannels = g.inChannels
         outChannels = g.outChannels
-        direct = plane >= ConvolutionTuning.directPlaneSize
-        byTaps = !direct && ConvolutionTuning.tapByTap && g.inChannels >= 32 && g.kernel.height * g.kernel.width > 1
-            && (g.padding.height > 0 || g.padding.width > 0)
+        direct = other?.direct ?? (plane >= ConvolutionTuning.directPlaneSize)
+        byTaps =
+            other?.byTaps
+            ?? (!direct && ConvolutionTuning.tapByTap && g.inChannels >= ConvolutionTuning.tapByTapMinimumChannels
+                && g.kernel.height * g.kernel.width > 1 && (g.padding.height > 0 || g.padding.width > 0))
         let perSampleFloats =
             byTaps ? (g.inChannels + outChannels) * plane : patch * plane + (direct ? 0 : outChannels * plane)
         let perSample = max(1, perSampleFloats * MemoryLayout<Float>.stride)
@@ -160,9 +167,9 @@ struct CPUConvolution {
     /// Inside a worker: kernels and GEMMs run on the calling thread only.
     let serial: Bool
 
-    init(_ g: ConvGeometry, samples: Int, serial: Bool) {
+    init(_ g: ConvGeometry, samples: Int, serial: Bool, like path: ConvPlan) {
         self.g = g
-        self.plan = ConvPlan(g, samples: samples)
+        self.plan = ConvPlan(g, samples: samples, like: path)
         self.serial = serial
     }
 
@@ -177,24 +184,29 @@ struct CPUConvolution {
         return (0..<workers).map { (g.batch * $0 / workers)..<(g.batch * ($0 + 1) / workers) }
     }
 
-    /// Runs `body(pass, range, worker)` over the sample ranges, in parallel when there are several.
-    static func run(_ g: ConvGeometry, _ body: (CPUConvolution, Range<Int>, Int) -> Void) {
-        let ranges = sampleRanges(g)
+    /// Runs `body(pass, range, worker)` over `ranges`, in parallel when there are several; every
+    /// pass takes the path of `path`. (Tuning knobs should be set before convolutions run; each
+    /// call reads them once.)
+    static func run(
+        _ g: ConvGeometry, _ path: ConvPlan, _ ranges: [Range<Int>], _ body: (CPUConvolution, Range<Int>, Int) -> Void
+    ) {
         if ranges.count == 1 {
-            body(CPUConvolution(g, samples: g.batch, serial: false), ranges[0], 0)
+            body(CPUConvolution(g, samples: g.batch, serial: false, like: path), ranges[0], 0)
             return
         }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
             DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
-                work(CPUConvolution(g, samples: ranges[i].count, serial: true), ranges[i], i)
+                work(CPUConvolution(g, samples: ranges[i].count, serial: true, like: path), ranges[i], i)
             }
         }
     }
 
-    /// The weights as the passes read them: repacked to [tap, O, C] for tap-by-tap passes.
-    static func withPreparedWeights<R>(_ w: UnsafePointer<Float>, _ g: ConvGeometry, _ body: (UnsafePointer<Float>) -> R) -> R {
-        guard ConvPlan(g, samples: 1).byTaps else { return body(w) }
+    /// The weights as the passes of `path` read them: repacked to [tap, O, C] tap by tap.
+    static func withPreparedWeights<R>(
+        _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ path: ConvPlan, _ body: (UnsafePointer<Float>) -> R
+    ) -> R {
+        guard path.byTaps else { return body(w) }
         return ScratchPool.shared.withBuffer(g.outChannels * g.patchSize) { packed in
             repackTaps(w, packed, g, inverse: false)
             return body(packed)
@@ -202,16 +214,18 @@ struct CPUConvolution {
     }
 
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
-        withPreparedWeights(w, g) { w in
+        let path = ConvPlan(g, samples: 1)
+        withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (x, w, out) = (x, w, out)
-            run(g) { pass, range, _ in pass.forward(x, w, out, range) }
+            run(g, path, sampleRanges(g)) { pass, range, _ in pass.forward(x, w, out, range) }
         }
     }
 
     static func backwardInput(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
-        withPreparedWeights(w, g) { w in
+        let path = ConvPlan(g, samples: 1)
+        withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (gy, w, gx) = (gy, w, gx)
-            run(g) { pass, range, _ in pass.backwardInput(gy, w, gx, range) }
+            run(g, path, sampleRanges(g)) { pass, range, _ in pass.backwardInput(gy, w, gx, range) }
         }
     }
 
@@ -223,18 +237,18 @@ struct CPUConvolution {
             gw.update(repeating: 0, count: count)
             return
         }
-        let workers = sampleRanges(g).count
+        let ranges = sampleRanges(g), workers = ranges.count
+        let path = ConvPlan(g, samples: 1)
         ScratchPool.shared.withBuffer(workers * count) { partials in
             nonisolated(unsafe) let (x, gy, partials) = (x, gy, partials)
-            run(g) { pass, range, worker in pass.backwardWeight(x, gy, range, into: partials + worker * count) }
+            run(g, path, ranges) { pass, range, worker in pass.backwardWeight(x, gy, range, into: partials + worker * count) }
             for w in 1..<max(workers, 1) {
                 let p = partials + w * count
                 for i in 0..<count { partials[i] += p[i] }
             }
-            let plan = ConvPlan(g, samples: 1)
-            if plan.byTaps {
+            if path.byTaps {
                 repackTaps(partials, gw, g, inverse: true)
-            } else if plan.direct {
+            } else if path.direct {
                 // Accumulated as [K, O].
                 let O = g.outChannels, K = g.patchSize
                 for k in 0..<K {
