@@ -76,6 +76,10 @@ void ak_avgpool2d_backward(const float *dy, int H, int W, int Ho, int Wo, const 
                            const int32_t *he, const int32_t *ws, const int32_t *we, const float *rh,
                            const float *rw, float *dx, long p0, long p1);
 
+/// y = max(a + b, 0) and dx = (y > 0 ? dy : 0) over [i0, i1).
+void ak_add_relu(const float *a, const float *b, float *y, long i0, long i1);
+void ak_relu_backward(const float *dy, const float *y, float *dx, long i0, long i1);
+
 /// Nearest up-sampling of planes [p0, p1) by integer factors (sh, sw), and its adjoint.
 void ak_upsample_nearest(const float *x, int H, int W, int sh, int sw, float *y, long p0, long p1);
 void ak_upsample_nearest_backward(const float *dy, int H, int W, int sh, int sw, float *dx, long p0, long p1);
