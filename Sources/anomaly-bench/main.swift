@@ -71,7 +71,15 @@ func row(_ cells: [String], widths: [Int]) -> String {
     }.joined(separator: " ")
 }
 
+/// Peak resident memory of this process (VmHWM of /proc/self/status: per address space, so not
+/// inherited from the parent across exec, unlike getrusage's ru_maxrss).
 func peakMemoryMiB() -> Double {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+    {
+        return kib / 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
