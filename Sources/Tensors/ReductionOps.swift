@@ -79,8 +79,6 @@ extension Tensor {
         let out = reduced(op, axis: a, keepDims: keepDims)
         let (outer, size, inner) = split3(a)
         let x = detached(), inShape = shape
-        var keptShape = shape
-        keptShape[a] = 1
         return Tensor.record(out, op == .max ? "max" : "min", [self]) { g in
             let indices = x.device.backend.argReduce(max: op == .max, x, outer: outer, axisSize: size, inner: inner)
             let grad = Tensor.zeros(inShape)
@@ -90,7 +88,6 @@ extension Tensor {
                     dp[(o * size + indices[o * inner + i]) * inner + i] = gp[o * inner + i]
                 }
             }
-            _ = keptShape
             return [grad]
         }
     }
