@@ -21,7 +21,8 @@ public final class Conv2d: Module, Layer {
             [outChannels, inChannels, kernelSize.height, kernelSize.width], low: -bound, high: bound,
             using: &generator
         ).requiringGrad()
-        self.bias = bias ? Tensor.uniform([outChannels], low: -bound, high: bound, using: &generator).requiringGrad() : nil
+        self.bias =
+            bias ? Tensor.uniform([outChannels], low: -bound, high: bound, using: &generator).requiringGrad() : nil
         self.stride = stride
         self.padding = padding
     }
@@ -50,7 +51,8 @@ public final class ConvTranspose2d: Module, Layer {
             [inChannels, outChannels, kernelSize.height, kernelSize.width], low: -bound, high: bound,
             using: &generator
         ).requiringGrad()
-        self.bias = bias ? Tensor.uniform([outChannels], low: -bound, high: bound, using: &generator).requiringGrad() : nil
+        self.bias =
+            bias ? Tensor.uniform([outChannels], low: -bound, high: bound, using: &generator).requiringGrad() : nil
         self.stride = stride
         self.padding = padding
         self.outputPadding = outputPadding
@@ -98,7 +100,8 @@ public class BatchNorm: Module, Layer {
     public func callAsFunction(_ input: Tensor, relu: Bool) -> Tensor {
         precondition(
             acceptedRanks.contains(input.rank) && input.shape[1] == runningMean.count,
-            "\(name): expected input of rank \(acceptedRanks.map(String.init).joined(separator: " or ")) with \(runningMean.count) channels, got \(input.shape)")
+            "\(name): expected input of rank \(acceptedRanks.map(String.init).joined(separator: " or ")) with \(runningMean.count) channels, got \(input.shape)"
+        )
         if isTraining { numBatchesTracked.pointer[0] += 1 }
         return batchNorm(
             input, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
@@ -109,14 +112,16 @@ public class BatchNorm: Module, Layer {
 /// Batch normalisation of [N, C] or [N, C, L] (PyTorch's `nn.BatchNorm1d`).
 public final class BatchNorm1d: BatchNorm {
     public init(_ features: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
-        super.init(features, epsilon: epsilon, momentum: momentum, affine: affine, acceptedRanks: [2, 3], name: "BatchNorm1d")
+        super.init(
+            features, epsilon: epsilon, momentum: momentum, affine: affine, acceptedRanks: [2, 3], name: "BatchNorm1d")
     }
 }
 
 /// Batch normalisation of [N, C, H, W] (PyTorch's `nn.BatchNorm2d`).
 public final class BatchNorm2d: BatchNorm {
     public init(_ features: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
-        super.init(features, epsilon: epsilon, momentum: momentum, affine: affine, acceptedRanks: [4], name: "BatchNorm2d")
+        super.init(
+            features, epsilon: epsilon, momentum: momentum, affine: affine, acceptedRanks: [4], name: "BatchNorm2d")
     }
 }
 

@@ -7,27 +7,36 @@ extension CPUBackend {
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, into out: Tensor) {
         CPUConvolution.forward(UnsafePointer(x.pointer), UnsafePointer(weight.pointer), out.pointer, g)
         if let bias {
-            addChannelBias(bias, to: out, layout: ChannelLayout(outer: g.batch, channels: g.outChannels, inner: g.outHeight * g.outWidth))
+            addChannelBias(
+                bias, to: out,
+                layout: ChannelLayout(outer: g.batch, channels: g.outChannels, inner: g.outHeight * g.outWidth))
         }
     }
 
-    public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry g: ConvGeometry, into gradInput: Tensor) {
-        CPUConvolution.backwardInput(UnsafePointer(gradOutput.pointer), UnsafePointer(weight.pointer), gradInput.pointer, g)
+    public func conv2dBackwardInput(
+        _ gradOutput: Tensor, weight: Tensor, geometry g: ConvGeometry, into gradInput: Tensor
+    ) {
+        CPUConvolution.backwardInput(
+            UnsafePointer(gradOutput.pointer), UnsafePointer(weight.pointer), gradInput.pointer, g)
     }
 
-    public func conv2dBackwardWeight(_ x: Tensor, gradOutput: Tensor, geometry g: ConvGeometry, into gradWeight: Tensor) {
-        CPUConvolution.backwardWeight(UnsafePointer(x.pointer), UnsafePointer(gradOutput.pointer), gradWeight.pointer, g)
+    public func conv2dBackwardWeight(_ x: Tensor, gradOutput: Tensor, geometry g: ConvGeometry, into gradWeight: Tensor)
+    {
+        CPUConvolution.backwardWeight(
+            UnsafePointer(x.pointer), UnsafePointer(gradOutput.pointer), gradWeight.pointer, g)
     }
 
     public func addChannelBias(_ bias: Tensor, to x: Tensor, layout: ChannelLayout) {
-        let px = x.pointer, pb = UnsafePointer(bias.pointer)
+        let px = x.pointer
+        let pb = UnsafePointer(bias.pointer)
         CPUThreads.parallelRanges(layout.outer * layout.channels, costPerItem: layout.inner) { i0, i1 in
             ak_add_channel_bias(px, pb, layout.channels, layout.inner, i0, i1)
         }
     }
 
     public func channelSum(_ x: Tensor, layout: ChannelLayout, into out: Tensor) {
-        let px = UnsafePointer(x.pointer), po = out.pointer
+        let px = UnsafePointer(x.pointer)
+        let po = out.pointer
         CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize) { c0, c1 in
             ak_channel_sum(px, layout.outer, layout.channels, layout.inner, po, c0, c1)
         }
@@ -36,10 +45,13 @@ extension CPUBackend {
     // MARK: Pooling
 
     public func maxPool2d(_ x: Tensor, windows: PoolWindows, into out: Tensor, indices: Tensor) {
-        let px = UnsafePointer(x.pointer), po = out.pointer
+        let px = UnsafePointer(x.pointer)
+        let po = out.pointer
         let pi = UnsafeMutableRawPointer(indices.pointer).assumingMemoryBound(to: Int32.self)
-        let H = Int32(windows.inHeight), W = Int32(windows.inWidth)
-        let Ho = Int32(windows.outHeight), Wo = Int32(windows.outWidth)
+        let H = Int32(windows.inHeight)
+        let W = Int32(windows.inWidth)
+        let Ho = Int32(windows.outHeight)
+        let Wo = Int32(windows.outWidth)
         let cost = windows.outHeight * windows.outWidth * 4
         if windows.isTwoByTwo {
             CPUThreads.parallelRanges(windows.planes, costPerItem: cost) { p0, p1 in
@@ -55,7 +67,8 @@ extension CPUBackend {
     }
 
     public func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, windows: PoolWindows, into gradInput: Tensor) {
-        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let pg = UnsafePointer(gradOutput.pointer)
+        let pd = gradInput.pointer
         let pi = UnsafeRawPointer(indices.pointer).assumingMemoryBound(to: Int32.self)
         CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
             ak_maxpool2d_backward(
@@ -65,7 +78,8 @@ extension CPUBackend {
     }
 
     public func avgPool2d(_ x: Tensor, windows: PoolWindows, into out: Tensor) {
-        let px = UnsafePointer(x.pointer), po = out.pointer
+        let px = UnsafePointer(x.pointer)
+        let po = out.pointer
         withWindows(windows) { hs, he, ws, we, rh, rw in
             CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
                 ak_avgpool2d(
@@ -76,7 +90,8 @@ extension CPUBackend {
     }
 
     public func avgPool2dBackward(_ gradOutput: Tensor, windows: PoolWindows, into gradInput: Tensor) {
-        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let pg = UnsafePointer(gradOutput.pointer)
+        let pd = gradInput.pointer
         withWindows(windows) { hs, he, ws, we, rh, rw in
             CPUThreads.parallelRanges(windows.planes, costPerItem: windows.inHeight * windows.inWidth) { p0, p1 in
                 ak_avgpool2d_backward(
@@ -88,10 +103,13 @@ extension CPUBackend {
 
     private func withWindows<R>(
         _ w: PoolWindows,
-        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
-                 UnsafePointer<Float>, UnsafePointer<Float>) -> R
+        _ body: (
+            UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
+            UnsafePointer<Float>, UnsafePointer<Float>
+        ) -> R
     ) -> R {
-        withTables([w.rows.start, w.rows.end, w.columns.start, w.columns.end], [w.rows.scale, w.columns.scale]) { i, f in
+        withTables([w.rows.start, w.rows.end, w.columns.start, w.columns.end], [w.rows.scale, w.columns.scale]) {
+            i, f in
             body(i[0], i[1], i[2], i[3], f[0], f[1])
         }
     }
@@ -103,9 +121,13 @@ extension CPUBackend {
         runningMean: Tensor?, runningVariance: Tensor?, momentum: Float,
         into out: Tensor, mean: Tensor, invStd: Tensor, variance: Tensor
     ) {
-        let px = UnsafePointer(x.pointer), py = out.pointer
-        let pw = weight.map { UnsafePointer($0.pointer) }, pb = bias.map { UnsafePointer($0.pointer) }
-        let pm = mean.pointer, ps = invStd.pointer, pv = variance.pointer
+        let px = UnsafePointer(x.pointer)
+        let py = out.pointer
+        let pw = weight.map { UnsafePointer($0.pointer) }
+        let pb = bias.map { UnsafePointer($0.pointer) }
+        let pm = mean.pointer
+        let ps = invStd.pointer
+        let pv = variance.pointer
         CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize * 3) { c0, c1 in
             ak_bn_forward_train(
                 px, layout.outer, layout.channels, layout.inner, pw, pb, epsilon, relu ? 1 : 0, py, pm, ps, pv, c0, c1)
@@ -122,9 +144,13 @@ extension CPUBackend {
         }
     }
 
-    public func channelAffine(_ x: Tensor, layout: ChannelLayout, scale: Tensor, shift: Tensor, relu: Bool, into out: Tensor) {
-        let px = UnsafePointer(x.pointer), py = out.pointer
-        let pa = UnsafePointer(scale.pointer), pb = UnsafePointer(shift.pointer)
+    public func channelAffine(
+        _ x: Tensor, layout: ChannelLayout, scale: Tensor, shift: Tensor, relu: Bool, into out: Tensor
+    ) {
+        let px = UnsafePointer(x.pointer)
+        let py = out.pointer
+        let pa = UnsafePointer(scale.pointer)
+        let pb = UnsafePointer(shift.pointer)
         CPUThreads.parallelRanges(layout.outer * layout.channels, costPerItem: layout.inner) { i0, i1 in
             ak_bn_apply(px, layout.channels, layout.inner, pa, pb, relu ? 1 : 0, py, i0, i1)
         }
@@ -135,10 +161,15 @@ extension CPUBackend {
         weight: Tensor?, bias: Tensor?, relu: Bool, batchStatistics: Bool,
         gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?
     ) {
-        let px = UnsafePointer(x.pointer), pg = UnsafePointer(gradOutput.pointer)
-        let pm = UnsafePointer(mean.pointer), ps = UnsafePointer(invStd.pointer)
-        let pw = weight.map { UnsafePointer($0.pointer) }, pb = bias.map { UnsafePointer($0.pointer) }
-        let pdx = gradInput?.pointer, pdw = gradWeight?.pointer, pdb = gradBias?.pointer
+        let px = UnsafePointer(x.pointer)
+        let pg = UnsafePointer(gradOutput.pointer)
+        let pm = UnsafePointer(mean.pointer)
+        let ps = UnsafePointer(invStd.pointer)
+        let pw = weight.map { UnsafePointer($0.pointer) }
+        let pb = bias.map { UnsafePointer($0.pointer) }
+        let pdx = gradInput?.pointer
+        let pdw = gradWeight?.pointer
+        let pdb = gradBias?.pointer
         CPUThreads.parallelRanges(layout.channels, costPerItem: layout.reductionSize * 4) { c0, c1 in
             ak_bn_backward(
                 px, pg, layout.outer, layout.channels, layout.inner, pm, ps, pw, pb, relu ? 1 : 0,
@@ -149,7 +180,8 @@ extension CPUBackend {
     // MARK: Resampling
 
     public func upsampleNearest(_ x: Tensor, scale: Size2D, into out: Tensor) {
-        let px = UnsafePointer(x.pointer), po = out.pointer
+        let px = UnsafePointer(x.pointer)
+        let po = out.pointer
         let (planes, H, W) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
         CPUThreads.parallelRanges(planes, costPerItem: out.count / max(planes, 1)) { p0, p1 in
             ak_upsample_nearest(px, Int32(H), Int32(W), Int32(scale.height), Int32(scale.width), po, p0, p1)
@@ -157,7 +189,8 @@ extension CPUBackend {
     }
 
     public func upsampleNearestBackward(_ gradOutput: Tensor, scale: Size2D, into gradInput: Tensor) {
-        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let pg = UnsafePointer(gradOutput.pointer)
+        let pd = gradInput.pointer
         let s = gradInput.shape
         let (planes, H, W) = (s[0] * s[1], s[2], s[3])
         CPUThreads.parallelRanges(planes, costPerItem: gradOutput.count / max(planes, 1)) { p0, p1 in
@@ -166,9 +199,11 @@ extension CPUBackend {
     }
 
     public func upsampleBilinear(_ x: Tensor, plan: ResamplePlan, into out: Tensor) {
-        let px = UnsafePointer(x.pointer), po = out.pointer
+        let px = UnsafePointer(x.pointer)
+        let po = out.pointer
         withPlan(plan) { h0, h1, lh, w0, w1, lw in
-            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) { p0, p1 in
+            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) {
+                p0, p1 in
                 ak_resample_linear(
                     px, Int32(plan.rows.inSize), Int32(plan.columns.inSize), Int32(plan.rows.outSize),
                     Int32(plan.columns.outSize), h0, h1, lh, w0, w1, lw, po, p0, p1)
@@ -177,9 +212,11 @@ extension CPUBackend {
     }
 
     public func upsampleBilinearBackward(_ gradOutput: Tensor, plan: ResamplePlan, into gradInput: Tensor) {
-        let pg = UnsafePointer(gradOutput.pointer), pd = gradInput.pointer
+        let pg = UnsafePointer(gradOutput.pointer)
+        let pd = gradInput.pointer
         withPlan(plan) { h0, h1, lh, w0, w1, lw in
-            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) { p0, p1 in
+            CPUThreads.parallelRanges(plan.planes, costPerItem: plan.rows.outSize * plan.columns.outSize * 4) {
+                p0, p1 in
                 ak_resample_linear_backward(
                     pg, Int32(plan.rows.inSize), Int32(plan.columns.inSize), Int32(plan.rows.outSize),
                     Int32(plan.columns.outSize), h0, h1, lh, w0, w1, lw, pd, p0, p1)
@@ -189,10 +226,14 @@ extension CPUBackend {
 
     private func withPlan<R>(
         _ p: ResamplePlan,
-        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Int32>,
-                 UnsafePointer<Int32>, UnsafePointer<Float>) -> R
+        _ body: (
+            UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Int32>,
+            UnsafePointer<Int32>, UnsafePointer<Float>
+        ) -> R
     ) -> R {
-        withTables([p.rows.index0, p.rows.index1, p.columns.index0, p.columns.index1], [p.rows.weight, p.columns.weight]) { i, f in
+        withTables(
+            [p.rows.index0, p.rows.index1, p.columns.index0, p.columns.index1], [p.rows.weight, p.columns.weight]
+        ) { i, f in
             body(i[0], i[1], f[0], i[2], i[3], f[1])
         }
     }
@@ -208,7 +249,8 @@ extension CPUBackend {
             intBlock.deallocate()
             floatBlock.deallocate()
         }
-        var intPointers: [UnsafePointer<Int32>] = [], floatPointers: [UnsafePointer<Float>] = []
+        var intPointers: [UnsafePointer<Int32>] = []
+        var floatPointers: [UnsafePointer<Float>] = []
         var offset = 0
         for table in ints {
             (intBlock + offset).initialize(from: table, count: table.count)
@@ -227,12 +269,16 @@ extension CPUBackend {
     // MARK: Fused element-wise
 
     public func addReLU(_ a: Tensor, _ b: Tensor, into out: Tensor) {
-        let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
+        let pa = UnsafePointer(a.pointer)
+        let pb = UnsafePointer(b.pointer)
+        let po = out.pointer
         CPUThreads.parallelRanges(out.count) { s, e in ak_add_relu(pa, pb, po, s, e) }
     }
 
     public func reluBackward(_ gradOutput: Tensor, output: Tensor, into out: Tensor) {
-        let pg = UnsafePointer(gradOutput.pointer), py = UnsafePointer(output.pointer), po = out.pointer
+        let pg = UnsafePointer(gradOutput.pointer)
+        let py = UnsafePointer(output.pointer)
+        let po = out.pointer
         CPUThreads.parallelRanges(out.count) { s, e in ak_relu_backward(pg, py, po, s, e) }
     }
 }

@@ -1,6 +1,6 @@
-import Testing
 import Layers
 import Tensors
+import Testing
 
 @Suite struct NNLayersTests {
     @Test func convolutionLayersUsePyTorchLayoutAndInitialisation() {
@@ -31,7 +31,9 @@ import Tensors
         #expect(bn.namedTensors().map(\.name) == ["weight", "bias", "runningMean", "runningVar", "numBatchesTracked"])
         #expect(bn.namedBuffers().map(\.name) == ["runningMean", "runningVar", "numBatchesTracked"])
         // Channel 0 holds 1…8, channel 1 holds 10 everywhere.
-        let x = Tensor((1...8).map { Float($0) } + [Float](repeating: 10, count: 8), shape: [2, 2, 2, 2]).permuted([1, 0, 2, 3])
+        let x = Tensor((1...8).map { Float($0) } + [Float](repeating: 10, count: 8), shape: [2, 2, 2, 2]).permuted([
+            1, 0, 2, 3,
+        ])
         let xs = x.reshaped([2, 2, 2, 2])
         let y = bn(xs)
         // Batch statistics: each channel normalised to mean 0.
@@ -105,7 +107,8 @@ import Tensors
         let deconv2 = ConvTranspose2d(4, 8, kernelSize: 5, padding: 3, bias: false, using: &g)
         let bn4 = BatchNorm2d(8, epsilon: 1e-4, affine: false)
         let deconv3 = ConvTranspose2d(8, 1, kernelSize: 5, padding: 2, bias: false, using: &g)
-        let pool = MaxPool2d(2), up = Upsample(scale: 2)
+        let pool = MaxPool2d(2)
+        let up = Upsample(scale: 2)
         let modules: [Module] = [conv1, conv2, fc, deconv1, deconv2, deconv3]
         func forward(_ x: Tensor) -> Tensor {
             var h = pool(bn1(conv1(x)).leakyRelu())

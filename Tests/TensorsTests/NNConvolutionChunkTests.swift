@@ -1,5 +1,5 @@
-import Testing
 import Tensors
+import Testing
 
 /// Batches large enough that the convolution runs in several chunks of samples (12 MB of im2col
 /// scratch) give the same values and gradients as one sample at a time. Covers both layouts:
@@ -13,7 +13,8 @@ import Tensors
         let y = conv2d(x, weight: w, stride: Size2D(stride), padding: 1)
         let r = randomTensor(y.shape, seed: 33)
         (y * r).sum().backward()
-        var outputs: [Tensor] = [], inputGrads: [Tensor] = []
+        var outputs: [Tensor] = []
+        var inputGrads: [Tensor] = []
         var weightGrad = Tensor.zeros(w.shape)
         for n in 0..<batch {
             let xn = x.detached().slice(n..<(n + 1)).requiringGrad()

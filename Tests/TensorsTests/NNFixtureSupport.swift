@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
 
 /// One case of a PyTorch fixture file written by scripts/fixtures/nn_fixtures.py.
 struct NNFixture {
@@ -11,7 +11,8 @@ struct NNFixture {
     func has(_ key: String) -> Bool { fields[key] is [String: Any] }
 
     func tensor(_ key: String) -> Tensor {
-        guard let t = fields[key] as? [String: Any], let shape = t["shape"] as? [Int], let data = t["data"] as? [Double] else {
+        guard let t = fields[key] as? [String: Any], let shape = t["shape"] as? [Int], let data = t["data"] as? [Double]
+        else {
             fatalError("fixture \(name): no tensor '\(key)'")
         }
         return Tensor(data.map { Float($0) }, shape: shape)
@@ -57,7 +58,8 @@ func expectClose(
         Issue.record("\(what): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
         return
     }
-    let a = actual.toArray(), e = expected.toArray()
+    let a = actual.toArray()
+    let e = expected.toArray()
     let scale = max(1, e.map { abs($0) }.max() ?? 0)
     for i in 0..<a.count where !(abs(a[i] - e[i]) <= atol * scale + rtol * abs(e[i])) {
         Issue.record("\(what): element \(i) is \(a[i]), expected \(e[i])", sourceLocation: sourceLocation)

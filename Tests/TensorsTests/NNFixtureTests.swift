@@ -1,6 +1,6 @@
 import CKernels
-import Testing
 import Tensors
+import Testing
 
 /// Forward values and gradients of sum(output · upstream) against PyTorch 2.13 (fixtures from
 /// scripts/fixtures/nn_fixtures.py). Tolerance: 1e-5 relative plus 1e-5 × the largest expected
@@ -62,7 +62,8 @@ import Tensors
         #expect(cases.count >= 7)
         for c in cases {
             for relu in [false, true] {
-                let runningMean = c.tensor("runningMean"), runningVar = c.tensor("runningVar")
+                let runningMean = c.tensor("runningMean")
+                let runningVar = c.tensor("runningVar")
                 check(c, inputs: ["x", "weight", "bias"], prefix: relu ? "relu_" : "") { t in
                     batchNorm(
                         t[0]!, runningMean: runningMean, runningVariance: runningVar, weight: t[1], bias: t[2],
@@ -83,7 +84,8 @@ import Tensors
             check(c, inputs: ["x"]) { t in
                 switch c.string("kind") {
                 case "max":
-                    return maxPool2d(t[0]!, kernel: c.size("kernel"), stride: c.size("stride"), padding: c.size("padding"))
+                    return maxPool2d(
+                        t[0]!, kernel: c.size("kernel"), stride: c.size("stride"), padding: c.size("padding"))
                 case "avg":
                     return avgPool2d(
                         t[0]!, kernel: c.size("kernel"), stride: c.size("stride"), padding: c.size("padding"),

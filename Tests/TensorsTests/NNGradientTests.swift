@@ -1,5 +1,5 @@
-import Testing
 import Tensors
+import Testing
 
 /// Finite-difference checks of every NN op's backward (`checkGradients`: central differences in
 /// Float64 around Float32 values). Tolerance |analytic − numeric| ≤ 2e-3 + 2e-2·|numeric| with
@@ -74,7 +74,9 @@ import Tensors
         let x = Tensor(order, shape: [2, 2, 7, 6])
         checkGradients([x], h: 1e-3) { weightedSum(maxPool2d($0[0], kernel: 3, stride: 2, padding: 1)) }
         checkGradients([x], h: 1e-3) { weightedSum(maxPool2d($0[0], kernel: 2)) }
-        checkGradients([x], h: 1e-3) { weightedSum(maxPool2d($0[0], kernel: [2, 3], stride: [1, 2], padding: [0, 1])) }
+        checkGradients([x], h: 1e-3) {
+            weightedSum(maxPool2d($0[0], kernel: [2, 3], stride: [1, 2], padding: [0, 1]))
+        }
         let y = randomTensor([2, 2, 7, 6], seed: 17)
         checkGradients([y]) { weightedSum(avgPool2d($0[0], kernel: 3, stride: 2, padding: 1)) }
         checkGradients([y]) { weightedSum(avgPool2d($0[0], kernel: 3, stride: 2, padding: 1, countIncludePad: false)) }
@@ -88,18 +90,24 @@ import Tensors
         let w = randomTensor([2], seed: 19, low: 0.5, high: 1.5)
         let b = randomTensor([2], seed: 20)
         checkGradients([x, w, b]) {
-            weightedSum(batchNorm($0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true))
+            weightedSum(
+                batchNorm($0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true))
         }
         checkGradients([x]) {
             weightedSum(batchNorm($0[0], runningMean: nil, runningVariance: nil, training: true, epsilon: 1e-4))
         }
         checkGradients([x, w, b], h: 1e-3) {
             weightedSum(
-                batchNorm($0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true, fusedReLU: true))
+                batchNorm(
+                    $0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true,
+                    fusedReLU: true))
         }
-        let mean = Tensor([0.3, -0.2]), variance = Tensor([1.5, 0.7])
+        let mean = Tensor([0.3, -0.2])
+        let variance = Tensor([1.5, 0.7])
         checkGradients([x, w, b]) {
-            weightedSum(batchNorm($0[0], runningMean: mean, runningVariance: variance, weight: $0[1], bias: $0[2], training: false))
+            weightedSum(
+                batchNorm(
+                    $0[0], runningMean: mean, runningVariance: variance, weight: $0[1], bias: $0[2], training: false))
         }
         checkGradients([x, w, b], h: 1e-3) {
             weightedSum(
@@ -111,7 +119,8 @@ import Tensors
         checkGradients([x1]) { weightedSum(batchNorm($0[0], runningMean: nil, runningVariance: nil, training: true)) }
         let x3 = randomTensor([3, 2, 4], seed: 22, low: -2, high: 3)
         checkGradients([x3, w, b]) {
-            weightedSum(batchNorm($0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true))
+            weightedSum(
+                batchNorm($0[0], runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true))
         }
     }
 
@@ -131,7 +140,8 @@ import Tensors
             var g = SeededGenerator(seed: 25)
             return weightedSum(dropout($0[0], p: 0.3, training: true, generator: &g))
         }
-        let a = randomTensor([3, 4], seed: 26), b = randomTensor([3, 4], seed: 27)
+        let a = randomTensor([3, 4], seed: 26)
+        let b = randomTensor([3, 4], seed: 27)
         checkGradients([a, b], h: 1e-3) { weightedSum(addReLU($0[0], $0[1])) }
     }
 }

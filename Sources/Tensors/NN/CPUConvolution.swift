@@ -109,7 +109,8 @@ struct ConvPlan {
         let count = (samples + most - 1) / most
         var list: [(Int, Int)] = []
         for i in 0..<count {
-            let s = samples * i / count, e = samples * (i + 1) / count
+            let s = samples * i / count
+            let e = samples * (i + 1) / count
             if e > s { list.append((s, e - s)) }
         }
         chunks = list
@@ -143,7 +144,10 @@ struct TapRect {
             for kj in 0..<g.kernel.width {
                 let (c0, columns) = valid(g.inWidth, g.outWidth, g.stride.width, g.padding.width, kj)
                 if rows > 0 && columns > 0 {
-                    rects.append(TapRect(tap: ki * g.kernel.width + kj, ki: ki, kj: kj, r0: r0, rows: rows, c0: c0, columns: columns))
+                    rects.append(
+                        TapRect(
+                            tap: ki * g.kernel.width + kj, ki: ki, kj: kj, r0: r0, rows: rows, c0: c0, columns: columns)
+                    )
                 }
             }
         }
@@ -213,7 +217,9 @@ struct CPUConvolution {
         }
     }
 
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    static func forward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+    ) {
         let path = ConvPlan(g, samples: 1)
         withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (x, w, out) = (x, w, out)
@@ -221,7 +227,9 @@ struct CPUConvolution {
         }
     }
 
-    static func backwardInput(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    static func backwardInput(
+        _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+    ) {
         let path = ConvPlan(g, samples: 1)
         withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (gy, w, gx) = (gy, w, gx)
@@ -231,17 +239,22 @@ struct CPUConvolution {
 
     /// gradWeight [O, C, kh, kw] = Σ over the batch; each worker fills its own partial in the
     /// layout its pass accumulates in, then the partials are summed and laid out.
-    static func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    static func backwardWeight(
+        _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+    ) {
         let count = g.outChannels * g.patchSize
         if g.batch == 0 {
             gw.update(repeating: 0, count: count)
             return
         }
-        let ranges = sampleRanges(g), workers = ranges.count
+        let ranges = sampleRanges(g)
+        let workers = ranges.count
         let path = ConvPlan(g, samples: 1)
         ScratchPool.shared.withBuffer(workers * count) { partials in
             nonisolated(unsafe) let (x, gy, partials) = (x, gy, partials)
-            run(g, path, ranges) { pass, range, worker in pass.backwardWeight(x, gy, range, into: partials + worker * count) }
+            run(g, path, ranges) { pass, range, worker in
+                pass.backwardWeight(x, gy, range, into: partials + worker * count)
+            }
             for w in 1..<max(workers, 1) {
                 let p = partials + w * count
                 for i in 0..<count { partials[i] += p[i] }
@@ -250,7 +263,8 @@ struct CPUConvolution {
                 repackTaps(partials, gw, g, inverse: true)
             } else if path.direct {
                 // Accumulated as [K, O].
-                let O = g.outChannels, K = g.patchSize
+                let O = g.outChannels
+                let K = g.patchSize
                 for k in 0..<K {
                     for o in 0..<O { gw[o * K + k] = partials[k * O + o] }
                 }
@@ -268,11 +282,13 @@ struct CPUConvolution {
     ) {
         if serial {
             BLAS.sgemmSingle(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b,
+                ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
         } else {
             BLAS.sgemm(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b,
+                ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
         }
     }
@@ -283,7 +299,9 @@ struct CPUConvolution {
 
     /// im2col of samples [n0, n0 + count) into `col` [K, count·P].
     func im2col(_ x: UnsafePointer<Float>, _ n0: Int, _ count: Int, _ col: UnsafeMutablePointer<Float>) {
-        let sample = g.inChannels * g.inHeight * g.inWidth, P = plan.plane, g = self.g
+        let sample = g.inChannels * g.inHeight * g.inWidth
+        let P = plan.plane
+        let g = self.g
         parallel(count * g.inChannels, cost: g.kernel.height * g.kernel.width * P) { i0, i1 in
             ak_im2col(
                 x + n0 * sample, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
@@ -295,7 +313,9 @@ struct CPUConvolution {
 
     /// col2im of `col` [K, count·P] into samples [n0, n0 + count) of `x` (overwritten).
     func col2im(_ col: UnsafePointer<Float>, _ n0: Int, _ count: Int, _ x: UnsafeMutablePointer<Float>) {
-        let sample = g.inChannels * g.inHeight * g.inWidth, P = plan.plane, g = self.g
+        let sample = g.inChannels * g.inHeight * g.inWidth
+        let P = plan.plane
+        let g = self.g
         parallel(count * g.inChannels, cost: g.kernel.height * g.kernel.width * P) { i0, i1 in
             ak_col2im(
                 col, count * P, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
@@ -306,11 +326,16 @@ struct CPUConvolution {
     }
 
     /// NCHW samples [n0, n0 + count) of `nchw` ([N, O, P]) ⇄ staging [O, count·P].
-    func stage(_ nchw: UnsafeMutablePointer<Float>, _ staging: UnsafeMutablePointer<Float>, n0: Int, count: Int, toStaging: Bool) {
-        let channels = g.outChannels, plane = plan.plane
+    func stage(
+        _ nchw: UnsafeMutablePointer<Float>, _ staging: UnsafeMutablePointer<Float>, n0: Int, count: Int,
+        toStaging: Bool
+    ) {
+        let channels = g.outChannels
+        let plane = plan.plane
         parallel(count * channels, cost: plane) { i0, i1 in
             for item in i0..<i1 {
-                let s = item / channels, o = item % channels
+                let s = item / channels
+                let o = item % channels
                 let a = nchw + (n0 + s) * channels * plane + o * plane
                 let b = staging + o * count * plane + s * plane
                 if toStaging { b.update(from: a, count: plane) } else { a.update(from: b, count: plane) }
@@ -320,8 +345,13 @@ struct CPUConvolution {
 
     // MARK: Passes over samples `range`
 
-    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+    func forward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>
+    ) {
+        let O = g.outChannels
+        let K = plan.patch
+        let P = plan.plane
+        let C = g.inChannels
         if plan.byTaps { return forwardByTaps(x, w, out, range) }
         if g.isPointwise && plan.direct {
             for n in range {
@@ -332,7 +362,8 @@ struct CPUConvolution {
         ScratchPool.shared.withBuffer(plan.scratchCount) { col in
             let staging = col + plan.columnCount
             for (c0, cs) in plan.chunks {
-                let n0 = range.lowerBound + c0, ld = cs * P
+                let n0 = range.lowerBound + c0
+                let ld = cs * P
                 im2col(x, n0, cs, col)
                 if plan.direct || cs == 1 {
                     for s in 0..<cs {
@@ -346,22 +377,32 @@ struct CPUConvolution {
         }
     }
 
-    func backwardInput(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+    func backwardInput(
+        _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ range: Range<Int>
+    ) {
+        let O = g.outChannels
+        let K = plan.patch
+        let P = plan.plane
+        let C = g.inChannels
         if plan.byTaps { return backwardInputByTaps(gy, w, gx, range) }
         if g.isPointwise && plan.direct {
             for n in range {
-                gemm(transposeA: true, m: C, n: P, k: O, a: w, lda: C, b: gy + n * O * P, ldb: P, c: gx + n * C * P, ldc: P)
+                gemm(
+                    transposeA: true, m: C, n: P, k: O, a: w, lda: C, b: gy + n * O * P, ldb: P, c: gx + n * C * P,
+                    ldc: P)
             }
             return
         }
         ScratchPool.shared.withBuffer(plan.scratchCount) { col in
             let staging = col + plan.columnCount
             for (c0, cs) in plan.chunks {
-                let n0 = range.lowerBound + c0, ld = cs * P
+                let n0 = range.lowerBound + c0
+                let ld = cs * P
                 if plan.direct || cs == 1 {
                     for s in 0..<cs {
-                        gemm(transposeA: true, m: K, n: P, k: O, a: w, lda: K, b: gy + (n0 + s) * O * P, ldb: P, c: col + s * P, ldc: ld)
+                        gemm(
+                            transposeA: true, m: K, n: P, k: O, a: w, lda: K, b: gy + (n0 + s) * O * P, ldb: P,
+                            c: col + s * P, ldc: ld)
                     }
                 } else {
                     stage(UnsafeMutablePointer(mutating: gy), staging, n0: n0, count: cs, toStaging: true)
@@ -375,8 +416,14 @@ struct CPUConvolution {
     /// The weight gradient of samples `range`, overwriting `partial`: [K, O] on the direct
     /// path (OpenBLAS runs col·dYᵀ faster than dY·colᵀ there), [tap, O, C] tap by tap,
     /// [O, K] otherwise.
-    func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ range: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
-        let O = g.outChannels, K = plan.patch, P = plan.plane, C = g.inChannels
+    func backwardWeight(
+        _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ range: Range<Int>,
+        into partial: UnsafeMutablePointer<Float>
+    ) {
+        let O = g.outChannels
+        let K = plan.patch
+        let P = plan.plane
+        let C = g.inChannels
         if plan.byTaps { return backwardWeightByTaps(x, gy, range, into: partial) }
         var first = true
         if plan.direct {
@@ -400,7 +447,8 @@ struct CPUConvolution {
         ScratchPool.shared.withBuffer(plan.scratchCount) { col in
             let staging = col + plan.columnCount
             for (c0, cs) in plan.chunks {
-                let n0 = range.lowerBound + c0, ld = cs * P
+                let n0 = range.lowerBound + c0
+                let ld = cs * P
                 im2col(x, n0, cs, col)
                 let a: UnsafePointer<Float>
                 if cs == 1 {
@@ -409,7 +457,9 @@ struct CPUConvolution {
                     stage(UnsafeMutablePointer(mutating: gy), staging, n0: n0, count: cs, toStaging: true)
                     a = UnsafePointer(staging)
                 }
-                gemm(transposeB: true, m: O, n: K, k: ld, a: a, lda: ld, b: col, ldb: ld, beta: first ? 0 : 1, c: partial, ldc: K)
+                gemm(
+                    transposeB: true, m: O, n: K, k: ld, a: a, lda: ld, b: col, ldb: ld, beta: first ? 0 : 1,
+                    c: partial, ldc: K)
                 first = false
             }
         }
@@ -449,7 +499,9 @@ struct CPUConvolution {
     }
 
     /// Weights [O, C, taps] ⇄ [taps, O, C].
-    static func repackTaps(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ g: ConvGeometry, inverse: Bool) {
+    static func repackTaps(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ g: ConvGeometry, inverse: Bool
+    ) {
         let taps = g.kernel.height * g.kernel.width
         CPUThreads.parallelRanges(g.outChannels, costPerItem: g.inChannels * taps) { o0, o1 in
             ak_repack_taps(src, g.outChannels, g.inChannels, taps, dst, inverse ? 1 : 0, o0, o1)
@@ -457,28 +509,39 @@ struct CPUConvolution {
     }
 
     /// The input values tap `r` reads for samples [n0, n0 + count), as [C, n].
-    func gatherInput(_ x: UnsafePointer<Float>, _ r: TapRect, _ n0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+    func gatherInput(
+        _ x: UnsafePointer<Float>, _ r: TapRect, _ n0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
         let plane = g.inHeight * g.inWidth
         gatherRect(
             x + n0 * g.inChannels * plane, sampleStride: g.inChannels * plane, channelStride: plane, height: g.inHeight,
             width: g.inWidth, samples: count, row0: r.inputRow(g), rows: r.rows, rowStep: g.stride.height,
-            column0: r.inputColumn(g), columns: r.columns, columnStep: g.stride.width, channels: g.inChannels, into: dst)
+            column0: r.inputColumn(g), columns: r.columns, columnStep: g.stride.width, channels: g.inChannels, into: dst
+        )
     }
 
     /// The outputs tap `r` covers, as [O, n], from NCHW `y`.
-    func gatherOutput(_ y: UnsafePointer<Float>, _ r: TapRect, _ n0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+    func gatherOutput(
+        _ y: UnsafePointer<Float>, _ r: TapRect, _ n0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
         let plane = plan.plane
         gatherRect(
-            y + n0 * g.outChannels * plane, sampleStride: g.outChannels * plane, channelStride: plane, height: g.outHeight,
+            y + n0 * g.outChannels * plane, sampleStride: g.outChannels * plane, channelStride: plane,
+            height: g.outHeight,
             width: g.outWidth, samples: count, row0: r.r0, rows: r.rows, rowStep: 1, column0: r.c0, columns: r.columns,
             columnStep: 1, channels: g.outChannels, into: dst)
     }
 
-    func forwardByTaps(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        let O = g.outChannels, C = g.inChannels, P = plan.plane
+    func forwardByTaps(
+        _ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>
+    ) {
+        let O = g.outChannels
+        let C = g.inChannels
+        let P = plan.plane
         let rects = TapRect.all(g)
         ScratchPool.shared.withBuffer(plan.scratchCount) { buffer in
-            let gathered = buffer, products = buffer + plan.chunk * P * C
+            let gathered = buffer
+            let products = buffer + plan.chunk * P * C
             for (c0, cs) in plan.chunks {
                 let n0 = range.lowerBound + c0
                 let outChunk = out + n0 * O * P
@@ -496,11 +559,17 @@ struct CPUConvolution {
         }
     }
 
-    func backwardInputByTaps(_ gy: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        let O = g.outChannels, C = g.inChannels, P = plan.plane, inPlane = g.inHeight * g.inWidth
+    func backwardInputByTaps(
+        _ gy: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ range: Range<Int>
+    ) {
+        let O = g.outChannels
+        let C = g.inChannels
+        let P = plan.plane
+        let inPlane = g.inHeight * g.inWidth
         let rects = TapRect.all(g)
         ScratchPool.shared.withBuffer(plan.scratchCount) { buffer in
-            let gathered = buffer, products = buffer + plan.chunk * P * C
+            let gathered = buffer
+            let products = buffer + plan.chunk * P * C
             for (c0, cs) in plan.chunks {
                 let n0 = range.lowerBound + c0
                 let inChunk = gx + n0 * C * inPlane
@@ -508,7 +577,9 @@ struct CPUConvolution {
                 for r in rects {
                     let n = cs * r.rows * r.columns
                     gatherOutput(gy, r, n0, cs, into: products)
-                    gemm(transposeA: true, m: C, n: n, k: O, a: wt + r.tap * O * C, lda: C, b: products, ldb: n, c: gathered, ldc: n)
+                    gemm(
+                        transposeA: true, m: C, n: n, k: O, a: wt + r.tap * O * C, lda: C, b: products, ldb: n,
+                        c: gathered, ldc: n)
                     scatterAddRect(
                         gathered, into: inChunk, sampleStride: C * inPlane, channelStride: inPlane, height: g.inHeight,
                         width: g.inWidth, samples: cs, row0: r.inputRow(g), rows: r.rows, rowStep: g.stride.height,
@@ -518,19 +589,27 @@ struct CPUConvolution {
         }
     }
 
-    func backwardWeightByTaps(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ range: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
-        let O = g.outChannels, C = g.inChannels, P = plan.plane
+    func backwardWeightByTaps(
+        _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ range: Range<Int>,
+        into partial: UnsafeMutablePointer<Float>
+    ) {
+        let O = g.outChannels
+        let C = g.inChannels
+        let P = plan.plane
         partial.update(repeating: 0, count: O * plan.patch)  // taps that never read input keep zero gradients
         let rects = TapRect.all(g)
         ScratchPool.shared.withBuffer(plan.scratchCount) { buffer in
-            let gathered = buffer, products = buffer + plan.chunk * P * C
+            let gathered = buffer
+            let products = buffer + plan.chunk * P * C
             for (c0, cs) in plan.chunks {
                 let n0 = range.lowerBound + c0
                 for r in rects {
                     let n = cs * r.rows * r.columns
                     gatherInput(x, r, n0, cs, into: gathered)
                     gatherOutput(gy, r, n0, cs, into: products)
-                    gemm(transposeB: true, m: O, n: C, k: n, a: products, lda: n, b: gathered, ldb: n, beta: 1, c: partial + r.tap * O * C, ldc: C)
+                    gemm(
+                        transposeB: true, m: O, n: C, k: n, a: products, lda: n, b: gathered, ldb: n, beta: 1,
+                        c: partial + r.tap * O * C, ldc: C)
                 }
             }
         }

@@ -10,7 +10,8 @@ public func conv2d(
     precondition(weight.rank == 4, "conv2d: weight must be [O, C, kh, kw], got \(weight.shape)")
     precondition(
         input.shape[1] == weight.shape[1],
-        "conv2d: input \(input.shape) has \(input.shape[1]) channels but weight \(weight.shape) expects \(weight.shape[1])")
+        "conv2d: input \(input.shape) has \(input.shape[1]) channels but weight \(weight.shape) expects \(weight.shape[1])"
+    )
     let geometry = ConvGeometry(
         batch: input.shape[0], inChannels: input.shape[1], inHeight: input.shape[2], inWidth: input.shape[3],
         outChannels: weight.shape[0], kernel: Size2D(weight.shape[2], weight.shape[3]), stride: stride,
@@ -20,7 +21,8 @@ public func conv2d(
     precondition(input.device == weight.device, "conv2d: input on \(input.device), weight on \(weight.device)")
     let out = Tensor(uninitializedShape: geometry.outputShape, device: input.device)
     input.device.backend.conv2d(input, weight: weight, bias: bias, geometry: geometry, into: out)
-    return recordConvolution(out, "conv2d", input: input, weight: weight, bias: bias, geometry: geometry, transposed: false)
+    return recordConvolution(
+        out, "conv2d", input: input, weight: weight, bias: bias, geometry: geometry, transposed: false)
 }
 
 /// Transposed convolution (the adjoint of `conv2d` in its input) of `input` [N, Cin, H, W] with
@@ -35,7 +37,8 @@ public func convTranspose2d(
     precondition(weight.rank == 4, "convTranspose2d: weight must be [Cin, Cout, kh, kw], got \(weight.shape)")
     precondition(
         input.shape[1] == weight.shape[0],
-        "convTranspose2d: input \(input.shape) has \(input.shape[1]) channels but weight \(weight.shape) expects \(weight.shape[0])")
+        "convTranspose2d: input \(input.shape) has \(input.shape[1]) channels but weight \(weight.shape) expects \(weight.shape[0])"
+    )
     precondition(
         outputPadding.height >= 0 && outputPadding.width >= 0
             && (outputPadding.height < stride.height || outputPadding.height == 0)
@@ -46,7 +49,8 @@ public func convTranspose2d(
     let outW = (input.shape[3] - 1) * stride.width - 2 * padding.width + kernel.width + outputPadding.width
     precondition(
         outH > 0 && outW > 0,
-        "convTranspose2d: input \(input.shape) with weight \(weight.shape), stride \(stride), padding \(padding) gives an empty output")
+        "convTranspose2d: input \(input.shape) with weight \(weight.shape), stride \(stride), padding \(padding) gives an empty output"
+    )
     // The convolution whose input-adjoint this is: it maps [N, Cout, outH, outW] to [N, Cin, H, W].
     let geometry = ConvGeometry(
         batch: input.shape[0], inChannels: weight.shape[1], inHeight: outH, inWidth: outW,
@@ -72,10 +76,15 @@ private func recordConvolution(
     transposed: Bool
 ) -> Tensor {
     let backend = input.device.backend
-    let x = input.detached(), w = weight.detached()
-    let needX = input.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
+    let x = input.detached()
+    let w = weight.detached()
+    let needX = input.requiresGrad
+    let needW = weight.requiresGrad
+    let needB = bias?.requiresGrad ?? false
     return Tensor.record(out, name, [input, weight] + (bias.map { [$0] } ?? [])) { g in
-        var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
+        var gx: Tensor? = nil
+        var gw: Tensor? = nil
+        var gb: Tensor? = nil
         if needX {
             gx = Tensor(uninitializedShape: x.shape, device: g.device)
             if transposed {
@@ -86,7 +95,8 @@ private func recordConvolution(
         }
         if needW {
             gw = Tensor(uninitializedShape: geometry.weightShape, device: g.device)
-            backend.conv2dBackwardWeight(transposed ? g : x, gradOutput: transposed ? x : g, geometry: geometry, into: gw!)
+            backend.conv2dBackwardWeight(
+                transposed ? g : x, gradOutput: transposed ? x : g, geometry: geometry, into: gw!)
         }
         if needB {
             gb = Tensor(uninitializedShape: [g.shape[1]], device: g.device)

@@ -89,7 +89,8 @@ public struct PoolAxis: Sendable, Hashable {
         for i in 0..<max(outSize, 0) {
             let s = i * stride - padding
             let e = min(s + kernel, inSize + padding)
-            let cs = max(s, 0), ce = min(e, inSize)
+            let cs = max(s, 0)
+            let ce = min(e, inSize)
             start.append(Int32(cs))
             end.append(Int32(ce))
             scale.append(1 / Float(max(countPadding ? e - s : ce - cs, 1)))

@@ -15,9 +15,13 @@ public func batchNorm(
     precondition(input.rank >= 2, "batchNorm: input must be [N, C, …], got \(input.shape)")
     let layout = ChannelLayout(input.shape)
     let channels = layout.channels
-    for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVariance", runningVariance)] {
+    for (name, t) in [
+        ("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVariance", runningVariance),
+    ] {
         if let t {
-            precondition(t.shape == [channels], "batchNorm: \(name) \(t.shape) does not match the \(channels) channels of input \(input.shape)")
+            precondition(
+                t.shape == [channels],
+                "batchNorm: \(name) \(t.shape) does not match the \(channels) channels of input \(input.shape)")
         }
     }
     precondition(
@@ -41,8 +45,10 @@ public func batchNorm(
         // Fold the running statistics and the affine map into one scale and shift per channel.
         let scale = Tensor(uninitializedShape: [channels], device: input.device)
         let shift = Tensor(uninitializedShape: [channels], device: input.device)
-        let rm = runningMean!.pointer, rv = runningVariance!.pointer
-        let w = weight?.pointer, b = bias?.pointer
+        let rm = runningMean!.pointer
+        let rv = runningVariance!.pointer
+        let w = weight?.pointer
+        let b = bias?.pointer
         for c in 0..<channels {
             let s = 1 / (rv[c] + epsilon).squareRoot()
             mean.pointer[c] = rm[c]
@@ -52,8 +58,12 @@ public func batchNorm(
         }
         backend.channelAffine(input, layout: layout, scale: scale, shift: shift, relu: fusedReLU, into: out)
     }
-    let x = input.detached(), w = weight?.detached(), b = bias?.detached()
-    let needX = input.requiresGrad, needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+    let x = input.detached()
+    let w = weight?.detached()
+    let b = bias?.detached()
+    let needX = input.requiresGrad
+    let needW = weight?.requiresGrad ?? false
+    let needB = bias?.requiresGrad ?? false
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }

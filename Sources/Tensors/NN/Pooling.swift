@@ -5,7 +5,8 @@
 /// the kernel size. The gradient goes to each window's (first) maximum.
 public func maxPool2d(_ input: Tensor, kernel: Size2D, stride: Size2D? = nil, padding: Size2D = 0) -> Tensor {
     let stride = stride ?? kernel
-    let windows = slidingWindows(input, kernel: kernel, stride: stride, padding: padding, countPadding: true, op: "maxPool2d")
+    let windows = slidingWindows(
+        input, kernel: kernel, stride: stride, padding: padding, countPadding: true, op: "maxPool2d")
     var w = windows
     w.isTwoByTwo = kernel == 2 && stride == 2 && padding == 0
     let backend = input.device.backend
@@ -27,7 +28,8 @@ public func avgPool2d(
     _ input: Tensor, kernel: Size2D, stride: Size2D? = nil, padding: Size2D = 0, countIncludePad: Bool = true
 ) -> Tensor {
     let windows = slidingWindows(
-        input, kernel: kernel, stride: stride ?? kernel, padding: padding, countPadding: countIncludePad, op: "avgPool2d")
+        input, kernel: kernel, stride: stride ?? kernel, padding: padding, countPadding: countIncludePad,
+        op: "avgPool2d")
     return averagePool(input, windows, "avgPool2d")
 }
 
