@@ -44,8 +44,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets"], exclude: ["Fixtures"]),
+        // Test helpers shared by test targets (finite-difference gradient check).
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),

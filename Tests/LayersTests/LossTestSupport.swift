@@ -1,10 +1,10 @@
 import Foundation
 import Tensors
+import TestSupport
 import Testing
 
 /// Helpers shared by the loss, optimizer, schedule and checkpoint tests: fixture files written by
-/// scripts/fixtures/loss_fixtures.py, closeness checks and a finite-difference gradient check
-/// (adapted from Tests/TensorsTests/GradientCheck.swift).
+/// scripts/fixtures/loss_fixtures.py, closeness checks.
 enum LossTestSupport {
     /// Tests/LayersTests/Fixtures/losses
     static let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -38,43 +38,17 @@ enum LossTestSupport {
         }
     }
 
-    /// Central finite differences (Float64 arithmetic around Float32 values) against the
-    /// analytic gradients from backward: |a − n| ≤ atol + rtol·|n| per element.
+    /// The finite-difference check of `TestSupport` (tolerances stated there).
     static func checkGradients(
         _ inputs: [Tensor], h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
         sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) -> Tensor
     ) {
-        for t in inputs {
-            t.requiringGrad()
-            t.grad = nil
-        }
-        let loss = f(inputs)
-        loss.backward()
-        for (k, t) in inputs.enumerated() {
-            let analytic = t.grad?.toArray() ?? [Float](repeating: 0, count: t.count)
-            let p = t.pointer
-            for i in 0..<t.count {
-                let saved = p[i]
-                p[i] = saved + h
-                let up = withoutGradients { Double(f(inputs).item()) }
-                p[i] = saved - h
-                let down = withoutGradients { Double(f(inputs).item()) }
-                p[i] = saved
-                let numeric = Float((up - down) / (2 * Double(h)))
-                if !(Swift.abs(analytic[i] - numeric) <= atol + rtol * Swift.abs(numeric)) {
-                    Issue.record(
-                        "input \(k) element \(i): analytic \(analytic[i]) vs numeric \(numeric)",
-                        sourceLocation: sourceLocation)
-                    break
-                }
-            }
-        }
+        TestSupport.checkGradients(inputs, h: h, atol: atol, rtol: rtol, sourceLocation: sourceLocation, f)
     }
 
     /// A deterministic random tensor.
     static func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
-        var g = SeededGenerator(seed: seed)
-        return Tensor.uniform(shape, low: low, high: high, using: &g)
+        TestSupport.randomTensor(shape, seed: seed, low: low, high: high)
     }
 
     /// A fresh empty directory under the system's temporary directory.

@@ -1,4 +1,5 @@
 import Tensors
+import TestSupport
 import Testing
 
 /// Batches large enough that the convolution runs in several chunks of samples (12 MB of im2col

@@ -1,4 +1,5 @@
 import Tensors
+import TestSupport
 import Testing
 
 /// Finite-difference checks of every NN op's backward (`checkGradients`: central differences in

@@ -1,10 +1,11 @@
-import Testing
 import Tensors
+import Testing
 
+/// Shared by TensorsTests and LayersTests (the `TestSupport` target).
 /// Central finite-difference gradient check in Float64 arithmetic around Float32 values.
 /// `f` maps the inputs to a scalar; each input's analytic gradient (from backward) is compared
 /// with (f(x+h) − f(x−h)) / 2h per element. Tolerance: |a − n| ≤ atol + rtol·|n|.
-func checkGradients(
+public func checkGradients(
     _ inputs: [Tensor], h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
     sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) -> Tensor
 ) {
@@ -34,7 +35,7 @@ func checkGradients(
 }
 
 /// A deterministic random tensor for tests.
-func randomTensor(_ shape: [Int], seed: UInt64 = 1, low: Float = -1, high: Float = 1) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64 = 1, low: Float = -1, high: Float = 1) -> Tensor {
     var g = SeededGenerator(seed: seed)
     return Tensor.uniform(shape, low: low, high: high, using: &g)
 }
