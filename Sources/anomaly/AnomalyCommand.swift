@@ -73,15 +73,10 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the split and of every random choice of the method.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("option"), help: "Method option key=value (repeatable).")
-    var options: [String] = []
-
     @Flag(inversion: .prefixedNo, help: "Standardise tabular features with training statistics.")
     var standardize = true
 
-    @Option(help: "Train on a seeded random subset of at most this many unlabelled samples (recorded in the manifest).")
-    var trainingSubsample: Int?
-
+    @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
@@ -90,9 +85,9 @@ struct Train: ParsableCommand {
         let entry = try MethodRegistry.entry(named: method)
         let data = try ExperimentData.load(dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
         let configuration = RunConfiguration(
-            method: method, methodOptions: try parseMethodOptions(options), dataset: dataset,
+            method: method, methodOptions: try methodOptions.parsed(), dataset: dataset,
             experimentProtocol: try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: dataset),
-            seed: seed, standardize: standardize, trainingSubsample: trainingSubsample)
+            seed: seed, standardize: standardize, trainingSubsample: methodOptions.trainingSubsample)
         let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
         let result = try runner.run(configuration, data: data, method: entry)
         output(textTable(

@@ -15,12 +15,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Comma-separated seeds.")
     var seeds: String = "0"
 
-    @Option(name: .customLong("option"), help: "Method option key=value applied to every method that has it (repeatable).")
-    var options: [String] = []
-
-    @Option(help: "Train on a seeded random subset of at most this many unlabelled samples (recorded in each manifest).")
-    var trainingSubsample: Int?
-
+    @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
@@ -33,7 +28,7 @@ struct Bench: ParsableCommand {
             return v
         }
         let entries = try methodNames.map { try MethodRegistry.entry(named: $0) }
-        let overrides = try parseMethodOptions(options)
+        let overrides = try methodOptions.parsed()  // each method takes the keys it has
         let benchID = try RunDirectory.newIdentifier(in: common.outputRoot, method: "bench", dataset: datasetNames.joined(separator: "+"), seed: seedValues.first ?? 0)
         let runsRoot = common.outputRoot.appendingPathComponent(benchID)
         let runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
@@ -43,11 +38,11 @@ struct Bench: ParsableCommand {
             let experimentProtocol = try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: datasetName)
             for entry in entries {
                 let known = Set(entry.options.map(\.name))
-                let methodOptions = overrides.filter { known.contains($0.key) }
+                let applicable = overrides.filter { known.contains($0.key) }
                 for seed in seedValues {
                     let configuration = RunConfiguration(
-                        method: entry.name, methodOptions: methodOptions, dataset: datasetName,
-                        experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: trainingSubsample)
+                        method: entry.name, methodOptions: applicable, dataset: datasetName,
+                        experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample)
                     let result = try runner.run(configuration, data: data, method: entry)
                     rows.append(.init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
                                       auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,

@@ -95,14 +95,23 @@ struct ProtocolOptions: ParsableArguments {
     }
 }
 
-/// `key=value` method options.
-func parseMethodOptions(_ pairs: [String]) throws -> [String: String] {
-    var result: [String: String] = [:]
-    for pair in pairs {
-        guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
-            throw ValidationError("--option expects key=value, got '\(pair)'")
+/// Method options and the training-subsample limit (train and bench).
+struct MethodOptions: ParsableArguments {
+    @Option(name: .customLong("option"), help: "Method option key=value (repeatable; bench applies each to the methods that have it).")
+    var options: [String] = []
+
+    @Option(help: "Train on a seeded random subset of at most this many unlabelled samples (recorded in the manifest).")
+    var trainingSubsample: Int?
+
+    /// The `key=value` options as a dictionary.
+    func parsed() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in options {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw ValidationError("--option expects key=value, got '\(pair)'")
+            }
+            result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
-        result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        return result
     }
-    return result
 }

@@ -10,8 +10,8 @@ struct Score: ParsableCommand {
         discussion: """
             The run's detector is rebuilt from its folder: the data files must still match the \
             manifest's SHA-256 hashes and the split is re-derived from the recorded seed. Input: a CSV \
-            table with the training columns (a `label` column, if present, is used for metrics), an \
-            .npy array [N, …], or an IDX image file.
+            table with the training columns plus a 0/1 `label` column (used for metrics), an .npy \
+            array [N, …], or an IDX image file.
             """)
 
     @Option(name: .customLong("run"), help: "A run folder written by `anomaly train` (runs/<id>).")
