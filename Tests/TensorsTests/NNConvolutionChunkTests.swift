@@ -35,6 +35,32 @@ import Testing
         compareWithPerSample(batch: 11, channels: 64, size: 32, outChannels: 8, stride: 1)
     }
 
+    /// Stride-1 input gradients computed as a convolution with flipped weights equal the
+    /// GEMM + col2im path (non-square kernels, padding from 0 to kernel − 1, large and small planes).
+    /// (Flipping the global knob is safe while other tests run: both paths give the same values.)
+    @Test func inputGradientAsConvolutionMatchesCol2im() {
+        let cases: [(channels: Int, out: Int, size: Int, kernel: Size2D, padding: Size2D)] = [
+            (3, 5, 7, [3, 5], [0, 4]), (4, 6, 20, [3, 3], [1, 1]), (5, 2, 9, [2, 3], [1, 2]), (16, 8, 32, [5, 5], [2, 2]),
+        ]
+        for c in cases {
+            let w = randomTensor([c.out, c.channels, c.kernel.height, c.kernel.width], seed: 42, low: -0.2, high: 0.2)
+            let g = ConvGeometry(
+                batch: 3, inChannels: c.channels, inHeight: c.size, inWidth: c.size + 1, outChannels: c.out,
+                kernel: c.kernel, stride: 1, padding: c.padding)
+            #expect(g.inputGradientConvolution != nil)
+            let gy = randomTensor(g.outputShape, seed: 43)
+            var results: [Tensor] = []
+            for asConvolution in [true, false] {
+                ConvolutionTuning.stride1InputGradientAsConvolution = asConvolution
+                let gx = Tensor.zeros(g.inputShape)
+                CPUBackend.shared.conv2dBackwardInput(gy, weight: w, geometry: g, into: gx)
+                results.append(gx)
+            }
+            ConvolutionTuning.stride1InputGradientAsConvolution = true
+            expectClose(results[0], results[1], "input gradient \(c)")
+        }
+    }
+
     @Test func stagedLayoutAcrossChunks() {
         compareWithPerSample(batch: 45, channels: 256, size: 8, outChannels: 8, stride: 1)
         compareWithPerSample(batch: 9, channels: 16, size: 9, outChannels: 4, stride: 2)

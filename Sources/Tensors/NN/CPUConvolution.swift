@@ -27,6 +27,9 @@ public enum ConvolutionTuning {
     /// (each core: its own samples, im2col and single-threaded GEMMs, and its own weight-gradient
     /// partial); larger ones split each GEMM instead.
     nonisolated(unsafe) public static var sampleParallelWeightLimit = 1 << 20
+    /// Stride-1 convolutions compute their input gradient as a convolution of the output
+    /// gradient with the flipped, transposed weights (`ConvGeometry.inputGradientConvolution`).
+    nonisolated(unsafe) public static var stride1InputGradientAsConvolution = true
 }
 
 /// A few reusable scratch blocks for convolution (im2col columns, staged outputs, repacked
@@ -230,6 +233,24 @@ struct CPUConvolution {
     static func backwardInput(
         _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry
     ) {
+        if ConvolutionTuning.stride1InputGradientAsConvolution, let t = g.inputGradientConvolution {
+            // dX = dY ⋆ flip(Wᵀ): im2col of dY and a GEMM with K = O·kh·kw, instead of a GEMM with
+            // K = O (low arithmetic intensity) writing C·kh·kw columns per pixel and a col2im.
+            let taps = g.kernel.height * g.kernel.width
+            ScratchPool.shared.withBuffer(g.outChannels * g.patchSize) { flipped in
+                CPUThreads.parallelRanges(g.outChannels, costPerItem: g.patchSize) { o0, o1 in
+                    for o in o0..<o1 {
+                        for c in 0..<g.inChannels {
+                            let src = w + (o * g.inChannels + c) * taps
+                            let dst = flipped + (c * g.outChannels + o) * taps
+                            for k in 0..<taps { dst[k] = src[taps - 1 - k] }
+                        }
+                    }
+                }
+                forward(gy, UnsafePointer(flipped), gx, t)
+            }
+            return
+        }
         let path = ConvPlan(g, samples: 1)
         withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (gy, w, gx) = (gy, w, gx)

@@ -65,6 +65,19 @@ public struct ConvGeometry: Sendable, Hashable {
     public var isPointwise: Bool {
         kernel == 1 && stride == 1 && padding == 0
     }
+    /// For stride 1 and padding ≤ kernel − 1, the input gradient is this convolution of the output
+    /// gradient (channels O → C, padding kernel − 1 − padding) with the weights transposed to
+    /// [C, O, kh, kw] and flipped in both spatial axes; nil otherwise (and for 1×1 kernels, whose
+    /// input gradient already is one GEMM).
+    public var inputGradientConvolution: ConvGeometry? {
+        guard stride == 1, kernel.height * kernel.width > 1, padding.height < kernel.height,
+            padding.width < kernel.width
+        else { return nil }
+        return ConvGeometry(
+            batch: batch, inChannels: outChannels, inHeight: outHeight, inWidth: outWidth, outChannels: inChannels,
+            kernel: kernel, stride: stride,
+            padding: Size2D(kernel.height - 1 - padding.height, kernel.width - 1 - padding.width))
+    }
 }
 
 /// Pooling windows of one axis: output position i covers input [start[i], end[i]) (clipped to
