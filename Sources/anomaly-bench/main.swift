@@ -5,7 +5,7 @@ import Tensors
 // anomaly-bench: training-step throughput of the reference workloads (bench/WORKLOADS.md) and
 // GEMM GFLOP/s, each next to PyTorch measured in the same invocation with the same thread count.
 //
-//   swift run -c release anomaly-bench [gemm|train|all] [--seconds S] [--only a,b] [--no-torch]
+//   swift run -c release anomaly-bench [gemm|train|conv|all] [--seconds S] [--only a,b] [--no-torch]
 //
 // Each workload runs in its own child process so its peak memory (max RSS) is its own, as
 // bench/torch_reference.py does for PyTorch.
@@ -28,14 +28,14 @@ struct Options {
                 return args[i]
             }
             switch a {
-            case "gemm", "train", "all": mode = a
+            case "gemm", "train", "conv", "all": mode = a
             case "--seconds": seconds = Double(value()) ?? { fail("--seconds needs a number") }()
             case "--only": only = Set(value().split(separator: ",").map(String.init))
             case "--no-torch": torch = false
             case "--child": child = value()
             case "--python": python = value()
             case "-h", "--help":
-                print("usage: anomaly-bench [gemm|train|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH]")
+                print("usage: anomaly-bench [gemm|train|conv|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH]")
                 exit(0)
             default: fail("unknown option '\(a)' (try --help)")
             }
@@ -203,6 +203,7 @@ let options = Options(Array(CommandLine.arguments.dropFirst()))
 if let child = options.child {
     runChild(child, seconds: options.seconds)
 } else {
+    if options.mode == "conv" { benchConvolutions(options) }
     if options.mode == "gemm" || options.mode == "all" { benchGEMM(options) }
     if options.mode == "train" || options.mode == "all" {
         if options.mode == "all" { print("") }

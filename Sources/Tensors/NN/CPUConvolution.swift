@@ -30,6 +30,21 @@ public enum ConvolutionTuning {
     /// Stride-1 convolutions compute their input gradient as a convolution of the output
     /// gradient with the flipped, transposed weights (`ConvGeometry.inputGradientConvolution`).
     nonisolated(unsafe) public static var stride1InputGradientAsConvolution = true
+    /// Convolutions `CPUConvolution.usesImplicitGEMM` accepts run on the implicit-GEMM kernel
+    /// (no im2col matrix) when their weights have at most `implicitGEMMWeightLimit` values.
+    nonisolated(unsafe) public static var implicitGEMM = true
+    nonisolated(unsafe) public static var implicitGEMMWeightLimit = 1 << 18
+
+    /// Whether a convolution's forward pass takes the implicit-GEMM kernel (conv_igemm.c):
+    /// AVX-512, width stride 1, output width a multiple of 16, a kernel larger than 1×1
+    /// (pointwise convolutions already are one GEMM), at least 8 output channels, and weights
+    /// small enough to stay in L2 while every panel streams them.
+    public static func takesImplicitGEMM(_ g: ConvGeometry) -> Bool {
+        implicitGEMM && ak_igemm_available() != 0 && g.stride.width == 1 && g.outWidth % 16 == 0
+            && g.outHeight > 0 && g.kernel.height * g.kernel.width > 1 && g.outChannels >= 8
+            && g.outChannels * g.patchSize <= implicitGEMMWeightLimit
+            && g.inChannels * (g.inHeight + 2 * g.padding.height) * (g.inWidth + 2 * g.padding.width) < Int(Int32.max)
+    }
 }
 
 /// A few reusable scratch blocks for convolution (im2col columns, staged outputs, repacked
@@ -223,6 +238,7 @@ struct CPUConvolution {
     static func forward(
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: ConvGeometry
     ) {
+        if ConvolutionTuning.takesImplicitGEMM(g) { return implicitGEMMForward(x, w, out, g) }
         let path = ConvPlan(g, samples: 1)
         withPreparedWeights(w, g, path) { w in
             nonisolated(unsafe) let (x, w, out) = (x, w, out)
@@ -291,6 +307,27 @@ struct CPUConvolution {
                 }
             } else {
                 gw.update(from: partials, count: count)
+            }
+        }
+    }
+
+    // MARK: Implicit GEMM
+
+    static func implicitGEMMForward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+    ) {
+        let K = g.patchSize
+        let O = g.outChannels
+        let panels = (g.outHeight * g.outWidth + 31) / 32
+        ScratchPool.shared.withBuffer((O + 7) / 8 * 8 * K) { packed in
+            ak_igemm_pack_weights(w, O, K, packed)
+            nonisolated(unsafe) let (x, out) = (x, out)
+            let p = UnsafePointer(packed)
+            CPUThreads.parallelRanges(g.batch * panels, costPerItem: O * K * 32) { i0, i1 in
+                ak_igemm_conv(
+                    x, p, out, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(O),
+                    Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.padding.height),
+                    Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth), i0, i1)
             }
         }
     }
