@@ -1,11 +1,14 @@
-// Implicit-GEMM (direct) convolution for output widths that are multiples of 16, width stride 1
-// (AVX-512): out[s, o, p] = Σ_k W[o, k] · col[k, p] without an im2col matrix. Each sample is
-// copied once into a zero-bordered buffer; then row k = (c, ki, kj) of the im2col columns of 16
-// consecutive output pixels (one output row piece) is a plain unaligned vector load from it at a
-// fixed offset. Panels of two such pieces are multiplied by each 8-row panel of the packed
-// weights with an 8×32 register tile (16 zmm accumulators) over the whole K, so nothing is
-// packed per panel: im2col's write + read of C·kh·kw values per output pixel (and BLAS's
-// repacking of that matrix) are gone — with few channels they cost about as much as the FMAs.
+// Implicit-GEMM (direct) convolution for width stride 1 and output planes cut into vectors of 16
+// pixels (output width a multiple of 16, or of 8 with Ho·Wo a multiple of 16), AVX-512:
+// out[s, o, p] = Σ_k W[o, k] · col[k, p] without an im2col matrix. Each sample is copied once
+// into a zero-bordered buffer; then row k = (c, ki, kj) of the im2col columns of 16 consecutive
+// output pixels is an unaligned vector load from it at a fixed offset (two 8-wide loads when the
+// 16 pixels span two output rows). Forward: panels of two vectors times each 8-row panel of the
+// packed weights, an 8×32 register tile (16 zmm accumulators) over the whole K. Weight gradient:
+// 4×6 tiles of dW accumulate dY·col products in vector lanes over a group of samples that stays
+// in L2, reduced once per group. So nothing is packed per panel: im2col's write + read of C·kh·kw
+// values per output pixel (and BLAS's repacking of that matrix) are gone — with few channels
+// they cost about as much as the FMAs.
 #include "nn_common.h"
 
 #define IG_MR 8
@@ -36,19 +39,63 @@ void ak_igemm_pack_weights(const float *w, long O, long K, float *packed) {
 #include <immintrin.h>
 #include <stdlib.h>
 
-// c[rows × 32] = Σ_k a[k][0..8) ⊗ (xs[off[k] + p0 .. +16) ‖ xs[off[k] + p1 .. +16)); the second
-// half only when `two` (otherwise zero and not stored).
-__attribute__((target("avx512f,fma"))) static inline void ig_kernel(
-    const float *a, const float *xs, const int *off, long K, long p0, long p1, int two, float *c, long ldc,
-    int rows) {
+// `count` zero-bordered samples of C planes of `padded` floats (+16 floats of slack for the last
+// row's vector loads); the borders stay zero, ig_pad_sample fills the interiors.
+static float *ig_padded_alloc(long count, int C, long padded) {
+    const size_t n = (size_t)(count * C * padded + 16);
+    float *p = aligned_alloc(64, (n + 15) / 16 * 16 * sizeof(float));
+    if (!p) abort();
+    memset(p, 0, n * sizeof(float));
+    return p;
+}
+
+static void ig_pad_sample(const float *xs, int C, int H, int W, int ph, int pw, float *dst) {
+    const int Wp = W + 2 * pw;
+    const long padded = (long)(H + 2 * ph) * Wp;
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++)
+            memcpy(dst + c * padded + (long)(h + ph) * Wp + pw, xs + ((long)c * H + h) * W, sizeof(float) * (size_t)W);
+}
+
+// Offset in a padded sample of im2col row k = (c, ki, kj) for k < K; `count` ≥ K entries, those
+// past K repeat row K − 1 (tiles may overrun K; their results are dropped).
+static int *ig_offsets(long K, int kh, int kw, long padded, int Wp, long count) {
+    int *off = malloc((size_t)count * sizeof(int));
+    if (!off) abort();
+    for (long i = 0; i < count; i++) {
+        const long k = i < K ? i : K - 1;
+        const long c = k / (kh * kw), r = k % (kh * kw);
+        off[i] = (int)(c * padded + (r / kw) * Wp + r % kw);
+    }
+    return off;
+}
+
+// Output pixel n's tap-(0, 0) input in a padded sample.
+static inline long ig_base(long n, int Wo, int sh, int Wp) { return (n / Wo) * sh * Wp + n % Wo; }
+
+// 16 consecutive output pixels' inputs at offset `o`: one load when they lie in one output row,
+// else (`split`, output widths that are multiples of 8 only) two 8-wide loads from the halves'
+// bases lo and hi.
+#define IG_LOAD(p, o, lo, hi, split)                                                                        \
+    ((split) ? _mm512_castpd_ps(_mm512_insertf64x4(                                                     \
+                   _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps((p) + (lo) + (o)))),          \
+                   _mm256_castps_pd(_mm256_loadu_ps((p) + (hi) + (o))), 1))                              \
+             : _mm512_loadu_ps((p) + (lo) + (o)))
+
+// c[rows × 32] = Σ_k a[k][0..8) ⊗ (pixels of vector 0 ‖ vector 1) at tap offset off[k]; vector v's
+// halves start at lo[v] and hi[v]; the second vector only when `two` (otherwise not stored).
+__attribute__((target("avx512f,fma"), always_inline)) static inline void ig_kernel(
+    const float *a, const float *xs, const int *off, long K, const long *lo, const long *hi, int two, int split,
+    float *c, long ldc, int rows) {
     __m512 acc[IG_MR][2];
     for (int i = 0; i < IG_MR; i++) {
         acc[i][0] = _mm512_setzero_ps();
         acc[i][1] = _mm512_setzero_ps();
     }
-    const float *x0 = xs + p0, *x1 = xs + (two ? p1 : p0);
+    const long lo0 = lo[0], hi0 = hi[0], lo1 = two ? lo[1] : lo[0], hi1 = two ? hi[1] : hi[0];
     for (long k = 0; k < K; k++) {
-        const __m512 b0 = _mm512_loadu_ps(x0 + off[k]), b1 = _mm512_loadu_ps(x1 + off[k]);
+        const int o = off[k];
+        const __m512 b0 = IG_LOAD(xs, o, lo0, hi0, split), b1 = IG_LOAD(xs, o, lo1, hi1, split);
         for (int i = 0; i < IG_MR; i++) {
             const __m512 ai = _mm512_set1_ps(a[i]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
@@ -67,42 +114,102 @@ __attribute__((target("avx512f,fma"))) static inline void ig_kernel(
 __attribute__((target("avx512f,fma"))) static void igemm_conv_avx512(
     const float *x, const float *wp, float *out, int C, int H, int W, int O, int kh, int kw, int sh, int ph,
     int pw, int Ho, int Wo, long i0, long i1) {
-    const long K = (long)C * kh * kw, P = (long)Ho * Wo, pieces = P / 16, panels = (pieces + 1) / 2;
+    const long K = (long)C * kh * kw, P = (long)Ho * Wo, vectors = P / 16, panels = (vectors + 1) / 2;
     const long plane = (long)H * W;
-    const int Hp = H + 2 * ph, Wp = W + 2 * pw;
-    const long padded = (long)Hp * Wp;
+    const int Wp = W + 2 * pw, split = Wo % 16 != 0;
+    const long padded = (long)(H + 2 * ph) * Wp;
     const int blocks = (O + IG_MR - 1) / IG_MR;
-    // The sample with zero borders (+16 floats of slack for the last row's vector loads), and
-    // the offset of each im2col row k = (c, ki, kj) in it.
-    float *xp = aligned_alloc(64, (size_t)((C * padded + 16 + 15) / 16 * 16) * sizeof(float));
-    int *off = malloc((size_t)K * sizeof(int));
-    if (!xp || !off) abort();
-    memset(xp, 0, (size_t)(C * padded + 16) * sizeof(float));
-    for (long k = 0; k < K; k++) {
-        const long c = k / (kh * kw), r = k % (kh * kw);
-        off[k] = (int)(c * padded + (r / kw) * Wp + r % kw);
-    }
+    float *xp = ig_padded_alloc(1, C, padded);
+    int *off = ig_offsets(K, kh, kw, padded, Wp, K);
     long loaded = -1;
     for (long item = i0; item < i1; item++) {
-        const long s = item / panels, j = item % panels;
+        const long s = item / panels, n0 = (item % panels) * 32;
         if (s != loaded) {
-            for (int c = 0; c < C; c++)
-                for (int h = 0; h < H; h++)
-                    memcpy(xp + c * padded + (long)(h + ph) * Wp + pw, x + (s * C + c) * plane + (long)h * W,
-                           sizeof(float) * (size_t)W);
+            ig_pad_sample(x + s * C * plane, C, H, W, ph, pw, xp);
             loaded = s;
         }
-        const long q0 = 2 * j, q1 = q0 + 1;
-        const int two = q1 < pieces;
-        // Piece q: output row (16q)/Wo, columns from (16q)%Wo; its tap (0, 0) input in the padded sample.
-        const long p0 = ((16 * q0) / Wo) * sh * Wp + (16 * q0) % Wo;
-        const long p1 = two ? ((16 * q1) / Wo) * sh * Wp + (16 * q1) % Wo : p0;
-        float *os = out + s * O * P + 16 * q0;
+        const int two = n0 + 16 < P;
+        const long lo[2] = {ig_base(n0, Wo, sh, Wp), two ? ig_base(n0 + 16, Wo, sh, Wp) : 0};
+        const long hi[2] = {ig_base(n0 + 8, Wo, sh, Wp), two ? ig_base(n0 + 24, Wo, sh, Wp) : 0};
+        float *os = out + s * O * P + n0;
         for (int ob = 0; ob < blocks; ob++) {
             const int rows = O - ob * IG_MR < IG_MR ? O - ob * IG_MR : IG_MR;
-            ig_kernel(wp + (long)ob * K * IG_MR, xp, off, K, p0, p1, two, os + (long)ob * IG_MR * P, P, rows);
+            const float *a = wp + (long)ob * K * IG_MR;
+            float *c = os + (long)ob * IG_MR * P;
+            if (split) ig_kernel(a, xp, off, K, lo, hi, two, 1, c, P, rows);
+            else ig_kernel(a, xp, off, K, lo, hi, two, 0, c, P, rows);
         }
     }
+    free(off);
+    free(xp);
+}
+
+// Weight gradient tile: dst[i·K + j] += Σ over vectors of dY[o0 + i, vector] · col[k0 + j, vector]
+// for i < 4, j < nk (orow = o0·P), the vectors' products summed in lanes and reduced once.
+#define WG_MO 4
+#define WG_NK 6
+__attribute__((target("avx512f,fma"), always_inline)) static inline void wg_kernel(
+    const float *const *dy, const float *const *xlo, const float *const *xhi, const int *off, long vectors,
+    long orow, long P, int split, float *dst, long K, int nk) {
+    __m512 acc[WG_MO][WG_NK];
+    for (int i = 0; i < WG_MO; i++)
+        for (int j = 0; j < WG_NK; j++) acc[i][j] = _mm512_setzero_ps();
+    for (long q = 0; q < vectors; q++) {
+        const float *d = dy[q] + orow;
+        __m512 dv[WG_MO];
+        for (int i = 0; i < WG_MO; i++) dv[i] = _mm512_load_ps(d + i * P);
+        const float *b = xlo[q];
+        const long h = xhi[q] - b;
+        for (int j = 0; j < WG_NK; j++) {
+            const __m512 cv = IG_LOAD(b, off[j], 0, h, split);
+            for (int i = 0; i < WG_MO; i++) acc[i][j] = _mm512_fmadd_ps(dv[i], cv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < WG_MO; i++)
+        for (int j = 0; j < WG_NK; j++)
+            if (j < nk) dst[i * K + j] += _mm512_reduce_add_ps(acc[i][j]);
+}
+
+__attribute__((target("avx512f,fma"))) static void igemm_wgrad_avx512(
+    const float *x, const float *gy, float *dw, int C, int H, int W, int O, int kh, int kw, int sh, int ph, int pw,
+    int Ho, int Wo, long group, long s0, long s1) {
+    const long K = (long)C * kh * kw, P = (long)Ho * Wo, vectors = P / 16, plane = (long)H * W;
+    const int Wp = W + 2 * pw, split = Wo % 16 != 0;
+    const long padded = (long)(H + 2 * ph) * Wp;
+    const long kblocks = (K + WG_NK - 1) / WG_NK;
+    if (group < 1) group = 1;
+    if (group > s1 - s0) group = s1 - s0;
+    float *xp = ig_padded_alloc(group, C, padded);
+    int *off = ig_offsets(K, kh, kw, padded, Wp, kblocks * WG_NK);
+    const float **dy = malloc((size_t)(group * vectors) * sizeof(float *));
+    const float **xlo = malloc((size_t)(group * vectors) * sizeof(float *));
+    const float **xhi = malloc((size_t)(group * vectors) * sizeof(float *));
+    if (!dy || !xlo || !xhi) abort();
+    memset(dw, 0, (size_t)(O * K) * sizeof(float));
+    for (long g0 = s0; g0 < s1; g0 += group) {
+        const long gn = s1 - g0 < group ? s1 - g0 : group;
+        long n = 0;
+        for (long t = 0; t < gn; t++) {
+            float *xs = xp + t * C * padded;
+            ig_pad_sample(x + (g0 + t) * C * plane, C, H, W, ph, pw, xs);
+            for (long q = 0; q < vectors; q++, n++) {
+                dy[n] = gy + (g0 + t) * O * P + 16 * q;
+                xlo[n] = xs + ig_base(16 * q, Wo, sh, Wp);
+                xhi[n] = xs + ig_base(16 * q + 8, Wo, sh, Wp);
+            }
+        }
+        for (int o0 = 0; o0 < O; o0 += WG_MO) {
+            for (long k0 = 0; k0 < K; k0 += WG_NK) {
+                const int nk = K - k0 < WG_NK ? (int)(K - k0) : WG_NK;
+                float *d = dw + (long)o0 * K + k0;
+                if (split) wg_kernel(dy, xlo, xhi, off + k0, n, (long)o0 * P, P, 1, d, K, nk);
+                else wg_kernel(dy, xlo, xhi, off + k0, n, (long)o0 * P, P, 0, d, K, nk);
+            }
+        }
+    }
+    free(xhi);
+    free(xlo);
+    free(dy);
     free(off);
     free(xp);
 }
@@ -115,5 +222,15 @@ void ak_igemm_conv(const float *x, const float *packed, float *out, int C, int H
 #else
     (void)x; (void)packed; (void)out; (void)C; (void)H; (void)W; (void)O; (void)kh; (void)kw;
     (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)i0; (void)i1;
+#endif
+}
+
+void ak_igemm_conv_wgrad(const float *x, const float *gy, float *dw, int C, int H, int W, int O, int kh, int kw,
+                         int sh, int ph, int pw, int Ho, int Wo, long group, long s0, long s1) {
+#if defined(__x86_64__)
+    igemm_wgrad_avx512(x, gy, dw, C, H, W, O, kh, kw, sh, ph, pw, Ho, Wo, group, s0, s1);
+#else
+    (void)x; (void)gy; (void)dw; (void)C; (void)H; (void)W; (void)O; (void)kh; (void)kw;
+    (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)group; (void)s0; (void)s1;
 #endif
 }

@@ -35,16 +35,32 @@ public enum ConvolutionTuning {
     nonisolated(unsafe) public static var implicitGEMM = true
     nonisolated(unsafe) public static var implicitGEMMWeightLimit = 1 << 18
 
-    /// Whether a convolution's forward pass takes the implicit-GEMM kernel (conv_igemm.c):
-    /// AVX-512, width stride 1, output width a multiple of 16, a kernel larger than 1×1
-    /// (pointwise convolutions already are one GEMM), at least 8 output channels, and weights
-    /// small enough to stay in L2 while every panel streams them.
+    /// Whether a convolution's forward pass and input gradient take the implicit-GEMM kernel
+    /// (conv_igemm.c): AVX-512, width stride 1, output width a multiple of 8 and plane of 16, a
+    /// kernel larger than 1×1 (pointwise convolutions already are one GEMM), at least 8 output
+    /// channels, and weights small enough to stay in L2 while every panel streams them.
     public static func takesImplicitGEMM(_ g: ConvGeometry) -> Bool {
-        implicitGEMM && ak_igemm_available() != 0 && g.stride.width == 1 && g.outWidth % 16 == 0
-            && g.outHeight > 0 && g.kernel.height * g.kernel.width > 1 && g.outChannels >= 8
-            && g.outChannels * g.patchSize <= implicitGEMMWeightLimit
+        implicitGEMM && ak_igemm_available() != 0 && g.stride.width == 1 && g.outWidth % 8 == 0
+            && (g.outHeight * g.outWidth) % 16 == 0 && g.outHeight > 0 && g.kernel.height * g.kernel.width > 1
+            && g.outChannels >= 8 && g.outChannels * g.patchSize <= implicitGEMMWeightLimit
             && g.inChannels * (g.inHeight + 2 * g.padding.height) * (g.inWidth + 2 * g.padding.width) < Int(Int32.max)
     }
+
+    /// Samples the implicit weight gradient takes at a time (their padded inputs and output
+    /// gradients fit `implicitWeightGradientGroupBytes`, so they stay in L2), or nil when such a
+    /// group has under `implicitWeightGradientMinimumVectors` 16-pixel vectors (each tile's lane
+    /// sums would be reduced too often to beat im2col + GEMM) or the output channels are not a
+    /// multiple of 4.
+    public static func implicitWeightGradientGroup(_ g: ConvGeometry) -> Int? {
+        guard takesImplicitGEMM(g), g.outChannels % 4 == 0 else { return nil }
+        let padded = g.inChannels * (g.inHeight + 2 * g.padding.height) * (g.inWidth + 2 * g.padding.width)
+        let plane = g.outHeight * g.outWidth
+        let bytes = (padded + g.outChannels * plane) * MemoryLayout<Float>.stride
+        let group = max(1, implicitWeightGradientGroupBytes / bytes)
+        return group * plane / 16 >= implicitWeightGradientMinimumVectors ? group : nil
+    }
+    nonisolated(unsafe) public static var implicitWeightGradientGroupBytes = 512 << 10
+    nonisolated(unsafe) public static var implicitWeightGradientMinimumVectors = 48
 }
 
 /// A few reusable scratch blocks for convolution (im2col columns, staged outputs, repacked
@@ -284,6 +300,9 @@ struct CPUConvolution {
             gw.update(repeating: 0, count: count)
             return
         }
+        if let group = ConvolutionTuning.implicitWeightGradientGroup(g) {
+            return implicitGEMMBackwardWeight(x, gy, gw, g, group: group)
+        }
         let ranges = sampleRanges(g)
         let workers = ranges.count
         let path = ConvPlan(g, samples: 1)
@@ -328,6 +347,32 @@ struct CPUConvolution {
                     x, p, out, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(O),
                     Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.padding.height),
                     Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth), i0, i1)
+            }
+        }
+    }
+
+    /// Each core sums its samples' weight gradients into its own partial; the partials are added.
+    static func implicitGEMMBackwardWeight(
+        _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+        group: Int
+    ) {
+        let count = g.outChannels * g.patchSize
+        let workers = max(1, min(CPUThreads.count, g.batch))
+        ScratchPool.shared.withBuffer(workers * count) { partials in
+            nonisolated(unsafe) let (x, gy, partials) = (x, gy, partials)
+            CPUThreads.parallelRanges(workers, costPerItem: 1 << 20) { w0, w1 in
+                for w in w0..<w1 {
+                    ak_igemm_conv_wgrad(
+                        x, gy, partials + w * count, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
+                        Int32(g.outChannels), Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height),
+                        Int32(g.padding.height), Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth),
+                        group, g.batch * w / workers, g.batch * (w + 1) / workers)
+                }
+            }
+            gw.update(from: partials, count: count)
+            for w in 1..<workers {
+                let p = partials + w * count
+                for i in 0..<count { gw[i] += p[i] }
             }
         }
     }
