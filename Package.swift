@@ -21,7 +21,7 @@ let package = Package(
         // zlib (gzip, PNG, NPZ) from the system: zlib1g-dev.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensors", dependencies: ["CKernels"]),
-        .target(name: "Layers", dependencies: ["Tensors"]),
+        .target(name: "Layers", dependencies: ["Tensors", "CKernels"]),
         .target(name: "Metrics"),
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
         .target(

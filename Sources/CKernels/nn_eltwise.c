@@ -22,3 +22,59 @@ NN_VARIANTS(relu_backward, (const float *dy, const float *y, float *dx, long i0,
 void ak_relu_backward(const float *dy, const float *y, float *dx, long i0, long i1) {
     NN_DISPATCH(relu_backward, (dy, y, dx, i0, i1));
 }
+
+// One Adam/AdamW step over elements [i0, i1), torch's arithmetic in float: p ← p·shrink;
+// g' = g + l2·p; m ← lerp(m, g', weight) (torch's two-sided lerp formula); v ← β₂·v + (1 − β₂)·g'²;
+// p ← p + negStep · m / (√v / rootCorrection + ε). No contraction into FMAs (as the scalar code).
+#pragma clang fp contract(off)
+NN_INLINE float adam_one(float *p, const float *g, float *m, float *v, long i, float shrink, float l2,
+                         float weight, float b2, float keep_square, float neg_step, float root_correction,
+                         float eps) {
+    const float pi = p[i] * shrink;
+    const float grad = g[i] + l2 * pi;
+    const float mi = weight < 0.5f ? m[i] + weight * (grad - m[i]) : grad - (grad - m[i]) * (1 - weight);
+    m[i] = mi;
+    const float vi = v[i] * b2 + keep_square * grad * grad;
+    v[i] = vi;
+    return pi + neg_step * mi / (__builtin_sqrtf(vi) / root_correction + eps);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static void adam_avx512(
+    float *p, const float *g, float *m, float *v, float shrink, float l2, float weight, float b2,
+    float keep_square, float neg_step, float root_correction, float eps, long i0, long i1) {
+    const __m512 vs = _mm512_set1_ps(shrink), vl2 = _mm512_set1_ps(l2), vw = _mm512_set1_ps(weight);
+    const __m512 vw1 = _mm512_set1_ps(1 - weight), vb2 = _mm512_set1_ps(b2), vk = _mm512_set1_ps(keep_square);
+    const __m512 vn = _mm512_set1_ps(neg_step), vr = _mm512_set1_ps(root_correction), ve = _mm512_set1_ps(eps);
+    const int low = weight < 0.5f;
+    long i = i0;
+    for (; i + 16 <= i1; i += 16) {
+        const __m512 pi = _mm512_mul_ps(_mm512_loadu_ps(p + i), vs);
+        const __m512 grad = _mm512_add_ps(_mm512_loadu_ps(g + i), _mm512_mul_ps(vl2, pi));
+        const __m512 m0 = _mm512_loadu_ps(m + i);
+        const __m512 d = _mm512_sub_ps(grad, m0);
+        const __m512 mi = low ? _mm512_add_ps(m0, _mm512_mul_ps(vw, d)) : _mm512_sub_ps(grad, _mm512_mul_ps(d, vw1));
+        _mm512_storeu_ps(m + i, mi);
+        const __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(v + i), vb2),
+                                        _mm512_mul_ps(_mm512_mul_ps(vk, grad), grad));
+        _mm512_storeu_ps(v + i, vi);
+        const __m512 den = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), vr), ve);
+        _mm512_storeu_ps(p + i, _mm512_add_ps(pi, _mm512_div_ps(_mm512_mul_ps(vn, mi), den)));
+    }
+    for (; i < i1; i++)
+        p[i] = adam_one(p, g, m, v, i, shrink, l2, weight, b2, keep_square, neg_step, root_correction, eps);
+}
+#endif
+
+void ak_adam(float *p, const float *g, float *m, float *v, float shrink, float l2, float weight, float b2,
+             float keep_square, float neg_step, float root_correction, float eps, long i0, long i1) {
+#if defined(__x86_64__)
+    if (nn_cpu_level() == 1) {
+        adam_avx512(p, g, m, v, shrink, l2, weight, b2, keep_square, neg_step, root_correction, eps, i0, i1);
+        return;
+    }
+#endif
+    for (long i = i0; i < i1; i++)
+        p[i] = adam_one(p, g, m, v, i, shrink, l2, weight, b2, keep_square, neg_step, root_correction, eps);
+}

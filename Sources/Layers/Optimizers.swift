@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensors
 
@@ -298,26 +299,7 @@ public class Adam: Optimizer {
         let weight = 1 - b1  // m.lerp_(g, 1 − β₁), evaluated as torch's lerp does
         let keepSquare = 1 - b2
         CPUThreads.parallelRanges(n, costPerItem: 8) { s, e in
-            @inline(__always) func finish(_ i: Int, _ pi: Float, _ grad: Float, _ mi: Float) {
-                m[i] = mi
-                let vi = v[i] * b2 + keepSquare * grad * grad
-                v[i] = vi
-                p[i] = pi + negativeStepSize * mi / (vi.squareRoot() / rootCorrection + eps)
-            }
-            // wd = 0 is applied arithmetically (g + 0·p = g for finite p).
-            if weight < 0.5 {
-                for i in s..<e {
-                    let pi = p[i] * shrink
-                    let grad = g[i] + wd * pi
-                    finish(i, pi, grad, m[i] + weight * (grad - m[i]))
-                }
-            } else {
-                for i in s..<e {
-                    let pi = p[i] * shrink
-                    let grad = g[i] + wd * pi
-                    finish(i, pi, grad, grad - (grad - m[i]) * (1 - weight))
-                }
-            }
+            ak_adam(p, g, m, v, shrink, wd, weight, b2, keepSquare, negativeStepSize, rootCorrection, eps, s, e)
         }
     }
 }

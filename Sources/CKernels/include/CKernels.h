@@ -92,6 +92,9 @@ void ak_avgpool2d_backward(const float *dy, int H, int W, int Ho, int Wo, const 
 /// y = max(a + b, 0) and dx = (y > 0 ? dy : 0) over [i0, i1).
 void ak_add_relu(const float *a, const float *b, float *y, long i0, long i1);
 void ak_relu_backward(const float *dy, const float *y, float *dx, long i0, long i1);
+/// One Adam step over elements [i0, i1) (see Layers' Adam.adamStep for the scalars).
+void ak_adam(float *p, const float *g, float *m, float *v, float shrink, float l2, float weight, float b2,
+             float keep_square, float neg_step, float root_correction, float eps, long i0, long i1);
 
 /// Nearest up-sampling of planes [p0, p1) by integer factors (sh, sw), and its adjoint.
 void ak_upsample_nearest(const float *x, int H, int W, int sh, int sw, float *y, long p0, long p1);
