@@ -299,3 +299,42 @@ private final class NormLike: Module, @unchecked Sendable {
         Support.expectClose(layer.bias!.toArray(), [0.25], atol: 1e-3, "fitted bias")
     }
 }
+
+@Suite struct AdamKernelTests {
+    /// The vectorised Adam kernel (16 lanes + a scalar tail: 37 values) against torch's formula
+    /// written out in Float, three steps, with L2 weight decay (Adam) and decoupled (AdamW), and
+    /// β₁ above and below ½ (torch's lerp takes different branches). Equal to 1 ulp-scale 1e-7.
+    @Test func vectorisedStepsMatchTheFormula() {
+        for (decoupled, beta1) in [(false, Float(0.9)), (true, Float(0.9)), (false, Float(0.3))] {
+            let n = 37
+            let initial = (0..<n).map { Float($0 % 7) * 0.3 - 0.9 }
+            let p = Tensor(initial).requiringGrad()
+            let lr: Float = 0.01, wd: Float = 0.05, beta2: Float = 0.999, eps: Float = 1e-8
+            let optimizer: Adam =
+                decoupled
+                ? AdamW(parameters: [p], learningRate: lr, betas: (beta1, beta2), eps: eps, weightDecay: wd)
+                : Adam(parameters: [p], learningRate: lr, betas: (beta1, beta2), eps: eps, weightDecay: wd)
+            var ref = initial
+            var m = [Float](repeating: 0, count: n), v = [Float](repeating: 0, count: n)
+            for step in 1...3 {
+                let grad = (0..<n).map { Float(($0 * 5 + step * 3) % 11) * 0.2 - 1 }
+                p.grad = Tensor(grad)
+                optimizer.step()
+                let bc1 = 1 - Foundation.pow(Double(beta1), Double(step))
+                let bc2 = (1 - Foundation.pow(Double(beta2), Double(step))).squareRoot()
+                let negStep = Float(-(Double(lr) / bc1)), root = Float(bc2)
+                let shrink: Float = decoupled ? Float(1 - Double(lr) * Double(wd)) : 1
+                let l2: Float = decoupled ? 0 : wd
+                for i in 0..<n {
+                    let pi = ref[i] * shrink
+                    let g = grad[i] + l2 * pi
+                    let w = 1 - beta1  // torch: m.lerp_(g, w)
+                    m[i] = w < 0.5 ? m[i] + w * (g - m[i]) : g - (g - m[i]) * (1 - w)
+                    v[i] = v[i] * beta2 + (1 - beta2) * g * g
+                    ref[i] = pi + negStep * m[i] / (v[i].squareRoot() / root + eps)
+                }
+                Support.expectClose(p.toArray(), ref, atol: 1e-7, rtol: 1e-7, "Adam decoupled \(decoupled) β₁ \(beta1) step \(step)")
+            }
+        }
+    }
+}
