@@ -14,9 +14,17 @@
 #define IG_MR 8
 #define IG_NR 32
 
+// The hardware's level, not ak_nn_set_cpu_level's: this kernel has one variant, so lowering the
+// level (tests do, to cover the other kernels' variants) does not switch it off mid-run.
 int ak_igemm_available(void) {
 #if defined(__x86_64__)
-    return nn_cpu_level() == 1;
+    static int available = -1;
+    int a = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (a < 0) {
+        a = ak_cpu_level() == 1;
+        __atomic_store_n(&available, a, __ATOMIC_RELAXED);
+    }
+    return a;
 #else
     return 0;
 #endif

@@ -78,3 +78,95 @@ void ak_adam(float *p, const float *g, float *m, float *v, float shrink, float l
     for (long i = i0; i < i1; i++)
         p[i] = adam_one(p, g, m, v, i, shrink, l2, weight, b2, keep_square, neg_step, root_correction, eps);
 }
+
+// Element-wise ops of CPUBackend.unary/binary without transcendental functions, with exactly
+// the Swift expressions' semantics (Swift.max(x, y) = y >= x ? y : x, Swift.min = y < x ? y : x),
+// so every CPU level gives the same values.
+NN_INLINE void unary_impl(int op, float a, float b, const float *x, float *y, long i0, long i1) {
+    switch (op) {
+    case AK_UNARY_NEG: for (long i = i0; i < i1; i++) y[i] = -x[i]; break;
+    case AK_UNARY_ABS: for (long i = i0; i < i1; i++) y[i] = __builtin_fabsf(x[i]); break;
+    case AK_UNARY_RELU: for (long i = i0; i < i1; i++) y[i] = x[i] > 0 ? x[i] : 0; break;
+    case AK_UNARY_SQUARE: for (long i = i0; i < i1; i++) y[i] = x[i] * x[i]; break;
+    case AK_UNARY_RECIPROCAL: for (long i = i0; i < i1; i++) y[i] = 1 / x[i]; break;
+    case AK_UNARY_LEAKY_RELU: for (long i = i0; i < i1; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a; break;
+    case AK_UNARY_CLAMP:
+        for (long i = i0; i < i1; i++) {
+            const float t = a >= x[i] ? a : x[i];
+            y[i] = b < t ? b : t;
+        }
+        break;
+    case AK_UNARY_ADD_SCALAR: for (long i = i0; i < i1; i++) y[i] = x[i] + a; break;
+    case AK_UNARY_MUL_SCALAR: for (long i = i0; i < i1; i++) y[i] = x[i] * a; break;
+    case AK_UNARY_POSITIVE_MASK: for (long i = i0; i < i1; i++) y[i] = x[i] > 0 ? 1.0f : 0.0f; break;
+    case AK_UNARY_INSIDE_MASK: for (long i = i0; i < i1; i++) y[i] = x[i] >= a && x[i] <= b ? 1.0f : 0.0f; break;
+    case AK_UNARY_SIGN: for (long i = i0; i < i1; i++) y[i] = x[i] > 0 ? 1.0f : (x[i] < 0 ? -1.0f : 0.0f); break;
+    default: break;
+    }
+}
+NN_VARIANTS(unary, (int op, float a, float b, const float *x, float *y, long i0, long i1), (op, a, b, x, y, i0, i1))
+
+void ak_unary(int op, float a, float b, const float *x, float *y, long i0, long i1) {
+    NN_DISPATCH(unary, (op, a, b, x, y, i0, i1));
+}
+
+// One loop per operand layout (both vectors, scalar right, scalar left) so each vectorises.
+#define BINARY_LOOPS(expr)                                                                         \
+    do {                                                                                           \
+        if (sa && sb) {                                                                            \
+            for (long i = 0; i < n; i++) { const float u = a[i], w = b[i]; o[i] = (expr); }      \
+        } else if (sa) {                                                                           \
+            const float w = b[0];                                                                  \
+            for (long i = 0; i < n; i++) { const float u = a[i]; o[i] = (expr); }                 \
+        } else if (sb) {                                                                           \
+            const float u = a[0];                                                                  \
+            for (long i = 0; i < n; i++) { const float w = b[i]; o[i] = (expr); }                 \
+        } else {                                                                                   \
+            const float u = a[0], w = b[0];                                                        \
+            const float r = (expr);                                                                \
+            for (long i = 0; i < n; i++) o[i] = r;                                                 \
+        }                                                                                          \
+    } while (0)
+
+NN_INLINE void binary_impl(int op, const float *a, int sa, const float *b, int sb, float *o, long n) {
+    switch (op) {
+    case AK_BINARY_ADD: BINARY_LOOPS(u + w); break;
+    case AK_BINARY_SUB: BINARY_LOOPS(u - w); break;
+    case AK_BINARY_MUL: BINARY_LOOPS(u * w); break;
+    case AK_BINARY_DIV: BINARY_LOOPS(u / w); break;
+    case AK_BINARY_MAXIMUM: BINARY_LOOPS(w >= u ? w : u); break;
+    case AK_BINARY_MINIMUM: BINARY_LOOPS(w < u ? w : u); break;
+    case AK_BINARY_EQUAL: BINARY_LOOPS(u == w ? 1.0f : 0.0f); break;
+    case AK_BINARY_NOT_EQUAL: BINARY_LOOPS(u != w ? 1.0f : 0.0f); break;
+    case AK_BINARY_LESS: BINARY_LOOPS(u < w ? 1.0f : 0.0f); break;
+    case AK_BINARY_LESS_EQUAL: BINARY_LOOPS(u <= w ? 1.0f : 0.0f); break;
+    case AK_BINARY_GREATER: BINARY_LOOPS(u > w ? 1.0f : 0.0f); break;
+    case AK_BINARY_GREATER_EQUAL: BINARY_LOOPS(u >= w ? 1.0f : 0.0f); break;
+    default: break;
+    }
+}
+NN_VARIANTS(binary, (int op, const float *a, int sa, const float *b, int sb, float *o, long n), (op, a, sa, b, sb, o, n))
+
+void ak_binary(int op, const float *a, int sa, const float *b, int sb, float *o, long n) {
+    NN_DISPATCH(binary, (op, a, sa, b, sb, o, n));
+}
+
+// dst[i] (+)= src rows: dst[i] = f(dst[i], src[k·inner + i]) for k < rows (sum, max, min as the
+// Swift reduction: f(acc, x)), over i ∈ [i0, i1); `init` copies row 0 first.
+NN_INLINE void reduce_rows_impl(int op, const float *src, long rows, long inner, float *dst, long i0, long i1) {
+    for (long i = i0; i < i1; i++) dst[i] = src[i];
+    for (long k = 1; k < rows; k++) {
+        const float *s = src + k * inner;
+        switch (op) {
+        case 0: for (long i = i0; i < i1; i++) dst[i] = dst[i] + s[i]; break;
+        case 1: for (long i = i0; i < i1; i++) dst[i] = s[i] >= dst[i] ? s[i] : dst[i]; break;
+        default: for (long i = i0; i < i1; i++) dst[i] = s[i] < dst[i] ? s[i] : dst[i]; break;
+        }
+    }
+}
+NN_VARIANTS(reduce_rows, (int op, const float *src, long rows, long inner, float *dst, long i0, long i1),
+            (op, src, rows, inner, dst, i0, i1))
+
+void ak_reduce_rows(int op, const float *src, long rows, long inner, float *dst, long i0, long i1) {
+    NN_DISPATCH(reduce_rows, (op, src, rows, inner, dst, i0, i1));
+}

@@ -10,14 +10,18 @@ public struct CPUBackend: Backend {
 
     public func unary(_ op: UnaryOp, _ x: Tensor, into out: Tensor) {
         let src = UnsafePointer(x.pointer), dst = out.pointer, n = x.count
+        // Arithmetic ops run in the vectorised C kernel (same values as these Swift expressions).
+        func kernel(_ code: Int, _ a: Float = 0, _ b: Float = 0) {
+            CPUThreads.parallelRanges(n) { s, e in ak_unary(Int32(code), a, b, src, dst, s, e) }
+        }
         switch op {
-        case .neg: map(src, dst, n) { -$0 }
+        case .neg: kernel(AK_UNARY_NEG)
         case .exp: map(src, dst, n, cost: 8) { Foundation.exp($0) }
         case .log: map(src, dst, n, cost: 8) { Foundation.log($0) }
         case .sqrt: map(src, dst, n) { $0.squareRoot() }
         case .rsqrt: map(src, dst, n) { 1 / $0.squareRoot() }
-        case .abs: map(src, dst, n) { Swift.abs($0) }
-        case .relu: map(src, dst, n) { $0 > 0 ? $0 : 0 }
+        case .abs: kernel(AK_UNARY_ABS)
+        case .relu: kernel(AK_UNARY_RELU)
         case .sigmoid: map(src, dst, n, cost: 8) { 1 / (1 + Foundation.exp(-$0)) }
         case .tanh: map(src, dst, n, cost: 8) { Foundation.tanh($0) }
         case .softplus:
@@ -25,17 +29,17 @@ public struct CPUBackend: Backend {
         case .sin: map(src, dst, n, cost: 8) { Foundation.sin($0) }
         case .cos: map(src, dst, n, cost: 8) { Foundation.cos($0) }
         case .acos: map(src, dst, n, cost: 8) { Foundation.acos(Swift.min(Swift.max($0, -1), 1)) }
-        case .square: map(src, dst, n) { $0 * $0 }
-        case .reciprocal: map(src, dst, n) { 1 / $0 }
-        case .leakyRelu(let slope): map(src, dst, n) { $0 > 0 ? $0 : $0 * slope }
-        case .clamp(let lo, let hi): map(src, dst, n) { Swift.min(Swift.max($0, lo), hi) }
+        case .square: kernel(AK_UNARY_SQUARE)
+        case .reciprocal: kernel(AK_UNARY_RECIPROCAL)
+        case .leakyRelu(let slope): kernel(AK_UNARY_LEAKY_RELU, slope)
+        case .clamp(let lo, let hi): kernel(AK_UNARY_CLAMP, lo, hi)
         case .powScalar(let p):
-            if p == 2 { map(src, dst, n) { $0 * $0 } } else { map(src, dst, n, cost: 8) { Foundation.pow($0, p) } }
-        case .addScalar(let c): map(src, dst, n) { $0 + c }
-        case .mulScalar(let c): map(src, dst, n) { $0 * c }
-        case .positiveMask: map(src, dst, n) { $0 > 0 ? 1 : 0 }
-        case .insideMask(let lo, let hi): map(src, dst, n) { $0 >= lo && $0 <= hi ? 1 : 0 }
-        case .sign: map(src, dst, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+            if p == 2 { kernel(AK_UNARY_SQUARE) } else { map(src, dst, n, cost: 8) { Foundation.pow($0, p) } }
+        case .addScalar(let c): kernel(AK_UNARY_ADD_SCALAR, c)
+        case .mulScalar(let c): kernel(AK_UNARY_MUL_SCALAR, c)
+        case .positiveMask: kernel(AK_UNARY_POSITIVE_MASK)
+        case .insideMask(let lo, let hi): kernel(AK_UNARY_INSIDE_MASK, lo, hi)
+        case .sign: kernel(AK_UNARY_SIGN)
         }
     }
 
@@ -50,20 +54,52 @@ public struct CPUBackend: Backend {
     }
 
     public func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, into out: Tensor) {
+        let code: Int
         switch op {
-        case .add: zip(a, b, out) { $0 + $1 }
-        case .sub: zip(a, b, out) { $0 - $1 }
-        case .mul: zip(a, b, out) { $0 * $1 }
-        case .div: zip(a, b, out) { $0 / $1 }
-        case .pow: zip(a, b, out, cost: 8) { Foundation.pow($0, $1) }
-        case .maximum: zip(a, b, out) { Swift.max($0, $1) }
-        case .minimum: zip(a, b, out) { Swift.min($0, $1) }
-        case .equal: zip(a, b, out) { $0 == $1 ? 1 : 0 }
-        case .notEqual: zip(a, b, out) { $0 != $1 ? 1 : 0 }
-        case .less: zip(a, b, out) { $0 < $1 ? 1 : 0 }
-        case .lessEqual: zip(a, b, out) { $0 <= $1 ? 1 : 0 }
-        case .greater: zip(a, b, out) { $0 > $1 ? 1 : 0 }
-        case .greaterEqual: zip(a, b, out) { $0 >= $1 ? 1 : 0 }
+        case .pow:
+            zip(a, b, out, cost: 8) { Foundation.pow($0, $1) }
+            return
+        case .add: code = AK_BINARY_ADD
+        case .sub: code = AK_BINARY_SUB
+        case .mul: code = AK_BINARY_MUL
+        case .div: code = AK_BINARY_DIV
+        case .maximum: code = AK_BINARY_MAXIMUM
+        case .minimum: code = AK_BINARY_MINIMUM
+        case .equal: code = AK_BINARY_EQUAL
+        case .notEqual: code = AK_BINARY_NOT_EQUAL
+        case .less: code = AK_BINARY_LESS
+        case .lessEqual: code = AK_BINARY_LESS_EQUAL
+        case .greater: code = AK_BINARY_GREATER
+        case .greaterEqual: code = AK_BINARY_GREATER_EQUAL
+        }
+        // The vectorised C kernel over runs where each operand's stride is 0 or 1.
+        let op = Int32(code)
+        forEachRun(a, b, out) { x, sx, y, sy, o, n in ak_binary(op, x, Int32(sx), y, Int32(sy), o, n) }
+    }
+
+    /// Calls `body(a, strideA, b, strideB, out, count)` over runs of the broadcast output in which
+    /// each operand's stride is 0 or 1, split over the cores.
+    @inline(__always)
+    private func forEachRun(
+        _ a: Tensor, _ b: Tensor, _ out: Tensor,
+        _ body: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
+        let n = out.count
+        if a.shape == b.shape || a.count == 1 || b.count == 1 {
+            let sa = a.count == 1 && n != 1 ? 0 : 1, sb = b.count == 1 && n != 1 ? 0 : 1
+            CPUThreads.parallelRanges(n) { s, e in body(pa + s * sa, sa, pb + s * sb, sb, po + s, e - s) }
+            return
+        }
+        let layout = BroadcastLayout(out: out.shape, a: a.shape, b: b.shape)
+        let inner = layout.shape.last ?? 1
+        let rows = n / max(inner, 1)
+        let sa = layout.aStrides.last ?? 0, sb = layout.bStrides.last ?? 0
+        CPUThreads.parallelRanges(rows, costPerItem: inner) { r0, r1 in
+            for r in r0..<r1 {
+                let (oa, ob) = layout.offsets(row: r)
+                body(pa + oa, sa, pb + ob, sb, po + r * inner, inner)
+            }
         }
     }
 
@@ -115,15 +151,15 @@ public struct CPUBackend: Backend {
 
     public func reduce(_ op: ReduceOp, _ x: Tensor, outer: Int, axisSize: Int, inner: Int, into out: Tensor) {
         switch op {
-        case .sum: reduceLoop(x, outer, axisSize, inner, out, initial: 0) { $0 + $1 }
-        case .max: reduceLoop(x, outer, axisSize, inner, out, initial: -.infinity) { Swift.max($0, $1) }
-        case .min: reduceLoop(x, outer, axisSize, inner, out, initial: .infinity) { Swift.min($0, $1) }
+        case .sum: reduceLoop(x, outer, axisSize, inner, out, code: 0, initial: 0) { $0 + $1 }
+        case .max: reduceLoop(x, outer, axisSize, inner, out, code: 1, initial: -.infinity) { Swift.max($0, $1) }
+        case .min: reduceLoop(x, outer, axisSize, inner, out, code: 2, initial: .infinity) { Swift.min($0, $1) }
         }
     }
 
     @inline(__always)
     private func reduceLoop(
-        _ x: Tensor, _ outer: Int, _ axisSize: Int, _ inner: Int, _ out: Tensor, initial: Float,
+        _ x: Tensor, _ outer: Int, _ axisSize: Int, _ inner: Int, _ out: Tensor, code: Int32, initial: Float,
         _ f: (Float, Float) -> Float
     ) {
         let px = UnsafePointer(x.pointer), po = out.pointer
@@ -145,17 +181,12 @@ public struct CPUBackend: Backend {
                     po[o] = r
                 }
             }
+        } else if axisSize == 0 {
+            po.update(repeating: initial, count: outer * inner)
         } else if outer >= CPUThreads.count || inner < 64 {
             CPUThreads.parallelRanges(outer, costPerItem: axisSize * inner) { o0, o1 in
                 for o in o0..<o1 {
-                    let dst = po + o * inner
-                    let base = px + o * axisSize * inner
-                    for i in 0..<inner { dst[i] = base[i] }
-                    for k in 1..<max(axisSize, 1) {
-                        let src = base + k * inner
-                        for i in 0..<inner { dst[i] = f(dst[i], src[i]) }
-                    }
-                    if axisSize == 0 { for i in 0..<inner { dst[i] = initial } }
+                    ak_reduce_rows(code, px + o * axisSize * inner, axisSize, inner, po + o * inner, 0, inner)
                 }
             }
         } else {
@@ -163,11 +194,7 @@ public struct CPUBackend: Backend {
                 let dst = po + o * inner
                 let base = px + o * axisSize * inner
                 CPUThreads.parallelRanges(inner, costPerItem: axisSize) { i0, i1 in
-                    for i in i0..<i1 { dst[i] = axisSize == 0 ? initial : base[i] }
-                    for k in 1..<max(axisSize, 1) {
-                        let src = base + k * inner
-                        for i in i0..<i1 { dst[i] = f(dst[i], src[i]) }
-                    }
+                    ak_reduce_rows(code, base, axisSize, inner, dst, i0, i1)
                 }
             }
         }

@@ -36,7 +36,8 @@ void ak_gather_rect(const float *src, long sstride, long cstride, int H, int W, 
 /// The adjoint of ak_gather_rect: adds src into the rectangle of dst.
 void ak_scatter_add_rect(const float *src, long ld, float *dst, long sstride, long cstride, int H, int W,
                          int samples, int row0, int nr, int rs, int col0, int nc, int cs, long c0, long c1);
-/// Implicit-GEMM convolution (conv_igemm.c): nonzero when the CPU has AVX-512 (the only variant).
+/// Implicit-GEMM convolution (conv_igemm.c): nonzero when the CPU has AVX-512 (its only variant;
+/// independent of ak_nn_set_cpu_level).
 int ak_igemm_available(void);
 /// Weights [O, K] → ceil(O/8) panels [K][8], rows past O zero; `packed` holds ceil(O/8)·8·K floats.
 void ak_igemm_pack_weights(const float *w, long O, long K, float *packed);
@@ -92,6 +93,24 @@ void ak_avgpool2d_backward(const float *dy, int H, int W, int Ho, int Wo, const 
 /// y = max(a + b, 0) and dx = (y > 0 ? dy : 0) over [i0, i1).
 void ak_add_relu(const float *a, const float *b, float *y, long i0, long i1);
 void ak_relu_backward(const float *dy, const float *y, float *dx, long i0, long i1);
+/// Element-wise ops without transcendental functions (CPUBackend.unary/binary), same values as
+/// the Swift expressions at every CPU level. Unary: y[i] = op(x[i]; a, b) over [i0, i1).
+enum {
+    AK_UNARY_NEG, AK_UNARY_ABS, AK_UNARY_RELU, AK_UNARY_SQUARE, AK_UNARY_RECIPROCAL, AK_UNARY_LEAKY_RELU,
+    AK_UNARY_CLAMP, AK_UNARY_ADD_SCALAR, AK_UNARY_MUL_SCALAR, AK_UNARY_POSITIVE_MASK, AK_UNARY_INSIDE_MASK,
+    AK_UNARY_SIGN
+};
+void ak_unary(int op, float a, float b, const float *x, float *y, long i0, long i1);
+/// o[i] = op(a[i·sa], b[i·sb]) for i < n, strides sa, sb ∈ {0, 1}.
+enum {
+    AK_BINARY_ADD, AK_BINARY_SUB, AK_BINARY_MUL, AK_BINARY_DIV, AK_BINARY_MAXIMUM, AK_BINARY_MINIMUM,
+    AK_BINARY_EQUAL, AK_BINARY_NOT_EQUAL, AK_BINARY_LESS, AK_BINARY_LESS_EQUAL, AK_BINARY_GREATER,
+    AK_BINARY_GREATER_EQUAL
+};
+void ak_binary(int op, const float *a, int sa, const float *b, int sb, float *o, long n);
+/// Reduction of src [rows, inner] over rows into dst [inner], columns [i0, i1) (rows ≥ 1);
+/// op 0 sum, 1 max, 2 min.
+void ak_reduce_rows(int op, const float *src, long rows, long inner, float *dst, long i0, long i1);
 /// One Adam step over elements [i0, i1) (see Layers' Adam.adamStep for the scalars).
 void ak_adam(float *p, const float *g, float *m, float *v, float shrink, float l2, float weight, float b2,
              float keep_square, float neg_step, float root_correction, float eps, long i0, long i1);
