@@ -11,8 +11,8 @@ import Testing
 /// 1e-4 for the weight gradient (long sums over pixels).
 /// (Flipping the global knob while other tests run is safe: both paths give the same values.)
 @Suite struct NNImplicitConvolutionTests {
-    @Test func implicitGEMMMatchesIm2col() throws {
-        try #require(ak_igemm_available() != 0, "needs AVX-512")
+    @Test(.enabled(if: ak_igemm_available() != 0, "the implicit-GEMM kernel needs AVX-512"))
+    func implicitGEMMMatchesIm2col() {
         let cases: [(c: Int, o: Int, h: Int, w: Int, k: Size2D, s: Size2D, p: Size2D)] = [
             (3, 16, 32, 32, [3, 3], [1, 1], [1, 1]),  // stem
             (16, 12, 16, 16, [3, 3], [1, 1], [1, 1]),  // O not a multiple of 8

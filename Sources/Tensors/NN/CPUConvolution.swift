@@ -30,8 +30,8 @@ public enum ConvolutionTuning {
     /// Stride-1 convolutions compute their input gradient as a convolution of the output
     /// gradient with the flipped, transposed weights (`ConvGeometry.inputGradientConvolution`).
     nonisolated(unsafe) public static var stride1InputGradientAsConvolution = true
-    /// Convolutions `CPUConvolution.usesImplicitGEMM` accepts run on the implicit-GEMM kernel
-    /// (no im2col matrix) when their weights have at most `implicitGEMMWeightLimit` values.
+    /// Convolutions that `takesImplicitGEMM` accepts run on the implicit-GEMM kernel (no im2col
+    /// matrix); `implicitGEMMWeightLimit` bounds their weights (values).
     nonisolated(unsafe) public static var implicitGEMM = true
     nonisolated(unsafe) public static var implicitGEMMWeightLimit = 1 << 18
 
@@ -193,7 +193,11 @@ struct TapRect {
     func inputColumn(_ g: ConvGeometry) -> Int { c0 * g.stride.width - g.padding.width + kj }
 }
 
-/// The CPU convolution: im2col + GEMM (OpenBLAS), or tap by tap for small padded planes.
+/// The CPU convolution. On AVX-512 machines, convolutions with width stride 1 and output rows
+/// that are multiples of 8 wide (most 3×3 layers of the CIFAR ResNets) run on the implicit-GEMM
+/// kernels of conv_igemm.c (`ConvolutionTuning.takesImplicitGEMM`): no im2col matrix, forward and
+/// weight gradient, and stride-1 input gradients as a convolution with flipped weights. The rest
+/// use im2col + GEMM (OpenBLAS), or tap by tap for small padded planes:
 ///
 /// The batch is split over the cores when the weights are small enough (each worker runs its
 /// own samples with single-threaded kernels and GEMMs: no synchronisation inside the call);
