@@ -50,6 +50,9 @@ public protocol Backend: Sendable {
     func gather(_ x: Tensor, outer: Int, axisSize: Int, inner: Int, indices: [Int32], into out: Tensor)
     /// out[o, index[j], i] += x[o, j, i] (out viewed as [outer, axisSize, inner]).
     func scatterAdd(_ x: Tensor, outer: Int, axisSize: Int, inner: Int, indices: [Int32], into out: Tensor)
+    /// out[o, index[o·inner + i], i] = x[o, i] for x [outer, inner] and out [outer, axisSize,
+    /// inner] (other values of out untouched): one index per position, e.g. an argmax.
+    func scatterAlongAxis(_ x: Tensor, outer: Int, axisSize: Int, inner: Int, indices: [Int32], into out: Tensor)
     /// Softmax (or log-softmax) along the last axis of `x` viewed as [rows, columns].
     func softmax(_ x: Tensor, rows: Int, columns: Int, log: Bool, into out: Tensor)
     /// log Σ exp along the last axis of [rows, columns].

@@ -316,6 +316,19 @@ public struct CPUBackend: Backend {
         }
     }
 
+    public func scatterAlongAxis(
+        _ x: Tensor, outer: Int, axisSize: Int, inner: Int, indices: [Int32], into out: Tensor
+    ) {
+        let px = x.pointer, po = out.pointer
+        indices.withUnsafeBufferPointer { idx in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    po[(o * axisSize + Int(idx[o * inner + i])) * inner + i] = px[o * inner + i]
+                }
+            }
+        }
+    }
+
     public func softmax(_ x: Tensor, rows: Int, columns: Int, log: Bool, into out: Tensor) {
         let px = x.pointer, po = out.pointer
         CPUThreads.parallelRanges(rows, costPerItem: columns * 8) { r0, r1 in

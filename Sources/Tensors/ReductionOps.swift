@@ -80,14 +80,11 @@ extension Tensor {
         let (outer, size, inner) = split3(a)
         let x = detached(), inShape = shape
         return Tensor.record(out, op == .max ? "max" : "min", [self]) { g in
-            let indices = x.device.backend.argReduce(max: op == .max, x, outer: outer, axisSize: size, inner: inner)
-            let grad = Tensor.zeros(inShape)
-            let gp = g.pointer, dp = grad.pointer
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    dp[(o * size + indices[o * inner + i]) * inner + i] = gp[o * inner + i]
-                }
-            }
+            let backend = x.device.backend
+            let indices = backend.argReduce(max: op == .max, x, outer: outer, axisSize: size, inner: inner)
+            let grad = Tensor.zeros(inShape, device: g.device)
+            backend.scatterAlongAxis(
+                g, outer: outer, axisSize: size, inner: inner, indices: indices.map { Int32($0) }, into: grad)
             return [grad]
         }
     }

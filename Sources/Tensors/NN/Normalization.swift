@@ -42,19 +42,20 @@ public func batchNorm(
             runningMean: training ? runningMean : nil, runningVariance: training ? runningVariance : nil,
             momentum: momentum, into: out, mean: mean, invStd: invStd, variance: variance)
     } else {
-        // Fold the running statistics and the affine map into one scale and shift per channel.
-        let scale = Tensor(uninitializedShape: [channels], device: input.device)
-        let shift = Tensor(uninitializedShape: [channels], device: input.device)
-        let rm = runningMean!.pointer
-        let rv = runningVariance!.pointer
-        let w = weight?.pointer
-        let b = bias?.pointer
-        for c in 0..<channels {
-            let s = 1 / (rv[c] + epsilon).squareRoot()
-            mean.pointer[c] = rm[c]
-            invStd.pointer[c] = s
-            scale.pointer[c] = (w?[c] ?? 1) * s
-            shift.pointer[c] = (b?[c] ?? 0) - rm[c] * scale.pointer[c]
+        // Fold the running statistics and the affine map into one scale and shift per channel
+        // (tensor ops, so they run on the input's device).
+        let (scale, shift) = withoutGradients {
+            let rm = runningMean!.detached()
+            let s = (runningVariance!.detached() + epsilon).rsqrt()
+            backend.stridedCopy(
+                shape: [channels], src: rm, srcOffset: rm.offset, srcStrides: [1], dst: mean, dstOffset: 0,
+                dstStrides: [1], accumulate: false)
+            backend.stridedCopy(
+                shape: [channels], src: s, srcOffset: s.offset, srcStrides: [1], dst: invStd, dstOffset: 0,
+                dstStrides: [1], accumulate: false)
+            let scale = weight.map { $0.detached() * s } ?? s
+            let shift = bias.map { $0.detached() - rm * scale } ?? -(rm * scale)
+            return (scale, shift)
         }
         backend.channelAffine(input, layout: layout, scale: scale, shift: shift, relu: fusedReLU, into: out)
     }
