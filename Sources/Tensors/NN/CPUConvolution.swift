@@ -65,7 +65,7 @@ public enum ConvolutionTuning {
         let group = max(1, implicitWeightGradientGroupBytes / bytes)
         return group * plane / 16 >= implicitWeightGradientMinimumVectors ? group : nil
     }
-    nonisolated(unsafe) public static var implicitWeightGradientGroupBytes = 512 << 10
+    nonisolated(unsafe) public static var implicitWeightGradientGroupBytes = 1 << 20
     nonisolated(unsafe) public static var implicitWeightGradientMinimumVectors = 48
 }
 
