@@ -43,18 +43,28 @@ void ak_igemm_pack_weights(const float *w, long O, long K, float *packed) {
     }
 }
 
+static long ig_round16(long n) { return (n + 15) / 16 * 16; }
+
+// Workspace floats (a multiple of 16, so consecutive workspaces stay 64-byte aligned).
+long ak_igemm_conv_workspace(int C, int H, int W, int kh, int kw, int ph, int pw) {
+    const long padded = (long)(H + 2 * ph) * (W + 2 * pw);
+    return ig_round16(C * padded + 16) + ig_round16((long)C * kh * kw);
+}
+
+long ak_igemm_wgrad_workspace(int C, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, long group) {
+    const long padded = (long)(H + 2 * ph) * (W + 2 * pw), vectors = (long)Ho * Wo / 16;
+    const long K = (long)C * kh * kw, kblocks = (K + 5) / 6;
+    // Pointers take two floats each (6 per vector for three tables).
+    return ig_round16(6 * group * vectors) + ig_round16(group * C * padded + 16) + ig_round16(kblocks * 6);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <stdlib.h>
 
-// `count` zero-bordered samples of C planes of `padded` floats (+16 floats of slack for the last
-// row's vector loads); the borders stay zero, ig_pad_sample fills the interiors.
-static float *ig_padded_alloc(long count, int C, long padded) {
-    const size_t n = (size_t)(count * C * padded + 16);
-    float *p = aligned_alloc(64, (n + 15) / 16 * 16 * sizeof(float));
-    if (!p) abort();
-    memset(p, 0, n * sizeof(float));
-    return p;
+// Zeroes `count` samples of C padded planes (+16 floats of slack for the last row's vector
+// loads); the borders stay zero, ig_pad_sample fills the interiors.
+static void ig_padded_clear(float *p, long count, int C, long padded) {
+    memset(p, 0, (size_t)(count * C * padded + 16) * sizeof(float));
 }
 
 static void ig_pad_sample(const float *xs, int C, int H, int W, int ph, int pw, float *dst) {
@@ -65,17 +75,14 @@ static void ig_pad_sample(const float *xs, int C, int H, int W, int ph, int pw, 
             memcpy(dst + c * padded + (long)(h + ph) * Wp + pw, xs + ((long)c * H + h) * W, sizeof(float) * (size_t)W);
 }
 
-// Offset in a padded sample of im2col row k = (c, ki, kj) for k < K; `count` ≥ K entries, those
+// Fills off[0 ..< count] with the offset in a padded sample of im2col row k = (c, ki, kj); rows
 // past K repeat row K − 1 (tiles may overrun K; their results are dropped).
-static int *ig_offsets(long K, int kh, int kw, long padded, int Wp, long count) {
-    int *off = malloc((size_t)count * sizeof(int));
-    if (!off) abort();
+static void ig_offsets(int *off, long K, int kh, int kw, long padded, int Wp, long count) {
     for (long i = 0; i < count; i++) {
         const long k = i < K ? i : K - 1;
         const long c = k / (kh * kw), r = k % (kh * kw);
         off[i] = (int)(c * padded + (r / kw) * Wp + r % kw);
     }
-    return off;
 }
 
 // Output pixel n's tap-(0, 0) input in a padded sample.
@@ -121,14 +128,17 @@ __attribute__((target("avx512f,fma"), always_inline)) static inline void ig_kern
 
 __attribute__((target("avx512f,fma"))) static void igemm_conv_avx512(
     const float *x, const float *wp, float *out, int C, int H, int W, int O, int kh, int kw, int sh, int ph,
-    int pw, int Ho, int Wo, long i0, long i1) {
+    int pw, int Ho, int Wo, float *workspace, long i0, long i1) {
     const long K = (long)C * kh * kw, P = (long)Ho * Wo, vectors = P / 16, panels = (vectors + 1) / 2;
     const long plane = (long)H * W;
     const int Wp = W + 2 * pw, split = Wo % 16 != 0;
     const long padded = (long)(H + 2 * ph) * Wp;
     const int blocks = (O + IG_MR - 1) / IG_MR;
-    float *xp = ig_padded_alloc(1, C, padded);
-    int *off = ig_offsets(K, kh, kw, padded, Wp, K);
+    // Workspace: the padded sample, then the K offsets.
+    float *xp = workspace;
+    int *off = (int *)(workspace + ig_round16(C * padded + 16));
+    ig_padded_clear(xp, 1, C, padded);
+    ig_offsets(off, K, kh, kw, padded, Wp, K);
     long loaded = -1;
     for (long item = i0; item < i1; item++) {
         const long s = item / panels, n0 = (item % panels) * 32;
@@ -148,8 +158,6 @@ __attribute__((target("avx512f,fma"))) static void igemm_conv_avx512(
             else ig_kernel(a, xp, off, K, lo, hi, two, 0, c, P, rows);
         }
     }
-    free(off);
-    free(xp);
 }
 
 // Weight gradient tile: dst[i·K + j] += Σ over vectors of dY[o0 + i, vector] · col[k0 + j, vector]
@@ -180,19 +188,20 @@ __attribute__((target("avx512f,fma"), always_inline)) static inline void wg_kern
 
 __attribute__((target("avx512f,fma"))) static void igemm_wgrad_avx512(
     const float *x, const float *gy, float *dw, int C, int H, int W, int O, int kh, int kw, int sh, int ph, int pw,
-    int Ho, int Wo, long group, long s0, long s1) {
+    int Ho, int Wo, long group, float *workspace, long s0, long s1) {
     const long K = (long)C * kh * kw, P = (long)Ho * Wo, vectors = P / 16, plane = (long)H * W;
     const int Wp = W + 2 * pw, split = Wo % 16 != 0;
     const long padded = (long)(H + 2 * ph) * Wp;
     const long kblocks = (K + WG_NK - 1) / WG_NK;
-    if (group < 1) group = 1;
     if (group > s1 - s0) group = s1 - s0;
-    float *xp = ig_padded_alloc(group, C, padded);
-    int *off = ig_offsets(K, kh, kw, padded, Wp, kblocks * WG_NK);
-    const float **dy = malloc((size_t)(group * vectors) * sizeof(float *));
-    const float **xlo = malloc((size_t)(group * vectors) * sizeof(float *));
-    const float **xhi = malloc((size_t)(group * vectors) * sizeof(float *));
-    if (!dy || !xlo || !xhi) abort();
+    // Workspace: three pointer tables of group·vectors entries, the padded samples, the offsets.
+    const long n_ptr = group * vectors;
+    const float **dy = (const float **)(void *)workspace;
+    const float **xlo = dy + n_ptr, **xhi = xlo + n_ptr;
+    float *xp = workspace + ig_round16(6 * n_ptr);
+    int *off = (int *)(xp + ig_round16(group * C * padded + 16));
+    ig_padded_clear(xp, group, C, padded);
+    ig_offsets(off, K, kh, kw, padded, Wp, kblocks * WG_NK);
     memset(dw, 0, (size_t)(O * K) * sizeof(float));
     for (long g0 = s0; g0 < s1; g0 += group) {
         const long gn = s1 - g0 < group ? s1 - g0 : group;
@@ -215,30 +224,25 @@ __attribute__((target("avx512f,fma"))) static void igemm_wgrad_avx512(
             }
         }
     }
-    free(xhi);
-    free(xlo);
-    free(dy);
-    free(off);
-    free(xp);
 }
 #endif
 
 void ak_igemm_conv(const float *x, const float *packed, float *out, int C, int H, int W, int O, int kh, int kw,
-                   int sh, int ph, int pw, int Ho, int Wo, long i0, long i1) {
+                   int sh, int ph, int pw, int Ho, int Wo, float *workspace, long i0, long i1) {
 #if defined(__x86_64__)
-    igemm_conv_avx512(x, packed, out, C, H, W, O, kh, kw, sh, ph, pw, Ho, Wo, i0, i1);
+    igemm_conv_avx512(x, packed, out, C, H, W, O, kh, kw, sh, ph, pw, Ho, Wo, workspace, i0, i1);
 #else
     (void)x; (void)packed; (void)out; (void)C; (void)H; (void)W; (void)O; (void)kh; (void)kw;
-    (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)i0; (void)i1;
+    (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)workspace; (void)i0; (void)i1;
 #endif
 }
 
 void ak_igemm_conv_wgrad(const float *x, const float *gy, float *dw, int C, int H, int W, int O, int kh, int kw,
-                         int sh, int ph, int pw, int Ho, int Wo, long group, long s0, long s1) {
+                         int sh, int ph, int pw, int Ho, int Wo, long group, float *workspace, long s0, long s1) {
 #if defined(__x86_64__)
-    igemm_wgrad_avx512(x, gy, dw, C, H, W, O, kh, kw, sh, ph, pw, Ho, Wo, group, s0, s1);
+    igemm_wgrad_avx512(x, gy, dw, C, H, W, O, kh, kw, sh, ph, pw, Ho, Wo, group, workspace, s0, s1);
 #else
     (void)x; (void)gy; (void)dw; (void)C; (void)H; (void)W; (void)O; (void)kh; (void)kw;
-    (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)group; (void)s0; (void)s1;
+    (void)sh; (void)ph; (void)pw; (void)Ho; (void)Wo; (void)group; (void)workspace; (void)s0; (void)s1;
 #endif
 }

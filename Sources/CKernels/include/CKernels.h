@@ -44,12 +44,16 @@ void ak_igemm_pack_weights(const float *w, long O, long K, float *packed);
 /// out [S, O, Ho·Wo] = packed weights · im2col(x [S, C, H, W]) for width stride 1 (height stride
 /// sh), Wo a multiple of 8 and Ho·Wo of 16; items [i0, i1) = (sample, panel of 32 output
 /// pixels), item = s·panels + panel, panels = ⌈Ho·Wo / 32⌉.
+/// `workspace`: ak_igemm_conv_workspace floats of the caller's (one per concurrent call).
 void ak_igemm_conv(const float *x, const float *packed, float *out, int C, int H, int W, int O, int kh, int kw,
-                   int sh, int ph, int pw, int Ho, int Wo, long i0, long i1);
+                   int sh, int ph, int pw, int Ho, int Wo, float *workspace, long i0, long i1);
+long ak_igemm_conv_workspace(int C, int H, int W, int kh, int kw, int ph, int pw);
 /// Weight gradient of the convolution ak_igemm_conv computes (O a multiple of 4), over samples
 /// [s0, s1) taken `group` at a time: overwrites dw [O, C·kh·kw] with Σ_s dY[s] · im2col(x[s])ᵀ.
+/// `workspace`: ak_igemm_wgrad_workspace floats (64-byte aligned) of the caller's; group ≥ 1.
 void ak_igemm_conv_wgrad(const float *x, const float *gy, float *dw, int C, int H, int W, int O, int kh, int kw,
-                         int sh, int ph, int pw, int Ho, int Wo, long group, long s0, long s1);
+                         int sh, int ph, int pw, int Ho, int Wo, long group, float *workspace, long s0, long s1);
+long ak_igemm_wgrad_workspace(int C, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, long group);
 /// Weights [O, C, T] → [T, O, C] (inverse ≠ 0: back), output rows [o0, o1).
 void ak_repack_taps(const float *src, long O, long C, long T, float *dst, int inverse, long o0, long o1);
 /// x viewed as [items, inner]: x[i, :] += bias[i % C].

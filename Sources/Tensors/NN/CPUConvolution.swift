@@ -348,16 +348,25 @@ struct CPUConvolution {
     ) {
         let K = g.patchSize
         let O = g.outChannels
-        let panels = (g.outHeight * g.outWidth + 31) / 32
-        ScratchPool.shared.withBuffer((O + 7) / 8 * 8 * K) { packed in
-            ak_igemm_pack_weights(w, O, K, packed)
-            nonisolated(unsafe) let (x, out) = (x, out)
-            let p = UnsafePointer(packed)
-            CPUThreads.parallelRanges(g.batch * panels, costPerItem: O * K * 32) { i0, i1 in
-                ak_igemm_conv(
-                    x, p, out, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(O),
-                    Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.padding.height),
-                    Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth), i0, i1)
+        let items = g.batch * ((g.outHeight * g.outWidth + 31) / 32)
+        let packedCount = (O + 7) / 8 * 8 * K
+        let workspace = ak_igemm_conv_workspace(
+            Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(g.kernel.height), Int32(g.kernel.width),
+            Int32(g.padding.height), Int32(g.padding.width))
+        let workers = max(1, min(CPUThreads.count, items))
+        // Packed weights, then one workspace per worker (each a multiple of 16 floats: aligned).
+        ScratchPool.shared.withBuffer((packedCount + 15) / 16 * 16 + workers * workspace) { buffer in
+            ak_igemm_pack_weights(w, O, K, buffer)
+            nonisolated(unsafe) let (x, out, buffer) = (x, out, buffer)
+            let spaces = buffer + (packedCount + 15) / 16 * 16
+            CPUThreads.parallelRanges(workers, costPerItem: 1 << 20) { w0, w1 in
+                for w in w0..<w1 {
+                    ak_igemm_conv(
+                        x, buffer, out, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(O),
+                        Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height), Int32(g.padding.height),
+                        Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth), spaces + w * workspace,
+                        items * w / workers, items * (w + 1) / workers)
+                }
             }
         }
     }
@@ -369,20 +378,26 @@ struct CPUConvolution {
     ) {
         let count = g.outChannels * g.patchSize
         let workers = max(1, min(CPUThreads.count, g.batch))
-        ScratchPool.shared.withBuffer(workers * count) { partials in
-            nonisolated(unsafe) let (x, gy, partials) = (x, gy, partials)
+        let workspace = ak_igemm_wgrad_workspace(
+            Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth), Int32(g.kernel.height), Int32(g.kernel.width),
+            Int32(g.padding.height), Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth), group)
+        let partialCount = (count + 15) / 16 * 16
+        // One partial and one workspace per worker.
+        ScratchPool.shared.withBuffer(workers * (partialCount + workspace)) { buffer in
+            nonisolated(unsafe) let (x, gy, buffer) = (x, gy, buffer)
+            let spaces = buffer + workers * partialCount
             CPUThreads.parallelRanges(workers, costPerItem: 1 << 20) { w0, w1 in
                 for w in w0..<w1 {
                     ak_igemm_conv_wgrad(
-                        x, gy, partials + w * count, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
+                        x, gy, buffer + w * partialCount, Int32(g.inChannels), Int32(g.inHeight), Int32(g.inWidth),
                         Int32(g.outChannels), Int32(g.kernel.height), Int32(g.kernel.width), Int32(g.stride.height),
                         Int32(g.padding.height), Int32(g.padding.width), Int32(g.outHeight), Int32(g.outWidth),
-                        group, g.batch * w / workers, g.batch * (w + 1) / workers)
+                        group, spaces + w * workspace, g.batch * w / workers, g.batch * (w + 1) / workers)
                 }
             }
-            gw.update(from: partials, count: count)
+            gw.update(from: buffer, count: count)
             for w in 1..<workers {
-                let p = partials + w * count
+                let p = buffer + w * partialCount
                 for i in 0..<count { gw[i] += p[i] }
             }
         }
