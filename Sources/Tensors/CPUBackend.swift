@@ -57,7 +57,9 @@ public struct CPUBackend: Backend {
         let code: Int
         switch op {
         case .pow:
-            zip(a, b, out, cost: 8) { Foundation.pow($0, $1) }
+            forEachRun(a, b, out, cost: 8) { x, sx, y, sy, o, n in
+                for i in 0..<n { o[i] = Foundation.pow(x[i * sx], y[i * sy]) }
+            }
             return
         case .add: code = AK_BINARY_ADD
         case .sub: code = AK_BINARY_SUB
@@ -78,49 +80,20 @@ public struct CPUBackend: Backend {
     }
 
     /// Calls `body(a, strideA, b, strideB, out, count)` over runs of the broadcast output in which
-    /// each operand's stride is 0 or 1, split over the cores.
+    /// each operand's stride is 0 or 1 (dimensions collapsed so runs are as long as possible),
+    /// split over the cores.
     @inline(__always)
     private func forEachRun(
-        _ a: Tensor, _ b: Tensor, _ out: Tensor,
+        _ a: Tensor, _ b: Tensor, _ out: Tensor, cost: Int = 1,
         _ body: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
         let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
         let n = out.count
         if a.shape == b.shape || a.count == 1 || b.count == 1 {
             let sa = a.count == 1 && n != 1 ? 0 : 1, sb = b.count == 1 && n != 1 ? 0 : 1
-            CPUThreads.parallelRanges(n) { s, e in body(pa + s * sa, sa, pb + s * sb, sb, po + s, e - s) }
-            return
-        }
-        let layout = BroadcastLayout(out: out.shape, a: a.shape, b: b.shape)
-        let inner = layout.shape.last ?? 1
-        let rows = n / max(inner, 1)
-        let sa = layout.aStrides.last ?? 0, sb = layout.bStrides.last ?? 0
-        CPUThreads.parallelRanges(rows, costPerItem: inner) { r0, r1 in
-            for r in r0..<r1 {
-                let (oa, ob) = layout.offsets(row: r)
-                body(pa + oa, sa, pb + ob, sb, po + r * inner, inner)
+            CPUThreads.parallelRanges(n, costPerItem: cost) { s, e in
+                body(pa + s * sa, sa, pb + s * sb, sb, po + s, e - s)
             }
-        }
-    }
-
-    /// Broadcast element-wise loop: dimensions are collapsed so the innermost loop is as long
-    /// as possible, with each operand's inner stride 0 or 1.
-    @inline(__always)
-    private func zip(_ a: Tensor, _ b: Tensor, _ out: Tensor, cost: Int = 1, _ f: (Float, Float) -> Float) {
-        let pa = UnsafePointer(a.pointer), pb = UnsafePointer(b.pointer), po = out.pointer
-        let n = out.count
-        if a.shape == b.shape {
-            CPUThreads.parallelRanges(n, costPerItem: cost) { s, e in for i in s..<e { po[i] = f(pa[i], pb[i]) } }
-            return
-        }
-        if b.count == 1 {
-            let v = pb[0]
-            CPUThreads.parallelRanges(n, costPerItem: cost) { s, e in for i in s..<e { po[i] = f(pa[i], v) } }
-            return
-        }
-        if a.count == 1 {
-            let v = pa[0]
-            CPUThreads.parallelRanges(n, costPerItem: cost) { s, e in for i in s..<e { po[i] = f(v, pb[i]) } }
             return
         }
         let layout = BroadcastLayout(out: out.shape, a: a.shape, b: b.shape)
@@ -130,19 +103,7 @@ public struct CPUBackend: Backend {
         CPUThreads.parallelRanges(rows, costPerItem: inner * cost) { r0, r1 in
             for r in r0..<r1 {
                 let (oa, ob) = layout.offsets(row: r)
-                let x = pa + oa, y = pb + ob, o = po + r * inner
-                if sa == 1 && sb == 1 {
-                    for i in 0..<inner { o[i] = f(x[i], y[i]) }
-                } else if sa == 1 {
-                    let v = y[0]
-                    for i in 0..<inner { o[i] = f(x[i], v) }
-                } else if sb == 1 {
-                    let v = x[0]
-                    for i in 0..<inner { o[i] = f(v, y[i]) }
-                } else {
-                    let v = f(x[0], y[0])
-                    for i in 0..<inner { o[i] = v }
-                }
+                body(pa + oa, sa, pb + ob, sb, po + r * inner, inner)
             }
         }
     }
