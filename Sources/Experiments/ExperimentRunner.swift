@@ -38,11 +38,15 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     /// the manifest's split), for methods whose cost grows quadratically (OC-SVM, KDE, kNN on
     /// large tables). `nil` keeps all.
     public var trainingSubsample: Int?
+    /// `cpu` (nil) or `cuda`, `cuda:N`.
+    public var device: String?
 
     public init(
         method: String, methodOptions: [String: String] = [:], dataset: String,
-        experimentProtocol: ExperimentProtocol, seed: UInt64 = 0, standardize: Bool = true, trainingSubsample: Int? = nil
+        experimentProtocol: ExperimentProtocol, seed: UInt64 = 0, standardize: Bool = true, trainingSubsample: Int? = nil,
+        device: String? = nil
     ) {
+        self.device = device
         self.trainingSubsample = trainingSubsample
         self.method = method
         self.methodOptions = methodOptions
@@ -50,6 +54,20 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         self.experimentProtocol = experimentProtocol
         self.seed = seed
         self.standardize = standardize
+    }
+}
+
+extension RunConfiguration {
+    /// The device named by `device`. This build has the CPU backend only: a CUDA device is
+    /// refused with a clear message rather than silently run on the CPU.
+    public func resolvedDevice() throws -> Device {
+        switch device?.lowercased() {
+        case nil, "cpu": return .cpu
+        case let name? where name == "cuda" || name.hasPrefix("cuda:"):
+            throw ExperimentError.invalidArgument("--device \(name): this build has no CUDA backend; use --device cpu")
+        case let name?:
+            throw ExperimentError.invalidArgument("--device \(name): unknown device; use cpu or cuda[:N]")
+        }
     }
 }
 
@@ -84,54 +102,120 @@ public struct ExperimentRunner {
         self.toolVersion = toolVersion
     }
 
-    public func run(_ configuration: RunConfiguration, data: ExperimentData, method: MethodEntry) throws -> RunResult {
+    /// Settings of the training loops that do not change results: checkpoint cadence, test
+    /// AUROC monitoring, the op-level numerics check, and the stop request (Ctrl-C).
+    public struct TrainingSettings: Sendable {
+        public var checkpointEvery: Int = 1
+        /// Test AUROC every this many epochs (nil: none), plotted in the report.
+        public var evaluateEvery: Int? = nil
+        public var checksNumerics = false
+        public var stopRequested: @Sendable (String, Int) -> Bool = { _, _ in false }
+        public init() {}
+    }
+
+    public var training = TrainingSettings()
+
+    /// Fits, scores and writes the run folder. The folder is filled under a temporary name
+    /// (`.<id>.partial`) that holds the manifest, the configuration and the training
+    /// checkpoints from the start; it is renamed when complete. If training stops (an error, a
+    /// divergence, Ctrl-C) after a checkpoint was written, the partial folder is kept and the
+    /// error says how to resume; `resuming` continues such a folder.
+    public func run(
+        _ configuration: RunConfiguration, data: ExperimentData, method: MethodEntry, resuming: URL? = nil
+    ) throws -> RunResult {
         let detector = try method.make(options: configuration.methodOptions)
+        let device = try configuration.resolvedDevice()
         let prepared = try prepare(configuration, data: data)
         let (split, training, test) = (prepared.split, prepared.training, prepared.test)
         logger.info(
             "\(configuration.method) on \(data.name): \(training.unlabeled.count) unlabelled, \(training.labeledNormal?.count ?? 0) labelled normal, \(training.labeledAnomalies?.count ?? 0) labelled anomalous training samples; \(test.samples.count) test samples")
-
-        let context = TrainingContext(seed: configuration.seed, progress: progress, logger: logger)
-        let fitStart = Date()
-        try detector.fit(training, context: context)
-        let fitSeconds = Date().timeIntervalSince(fitStart)
-        let scoreStart = Date()
-        let scores = try detector.score(test.samples, context: InferenceContext(seed: configuration.seed))
-        let scoreSeconds = Date().timeIntervalSince(scoreStart)
-        guard scores.count == test.samples.count else {
-            throw ExperimentError.invalidArgument("\(configuration.method) returned \(scores.count) scores for \(test.samples.count) samples")
-        }
-        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw ExperimentError.invalidArgument("\(configuration.method) produced a non-finite score for test sample \(bad)")
-        }
-        let summary = try EvaluationSummary(scores: scores, labels: test.isAnomaly)
-
         let manifest = try SplitManifest(
             dataset: data.name, files: data.fileHashes, experimentProtocol: configuration.experimentProtocol,
             seed: configuration.seed, split: split, tool: ToolInfo(name: "anomalykit", version: toolVersion), createdAt: Date())
-        let id = try RunDirectory.newIdentifier(in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
-        let directory = try RunDirectory.write(into: outputRoot, id: id) { folder in
-            try manifest.write(to: folder.appendingPathComponent("manifest.json"))
-            try RunDirectory.writeJSON(
-                RunConfigurationRecord(configuration: configuration, detectorConfiguration: detector.configurationJSON, toolVersion: toolVersion),
-                to: folder.appendingPathComponent("config.json"))
+        let record = RunConfigurationRecord(
+            configuration: configuration, detectorConfiguration: detector.configurationJSON, toolVersion: toolVersion)
+
+        let id: String
+        let folder: URL
+        if let resuming {
+            (id, folder) = try RunDirectory.partialFolder(resuming)
+            try Self.checkResumable(folder, record: record, manifest: manifest)
+        } else {
+            id = try RunDirectory.newIdentifier(in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
+            folder = try RunDirectory.createPartial(in: outputRoot, id: id)
+            do {
+                try manifest.write(to: folder.appendingPathComponent("manifest.json"))
+                try RunDirectory.writeJSON(record, to: folder.appendingPathComponent("config.json"))
+            } catch {
+                try? FileManager.default.removeItem(at: folder)
+                throw error
+            }
+        }
+        let checkpoints = folder.appendingPathComponent(RunDirectory.checkpointFolder)
+        let history = TrainingHistory()
+        let context = TrainingContext(
+            seed: configuration.seed, device: device, progress: progress, logger: logger,
+            checkpointDirectory: checkpoints, checkpointEvery: self.training.checkpointEvery,
+            checksNumerics: self.training.checksNumerics,
+            evaluation: self.training.evaluateEvery.map {
+                TrainingEvaluation(samples: test.samples, isAnomaly: test.isAnomaly, every: $0)
+            },
+            stopRequested: self.training.stopRequested, history: history)
+        do {
+            let fitStart = Date()
+            try detector.fit(training, context: context)
+            let fitSeconds = Date().timeIntervalSince(fitStart)
+            let scoreStart = Date()
+            let scores = try detector.score(test.samples, context: InferenceContext(seed: configuration.seed, device: device))
+            let scoreSeconds = Date().timeIntervalSince(scoreStart)
+            guard scores.count == test.samples.count else {
+                throw ExperimentError.invalidArgument("\(configuration.method) returned \(scores.count) scores for \(test.samples.count) samples")
+            }
+            if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+                throw ExperimentError.invalidArgument("\(configuration.method) produced a non-finite score for test sample \(bad)")
+            }
+            let summary = try EvaluationSummary(scores: scores, labels: test.isAnomaly)
             try RunDirectory.writeScores(test: test, scores: scores, to: folder.appendingPathComponent("scores.csv"))
-            if detector.savesCheckpoints {
-                try detector.saveCheckpoint(to: folder.appendingPathComponent(RunDirectory.checkpointName))
+            if detector.savesFittedState {
+                try detector.saveFittedState(to: folder.appendingPathComponent(RunDirectory.checkpointName))
+            }
+            if let standardizer = prepared.standardizer {
+                try RunDirectory.writeJSON(standardizer, to: folder.appendingPathComponent(RunDirectory.standardizationName))
             }
             try RunDirectory.writeJSON(
-                RunMetrics(summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds),
+                RunMetrics(summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, training: history.epochs),
                 to: folder.appendingPathComponent("metrics.json"))
             let report = try ReportBuilder.report(
                 title: "\(configuration.method) on \(data.name) — \(configuration.experimentProtocol.kind), seed \(configuration.seed)",
                 configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
-                scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes)
+                scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
+                training: history.epochs)
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
+            try? FileManager.default.removeItem(at: checkpoints)
+            let directory = try RunDirectory.finish(folder, id: id, in: outputRoot)
+            return RunResult(
+                id: id, directory: directory, summary: summary, scores: scores, isAnomaly: test.isAnomaly,
+                fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
+        } catch {
+            let kept = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.isEmpty == false
+            if kept { throw ExperimentError.resumable(reason: "\(error)", folder: folder.path) }
+            if resuming == nil { try? FileManager.default.removeItem(at: folder) }
+            throw error
         }
-        return RunResult(
-            id: id, directory: directory, summary: summary, scores: scores, isAnomaly: test.isAnomaly,
-            fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
+    }
+
+    /// A partial folder may be resumed only by the same configuration on the same split.
+    static func checkResumable(_ folder: URL, record: RunConfigurationRecord, manifest: SplitManifest) throws {
+        let saved = try RunConfigurationRecord.read(from: folder)
+        guard saved.configuration == record.configuration, saved.detectorConfiguration == record.detectorConfiguration else {
+            throw ExperimentError.invalidArgument(
+                "\(folder.path) was started with another configuration; resume it without changing method, data set, protocol, seed or options")
+        }
+        let savedManifest = try SplitManifest.read(from: folder.appendingPathComponent("manifest.json"))
+        guard savedManifest.split == manifest.split, savedManifest.mismatchedFiles(currentHashes: manifest.files).isEmpty else {
+            throw ExperimentError.invalidArgument("\(folder.path): the data or the split differ from the interrupted run's; cannot resume")
+        }
     }
 
     /// The test samples of a split with their anomaly labels and where each came from.
@@ -241,10 +325,25 @@ struct RunConfigurationRecord: Codable {
     var configuration: RunConfiguration
     var detectorConfiguration: String
     var toolVersion: String
+
+    /// The `config.json` of a run folder.
+    static func read(from folder: URL) throws -> RunConfigurationRecord {
+        let url = folder.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ExperimentError.invalidArgument("\(url.path): no such file — is \(folder.path) a run folder?")
+        }
+        do {
+            return try JSONDecoder().decode(RunConfigurationRecord.self, from: data)
+        } catch {
+            throw ExperimentError.invalidArgument("\(url.path): not a valid run configuration (\(error))")
+        }
+    }
 }
 
 struct RunMetrics: Codable {
     var summary: EvaluationSummary
     var fitSeconds: Double
     var scoreSeconds: Double
+    /// Loss terms (and test AUROC, when monitored) per epoch of every training phase.
+    var training: [TrainingHistory.Epoch]
 }

@@ -11,7 +11,7 @@ public final class AnyDetector {
     private let fitBody: (TrainingData, TrainingContext) throws -> Void
     private let scoreBody: (Samples, InferenceContext) throws -> [Float]
     private let saveBody: ((URL) throws -> Void)?
-    private let loadBody: ((URL, [Int], UInt64) throws -> Void)?
+    private let loadBody: ((URL) throws -> Void)?
 
     public init<D: AnomalyDetector>(method: String, _ detector: D, configuration: D.Configuration) {
         self.method = method
@@ -22,11 +22,11 @@ public final class AnyDetector {
         let box = DetectorBox(detector)
         fitBody = { data, context in try box.detector.fit(data, context: context) }
         scoreBody = { samples, context in try box.detector.score(samples, context: context) }
-        if box.detector is any CheckpointableDetector {
-            saveBody = { url in try (box.detector as! any CheckpointableDetector).saveCheckpoint(to: url) }
-            loadBody = { url, shape, seed in
-                var restored = box.detector as! any CheckpointableDetector
-                try restored.loadCheckpoint(from: url, sampleShape: shape, seed: seed)
+        if box.detector is any PersistentDetector {
+            saveBody = { url in try (box.detector as! any PersistentDetector).saveFittedState(to: url) }
+            loadBody = { url in
+                var restored = box.detector as! any PersistentDetector
+                try restored.loadFittedState(from: url)
                 box.detector = restored as! D
             }
         } else {
@@ -35,16 +35,17 @@ public final class AnyDetector {
         }
     }
 
-    /// Whether the fitted state is a network saved as a checkpoint (deep methods).
-    public var savesCheckpoints: Bool { saveBody != nil }
+    /// Whether the fitted state is saved in the run folder (deep methods), so that scoring
+    /// needs only the folder.
+    public var savesFittedState: Bool { saveBody != nil }
 
-    /// Writes the fitted network (safetensors).
-    public func saveCheckpoint(to url: URL) throws { try saveBody?(url) }
+    /// Writes the fitted state (safetensors).
+    public func saveFittedState(to url: URL) throws { try saveBody?(url) }
 
-    /// Restores the fitted network from a checkpoint instead of fitting.
-    public func loadCheckpoint(from url: URL, sampleShape: [Int], seed: UInt64) throws {
-        guard let loadBody else { throw ExperimentError.invalidArgument("method '\(method)' has no checkpoint to load") }
-        try loadBody(url, sampleShape, seed)
+    /// Restores the fitted state from a run folder's file instead of fitting.
+    public func loadFittedState(from url: URL) throws {
+        guard let loadBody else { throw ExperimentError.invalidArgument("method '\(method)' has no saved model to load") }
+        try loadBody(url)
     }
 
     public func fit(_ data: TrainingData, context: TrainingContext) throws { try fitBody(data, context) }
@@ -63,9 +64,13 @@ public enum ExperimentError: Error, CustomStringConvertible, Equatable {
     case unknownOption(method: String, option: String, known: [String])
     case invalidOptionValue(method: String, option: String, value: String, reason: String)
     case invalidArgument(String)
+    /// Training stopped with a checkpoint kept in `folder`, from which the run can continue.
+    case resumable(reason: String, folder: String)
 
     public var description: String {
         switch self {
+        case .resumable(let reason, let folder):
+            return "\(reason); the last checkpoint is kept — continue with: anomaly train --resume \(folder)"
         case .unknownMethod(let name, let known):
             return "unknown method '\(name)'; known methods: \(known.joined(separator: ", "))"
         case .unknownOption(let method, let option, let known):
@@ -94,6 +99,7 @@ public struct MethodEntry: Sendable {
         self.summary = summary
         self.options = MethodEntry.optionList(defaults)
         build = { overrides in
+            // Always parsed and range-checked, so a bad default or option fails here, not mid-training.
             let configuration = try MethodEntry.configuration(defaults, overrides: overrides, method: name)
             return AnyDetector(method: name, D(configuration), configuration: configuration)
         }
@@ -102,11 +108,31 @@ public struct MethodEntry: Sendable {
     /// A detector configured by `options` (unknown keys and unparsable values throw).
     public func make(options: [String: String] = [:]) throws -> AnyDetector { try build(options) }
 
-    static func optionList<C: Codable>(_ defaults: C) -> [(name: String, defaultValue: String)] {
-        Mirror(reflecting: defaults).children.compactMap { child in
-            guard let label = child.label else { return nil }
-            return (label, describe(child.value))
+    /// Every option of a configuration with its default as text; nested option groups give
+    /// dotted names (`training.epochs`).
+    static func optionList(_ value: Any, prefix: String = "") -> [(name: String, defaultValue: String)] {
+        Mirror(reflecting: value).children.flatMap { child -> [(name: String, defaultValue: String)] in
+            guard let label = child.label else { return [] }
+            if isGroup(child.value) { return optionList(child.value, prefix: prefix + label + ".") }
+            return [(prefix + label, describe(child.value))]
         }
+    }
+
+    /// A nested option group: a structure (numbers, text, arrays, optionals and enums are values).
+    static func isGroup(_ value: Any) -> Bool {
+        Mirror(reflecting: value).displayStyle == .struct && !(value is String)
+    }
+
+    /// The default value of the option at a dotted path.
+    static func defaultValue(_ root: Any, path: [Substring]) -> Any? {
+        var value: Any = root
+        for part in path {
+            guard isGroup(value) || part == path.first,
+                let child = Mirror(reflecting: value).children.first(where: { $0.label == String(part) })
+            else { return nil }
+            value = child.value
+        }
+        return isGroup(value) ? nil : value
     }
 
     static func describe(_ value: Any) -> String {
@@ -114,63 +140,114 @@ public struct MethodEntry: Sendable {
         if mirror.displayStyle == .optional {
             return mirror.children.first.map { describe($0.value) } ?? "none"
         }
+        if mirror.displayStyle == .collection { return mirror.children.map { describe($0.value) }.joined(separator: ",") }
+        if let raw = value as? any RawRepresentable { return "\(raw.rawValue)" }
         return "\(value)"
     }
 
-    /// Applies text overrides to a Codable configuration through its JSON form; each value is
-    /// parsed as the type of the property's default (Bool, number, text; `none` clears an optional).
+    /// Applies text overrides (`training.epochs` → "30") to a Codable configuration through its
+    /// JSON form; each value is parsed as the type of the option's default (Bool, finite number,
+    /// text, enum case, comma-separated list; `none` clears an optional). Then the
+    /// configuration's own range checks run, so a bad value is refused before any training.
     static func configuration<C: Codable>(_ defaults: C, overrides: [String: String], method: String) throws -> C {
-        guard !overrides.isEmpty else { return defaults }
-        let defaultsByName = Dictionary(
-            Mirror(reflecting: defaults).children.compactMap { c in c.label.map { ($0, c.value) } },
-            uniquingKeysWith: { a, _ in a })
-        let data = try JSONEncoder().encode(defaults)
-        var object = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        for (key, text) in overrides {
-            guard let value = defaultsByName[key] else {
-                throw ExperimentError.unknownOption(method: method, option: key, known: defaultsByName.keys.sorted())
+        let known = optionList(defaults).map(\.name)
+        var object = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any]) ?? [:]
+        for (key, text) in overrides.sorted(by: { $0.key < $1.key }) {
+            let path = key.split(separator: ".", omittingEmptySubsequences: false)
+            guard known.contains(key), let value = defaultValue(defaults, path: path) else {
+                throw ExperimentError.unknownOption(method: method, option: key, known: known)
             }
-            func bad(_ reason: String) -> ExperimentError {
-                .invalidOptionValue(method: method, option: key, value: text, reason: reason)
+            let parsed = try parse(text, like: value) {
+                ExperimentError.invalidOptionValue(method: method, option: key, value: text, reason: $0)
             }
-            var unwrapped: Any? = value
-            let mirror = Mirror(reflecting: value)
-            if mirror.displayStyle == .optional {
-                if text == "none" {
-                    object[key] = nil
-                    continue
-                }
-                unwrapped = mirror.children.first?.value
-            }
-            switch unwrapped {
-            case is Bool:
-                guard let b = Bool(text) else { throw bad("expected true or false") }
-                object[key] = b
-            case is Int, is UInt64, is UInt32, is Int32:
-                guard let i = Int(text) else { throw bad("expected an integer") }
-                object[key] = i
-            case is Float, is Double:
-                guard let d = Double(text) else { throw bad("expected a number") }
-                object[key] = d
-            case is String:
-                object[key] = text
-            default:
-                // Enums and optionals without a default: a number if it parses, else text.
-                if let i = Int(text) { object[key] = i } else if let d = Double(text) { object[key] = d } else if let b = Bool(text) { object[key] = b } else { object[key] = text }
-            }
+            set(&object, path: path.map(String.init), to: parsed)
         }
+        let configuration: C
         do {
             let patched = try JSONSerialization.data(withJSONObject: object)
-            return try JSONDecoder().decode(C.self, from: patched)
+            configuration = try JSONDecoder().decode(C.self, from: patched)
         } catch let error as DecodingError {
             var key = "?"
             switch error {
             case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
-                key = c.codingPath.first?.stringValue ?? "?"
+                key = c.codingPath.map(\.stringValue).joined(separator: ".")
             @unknown default: break
             }
             throw ExperimentError.invalidOptionValue(
                 method: method, option: key, value: overrides[key] ?? "", reason: "not a valid value for this option")
         }
+        if let checked = configuration as? any ValidatingConfiguration {
+            do {
+                try checked.validate()
+            } catch DetectorError.invalidOption(let option, let value, let requirement) {
+                throw ExperimentError.invalidOptionValue(
+                    method: method, option: option, value: overrides[option] ?? value, reason: requirement)
+            }
+        }
+        return configuration
     }
+
+    /// `text` as a JSON value of the type of `value` (nil: remove the key, for `none`).
+    static func parse(_ text: String, like value: Any, _ bad: (String) -> ExperimentError) throws -> Any? {
+        let mirror = Mirror(reflecting: value)
+        var unwrapped: Any? = value
+        if mirror.displayStyle == .optional {
+            if text == "none" { return nil }
+            unwrapped = mirror.children.first?.value
+        }
+        func number(_ text: String) throws -> Double {
+            guard let d = Double(text), d.isFinite else { throw bad("expected a finite number") }
+            return d
+        }
+        func integer(_ text: String) throws -> Int {
+            guard let i = Int(text) else { throw bad("expected an integer") }
+            return i
+        }
+        switch unwrapped {
+        case is Bool:
+            guard let b = Bool(text) else { throw bad("expected true or false") }
+            return b
+        case is Int, is UInt64, is UInt32, is Int32:
+            return try integer(text)
+        case is Float, is Double:
+            return try number(text)
+        case is String:
+            return text
+        case let array as [Int]:
+            _ = array
+            return try text.split(separator: ",").map { try integer(String($0).trimmingCharacters(in: .whitespaces)) }
+        case let array as [Double]:
+            _ = array
+            return try text.split(separator: ",").map { try number(String($0).trimmingCharacters(in: .whitespaces)) }
+        case let cases as any CaseIterable & RawRepresentable:
+            let allowed = type(of: cases).allCasesRawValues
+            guard allowed.contains(text) else { throw bad("expected one of \(allowed.joined(separator: ", "))") }
+            return text
+        default:
+            // An optional without a default: a number if it parses, else text.
+            if let i = Int(text) { return i }
+            if let d = Double(text) {
+                guard d.isFinite else { throw bad("expected a finite number") }
+                return d
+            }
+            if let b = Bool(text) { return b }
+            return text
+        }
+    }
+
+    static func set(_ object: inout [String: Any], path: [String], to value: Any?) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            object[first] = value
+            return
+        }
+        var child = object[first] as? [String: Any] ?? [:]
+        set(&child, path: Array(path.dropFirst()), to: value)
+        object[first] = child
+    }
+}
+
+extension CaseIterable where Self: RawRepresentable {
+    /// The raw values of every case, as text (for option errors).
+    static var allCasesRawValues: [String] { allCases.map { "\($0.rawValue)" } }
 }

@@ -24,6 +24,12 @@ public enum MethodRegistry {
         MethodEntry(
             "autoencoder", AutoencoderDetector.self, defaults: .init(),
             summary: "Autoencoder reconstruction error (Deep SVDD's LeNet autoencoder for MNIST/CIFAR shapes, an MLP otherwise)."),
+        MethodEntry(
+            "deepsvdd", DeepSVDD.self, defaults: .init(),
+            summary: "Deep SVDD (Ruff et al. 2018): autoencoder pre-training, then ‖φ(x) − c‖² minimised; one-class or soft-boundary (ν)."),
+        MethodEntry(
+            "deepsad", DeepSAD.self, defaults: .init(),
+            summary: "Deep SAD (Ruff et al. 2020): Deep SVDD plus η-weighted labelled normals (pulled in) and anomalies (pushed out by 1/d)."),
     ]
 
     /// The methods `anomaly demo` compares by default.
@@ -31,7 +37,7 @@ public enum MethodRegistry {
 
     /// Options of the demo's runs (the demo subset has only ~200 normal training images, so the
     /// autoencoder takes small batches and more epochs).
-    public static let demoOptions: [String: [String: String]] = ["autoencoder": ["epochs": "100", "batchSize": "32"]]
+    public static let demoOptions: [String: [String: String]] = ["autoencoder": ["training.epochs": "100", "training.batchSize": "32"]]
 
     /// The entry for `name`, or an error listing the known names.
     public static func entry(named name: String) throws -> MethodEntry {

@@ -1,3 +1,4 @@
+import Detectors
 import Foundation
 import Metrics
 
@@ -5,6 +6,49 @@ import Metrics
 public enum RunDirectory {
     /// File name of a deep method's fitted network inside a run folder.
     public static let checkpointName = "model.safetensors"
+    /// Sub-folder of a partial run folder with the training loops' resumable checkpoints.
+    public static let checkpointFolder = "checkpoints"
+    /// Tabular standardisation statistics of a run (so scoring needs no training data).
+    public static let standardizationName = "standardization.json"
+
+    /// Creates the partial folder `root/.<id>.partial` of a new run.
+    public static func createPartial(in root: URL, id: String) throws -> URL {
+        let fm = FileManager.default
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        let partial = root.appendingPathComponent(".\(id).partial")
+        try? fm.removeItem(at: partial)
+        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+        guard fm.isWritableFile(atPath: partial.path) else {
+            throw ExperimentError.invalidArgument("\(root.path): the output folder is not writable")
+        }
+        return partial
+    }
+
+    /// The partial folder named by a user (`runs/.<id>.partial`, or `runs/<id>` for it) and its id.
+    public static func partialFolder(_ url: URL) throws -> (id: String, folder: URL) {
+        let name = url.standardizedFileURL.lastPathComponent
+        let parent = url.standardizedFileURL.deletingLastPathComponent()
+        var id = name
+        if id.hasPrefix(".") && id.hasSuffix(".partial") { id = String(id.dropFirst().dropLast(8)) }
+        let folder = parent.appendingPathComponent(".\(id).partial")
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+            if FileManager.default.fileExists(atPath: parent.appendingPathComponent(id).appendingPathComponent("scores.csv").path) {
+                throw ExperimentError.invalidArgument("\(url.path): this run is already complete; nothing to resume")
+            }
+            throw ExperimentError.invalidArgument("\(url.path): no interrupted run to resume (expected \(folder.path) with config.json)")
+        }
+        return (id, folder)
+    }
+
+    /// Renames a complete partial folder to `root/<id>`.
+    public static func finish(_ partial: URL, id: String, in root: URL) throws -> URL {
+        let final = partial.deletingLastPathComponent().appendingPathComponent(id)
+        guard !FileManager.default.fileExists(atPath: final.path) else {
+            throw ExperimentError.invalidArgument("\(final.path) already exists; the finished run stays in \(partial.path)")
+        }
+        try FileManager.default.moveItem(at: partial, to: final)
+        return final
+    }
 
     /// `20261122-181500-iforest-thyroid-s0`, with `-2`, `-3`… if taken.
     public static func newIdentifier(in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date()) throws -> String {
@@ -63,12 +107,12 @@ enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
-        standardized: Bool, notes: [String]
+        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = []
     ) throws -> HTMLReport {
         let roc = try rocCurve(scores: scores, labels: isAnomaly)
         let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
         let counts = split.roleCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        return HTMLReport(
+        var report = HTMLReport(
             title: title,
             configuration: [
                 ("method", configuration.method), ("detector configuration", detectorConfiguration),
@@ -90,6 +134,43 @@ enum ReportBuilder {
             normalScores: zip(scores, isAnomaly).filter { !$0.1 }.map { Double($0.0) },
             anomalyScores: zip(scores, isAnomaly).filter { $0.1 }.map { Double($0.0) },
             notes: notes)
+        report.extraPlots = trainingPlots(training)
+        return report
+    }
+
+    /// One chart of the loss terms per training phase, and the test AUROC curve when monitored.
+    static func trainingPlots(_ epochs: [TrainingHistory.Epoch]) -> [String] {
+        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+        func range(_ values: [Double]) -> ClosedRange<Double> {
+            let lo = values.min() ?? 0, hi = values.max() ?? 1
+            return hi > lo ? lo...hi : (lo - 0.5)...(lo + 0.5)
+        }
+        var plots: [String] = []
+        var phases: [String] = []
+        for e in epochs where !phases.contains(e.phase) { phases.append(e.phase) }
+        for phase in phases {
+            let rows = epochs.filter { $0.phase == phase }
+            let terms = rows.first.map { $0.losses.keys.sorted() } ?? []
+            let series = terms.enumerated().map { i, term in
+                SVGPlot.Series(
+                    name: term, points: rows.map { (Double($0.epoch), $0.losses[term] ?? .nan) }.filter { $0.1.isFinite },
+                    color: colors[i % colors.count])
+            }
+            let values = series.flatMap { $0.points.map(\.y) }
+            plots.append(
+                SVGPlot.lineChart(
+                    title: "\(phase): loss per epoch", xLabel: "epoch", yLabel: "mean loss", series: series,
+                    xRange: range(rows.map { Double($0.epoch) } + [0]), yRange: range(values)))
+        }
+        let evaluated = epochs.enumerated().compactMap { i, e in e.testAUROC.map { (Double(i + 1), $0) } }
+        if !evaluated.isEmpty {
+            plots.append(
+                SVGPlot.lineChart(
+                    title: "Test AUROC during training", xLabel: "epoch (all phases)", yLabel: "AUROC",
+                    series: [.init(name: "test AUROC", points: evaluated, color: "#1f77b4")],
+                    xRange: range(evaluated.map(\.0) + [0]), yRange: 0...1))
+        }
+        return plots
     }
 }
 

@@ -450,21 +450,30 @@ public enum Checkpoint {
     @discardableResult
     public static func load(into module: Module, from url: URL, strict: Bool = true) throws -> LoadResult {
         let contents = try read(from: url)
-        let targets = module.namedTensors()
+        return try assign(contents.tensors, names: contents.names, to: module.namedTensors(), path: url.path, strict: strict)
+    }
+
+    /// Copies stored tensors into `targets` by name (`names`: the stored names, in file order),
+    /// with the checks of `load(into:from:strict:)`: nothing is assigned unless all pass.
+    @discardableResult
+    public static func assign(
+        _ stored: [String: Tensor], names: [String], to targets: [(name: String, tensor: Tensor)], path: String,
+        strict: Bool = true
+    ) throws -> LoadResult {
         let modelNames = Set(targets.map(\.name))
-        let missing = targets.map(\.name).filter { contents.tensors[$0] == nil }
-        let unknown = contents.names.filter { !modelNames.contains($0) }
+        let missing = targets.map(\.name).filter { stored[$0] == nil }
+        let unknown = names.filter { !modelNames.contains($0) }
         if strict && !(missing.isEmpty && unknown.isEmpty) {
-            throw CheckpointError.keyMismatch(path: url.path, missing: missing, unknown: unknown)
+            throw CheckpointError.keyMismatch(path: path, missing: missing, unknown: unknown)
         }
         for (name, tensor) in targets {
-            if let stored = contents.tensors[name], stored.shape != tensor.shape {
+            if let value = stored[name], value.shape != tensor.shape {
                 throw CheckpointError.shapeMismatch(
-                    path: url.path, tensor: name, checkpointShape: stored.shape, modelShape: tensor.shape)
+                    path: path, tensor: name, checkpointShape: value.shape, modelShape: tensor.shape)
             }
         }
         for (name, tensor) in targets {
-            if let stored = contents.tensors[name] { tensor.assign(stored.to(tensor.device)) }
+            if let value = stored[name] { tensor.assign(value.to(tensor.device)) }
         }
         return LoadResult(missingKeys: missing, unknownKeys: unknown)
     }

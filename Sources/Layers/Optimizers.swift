@@ -154,6 +154,63 @@ open class Optimizer {
     }
 }
 
+extension Optimizer {
+    /// The per-parameter state as named tensors, for checkpoints that must resume training
+    /// exactly: `<parameter name>.<buffer>` (PyTorch's buffer names) and `<parameter name>.step`
+    /// (the update count, exact in Float32 up to 2^24 updates). `names` gives each parameter's
+    /// dotted name (`Module.namedParameters()`); parameters without state yet are left out.
+    public func namedState(parameterNames names: [(name: String, tensor: Tensor)]) -> [(name: String, tensor: Tensor)] {
+        var result: [(String, Tensor)] = []
+        for (name, parameter) in names {
+            guard let state = states[ObjectIdentifier(parameter)] else { continue }
+            result.append(("\(name).step", Tensor([Float(state.step)])))
+            for key in state.buffers.keys.sorted() { result.append(("\(name).\(key)", state.buffers[key]!)) }
+        }
+        return result
+    }
+
+    /// Restores the state written by `namedState(parameterNames:)`: every stored entry must name
+    /// a parameter of `names` with a buffer of that parameter's shape. Replaces any current state.
+    public func loadNamedState(_ stored: [String: Tensor], parameterNames names: [(name: String, tensor: Tensor)])
+        throws(OptimizerStateError)
+    {
+        var restored: [ObjectIdentifier: OptimizerState] = [:]
+        var used = Set<String>()
+        for (name, parameter) in names {
+            guard let step = stored["\(name).step"] else { continue }
+            used.insert("\(name).step")
+            let state = OptimizerState()
+            state.step = Int(step.toArray().first ?? 0)
+            for (key, tensor) in stored where key.hasPrefix("\(name).") && key != "\(name).step" {
+                let bufferName = String(key.dropFirst(name.count + 1))
+                guard !bufferName.contains(".") else { continue }
+                guard tensor.shape == parameter.shape else {
+                    throw .shapeMismatch(key: key, stored: tensor.shape, parameter: parameter.shape)
+                }
+                state.buffers[bufferName] = tensor.to(parameter.device)
+                used.insert(key)
+            }
+            restored[ObjectIdentifier(parameter)] = state
+        }
+        if let unknown = stored.keys.sorted().first(where: { !used.contains($0) }) { throw .unknownEntry(unknown) }
+        states = restored
+    }
+}
+
+/// A stored optimizer state that does not fit the parameters it is loaded for.
+public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
+    case shapeMismatch(key: String, stored: [Int], parameter: [Int])
+    case unknownEntry(String)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let key, let stored, let parameter):
+            return "optimizer state \(key) has shape \(stored), its parameter has shape \(parameter)"
+        case .unknownEntry(let key): return "optimizer state \(key) belongs to no parameter of the model"
+        }
+    }
+}
+
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
 /// weight decay (added to the gradient), exactly as `torch.optim.SGD`:
 ///

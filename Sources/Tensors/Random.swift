@@ -28,6 +28,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
 
     @usableFromInline func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
+    /// The four words of the generator's state (for checkpoints that resume training exactly).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator continuing from a saved `state` (four words; nil when there are not four, or all are 0).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     /// An independent generator derived from this one (advances this one by one draw).
     public mutating func split() -> SeededGenerator { SeededGenerator(seed: next()) }
 

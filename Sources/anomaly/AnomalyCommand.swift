@@ -62,13 +62,18 @@ func textTable(_ header: [String], _ rows: [[String]]) -> String {
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fit a method on a data set under a protocol, score the test split and write runs/<id>/.")
+        abstract: "Fit a method on a data set under a protocol, score the test split and write runs/<id>/.",
+        discussion: """
+            Deep methods write resumable checkpoints while they train (into runs/.<id>.partial/). If a \
+            run stops — Ctrl-C, a crash, a divergence — continue it with `anomaly train --resume \
+            runs/.<id>.partial`: it ends with exactly the scores of an uninterrupted run.
+            """)
 
     @Option(help: "Method name (see `anomaly methods`).")
-    var method: String
+    var method: String?
 
     @Option(help: "Data set name (see `anomaly datasets list`).")
-    var dataset: String
+    var dataset: String?
 
     @Option(help: "Seed of the split and of every random choice of the method.")
     var seed: UInt64 = 0
@@ -76,26 +81,95 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise tabular features with training statistics.")
     var standardize = true
 
+    @Option(help: "Compute device: cpu, or cuda[:N] where a CUDA backend is built in.")
+    var device: String = "cpu"
+
+    @Option(help: "Continue an interrupted run from its folder (runs/.<id>.partial); the configuration is read from it.")
+    var resume: String?
+
+    @Option(help: "Epochs between training checkpoints of deep methods.")
+    var checkpointEvery: Int = 1
+
+    @Option(help: "Test AUROC every N epochs during training, plotted in the report (deep methods).")
+    var evaluateEvery: Int?
+
+    @Flag(help: "Check every op of every training step for NaN/Inf and name the first offender (slower).")
+    var checkNumerics = false
+
     @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if let evaluateEvery, evaluateEvery < 1 { throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)") }
+        if resume == nil && (method == nil || dataset == nil) {
+            throw ValidationError("--method and --dataset are required (or --resume with an interrupted run's folder)")
+        }
+    }
+
     func run() throws {
         let logger = common.makeLogger()
-        let entry = try MethodRegistry.entry(named: method)
-        let data = try ExperimentData.load(dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
-        let configuration = RunConfiguration(
-            method: method, methodOptions: try methodOptions.parsed(), dataset: dataset,
-            experimentProtocol: try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: dataset),
-            seed: seed, standardize: standardize, trainingSubsample: methodOptions.trainingSubsample)
-        let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
-        let result = try runner.run(configuration, data: data, method: entry)
+        var configuration: RunConfiguration
+        var resumeFolder: URL? = nil
+        var outputRoot = common.outputRoot
+        if let resume {
+            let (_, folder) = try RunDirectory.partialFolder(URL(fileURLWithPath: resume, isDirectory: true))
+            configuration = try RunConfiguration.read(fromRunFolder: folder)
+            if let method, method != configuration.method {
+                throw ValidationError("--method \(method) differs from the interrupted run's \(configuration.method)")
+            }
+            if let dataset, dataset != configuration.dataset {
+                throw ValidationError("--dataset \(dataset) differs from the interrupted run's \(configuration.dataset)")
+            }
+            resumeFolder = folder
+            outputRoot = folder.deletingLastPathComponent()
+        } else {
+            let data = try ExperimentData.load(dataset!, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
+            configuration = RunConfiguration(
+                method: method!, methodOptions: try methodOptions.parsed(), dataset: dataset!,
+                experimentProtocol: try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: dataset!),
+                seed: seed, standardize: standardize, trainingSubsample: methodOptions.trainingSubsample,
+                device: device == "cpu" ? nil : device)
+        }
+        let entry = try MethodRegistry.entry(named: configuration.method)
+        _ = try entry.make(options: configuration.methodOptions)  // options checked before any data is read
+        _ = try configuration.resolvedDevice()
+        let data = try ExperimentData.load(
+            configuration.dataset, root: common.dataRoot,
+            anomalySources: configuration.experimentProtocol.crossDatasetSources)
+        var runner = ExperimentRunner(outputRoot: outputRoot, progress: TerminalProgress(), logger: logger)
+        runner.training.checkpointEvery = checkpointEvery
+        runner.training.evaluateEvery = evaluateEvery
+        runner.training.checksNumerics = checkNumerics
+        runner.training.stopRequested = { _, _ in InterruptSignal.isRaised }
+        InterruptSignal.install()
+        let result = try runner.run(configuration, data: data, method: entry, resuming: resumeFolder)
         output(textTable(
             ["method", "data set", "protocol", "seed", "AUROC", "AP", "F1", "fit s"],
-            [[method, dataset, configuration.experimentProtocol.kind, "\(seed)", String(format: "%.4f", result.summary.auroc),
-              String(format: "%.4f", result.summary.averagePrecision), String(format: "%.4f", result.summary.f1.f1),
-              String(format: "%.2f", result.fitSeconds)]]))
+            [[configuration.method, configuration.dataset, configuration.experimentProtocol.kind, "\(configuration.seed)",
+              String(format: "%.4f", result.summary.auroc), String(format: "%.4f", result.summary.averagePrecision),
+              String(format: "%.4f", result.summary.f1.f1), String(format: "%.2f", result.fitSeconds)]]))
         output("run written to \(result.directory.path)")
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM during training: the first asks the training loop to save a
+/// checkpoint and stop after the current epoch; a second ends the process at once.
+enum InterruptSignal {
+    nonisolated(unsafe) static var raised: sig_atomic_t = 0
+
+    static var isRaised: Bool { raised != 0 }
+
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { signal in
+            if InterruptSignal.raised != 0 { _exit(128 + signal) }
+            InterruptSignal.raised = 1
+            let message = "\nstopping after this epoch (checkpoint kept); press Ctrl-C again to quit now\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
     }
 }
 
@@ -108,6 +182,30 @@ struct Methods: ParsableCommand {
         for entry in MethodRegistry.all {
             output("\(entry.name): \(entry.summary)")
             for option in entry.options { output("    --option \(option.name)=\(option.defaultValue)") }
+        }
+    }
+}
+
+extension ExperimentProtocol {
+    /// The extra data sets a cross-data-set protocol reads (empty for the others).
+    var crossDatasetSources: [String] {
+        if case .crossDataset(let p) = self { return p.anomalyTestSources }
+        return []
+    }
+}
+
+extension RunConfiguration {
+    /// The configuration recorded in a run folder's config.json.
+    static func read(fromRunFolder folder: URL) throws -> RunConfiguration {
+        let url = folder.appendingPathComponent("config.json")
+        struct Record: Decodable { var configuration: RunConfiguration }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ValidationError("\(url.path): no such file — is \(folder.path) a run folder?")
+        }
+        do {
+            return try JSONDecoder().decode(Record.self, from: data).configuration
+        } catch {
+            throw ValidationError("\(url.path): not a valid run configuration")
         }
     }
 }

@@ -2,63 +2,9 @@ import Datasets
 import Foundation
 import Tensors
 
-// Shared machinery of the classical detectors: input validation, thread-count-independent parallel
+// Shared machinery of the classical detectors: thread-count-independent parallel
 // output, distance kernels on raw pointers, log-sum-exp, and standardisation. Everything numeric that
 // more than one classical detector needs lives here once.
-
-// MARK: - Input validation
-
-/// Validation shared by every classical detector, so all of them throw the same `DetectorError`s.
-enum ClassicalInput {
-    /// The training matrix of a detector: `data.unlabeled` followed by `data.labeledNormal` (when
-    /// present). Labelled anomalies are ignored: the classical detectors are unsupervised.
-    ///
-    /// Throws `emptyTrainingData` when there is no sample, `shapeMismatch` when the two parts
-    /// disagree on the sample shape, `invalidConfiguration` for samples without features, and
-    /// `nonFiniteInput` with the index of the first offending sample (counted over the
-    /// concatenation: unlabelled first, then labelled normals).
-    static func trainingSamples(_ data: TrainingData, detector: String) throws -> Samples {
-        var parts = [data.unlabeled]
-        if let normals = data.labeledNormal { parts.append(normals) }
-        parts = parts.filter { $0.count > 0 }
-        guard let first = parts.first else { throw DetectorError.emptyTrainingData(detector) }
-        for part in parts.dropFirst() where part.featureCount != first.featureCount {
-            throw DetectorError.shapeMismatch(
-                detector: detector, expected: first.sampleShape, got: part.sampleShape)
-        }
-        guard first.featureCount > 0 else {
-            throw DetectorError.invalidConfiguration(
-                "\(detector): training samples of shape \(first.sampleShape) have no features")
-        }
-        let samples = parts.count == 1 ? first : Samples.concatenating(parts.map(flattened))
-        try checkFinite(samples, detector: detector)
-        return samples
-    }
-
-    /// Checks samples to be scored against the sample shape seen at fit time.
-    static func checkQuery(_ samples: Samples, fittedShape: [Int]?, detector: String) throws {
-        guard let fittedShape else { throw DetectorError.notFitted(detector) }
-        if samples.count == 0 { return }
-        if samples.featureCount != fittedShape.reduce(1, *) {
-            throw DetectorError.shapeMismatch(detector: detector, expected: fittedShape, got: samples.sampleShape)
-        }
-        try checkFinite(samples, detector: detector)
-    }
-
-    /// Throws `nonFiniteInput` naming the first sample that holds a NaN or an infinity.
-    static func checkFinite(_ samples: Samples, detector: String) throws {
-        let width = max(samples.featureCount, 1)
-        let bad = samples.values.withUnsafeBufferPointer { values -> Int? in
-            for index in 0..<values.count where !values[index].isFinite { return index }
-            return nil
-        }
-        if let bad { throw DetectorError.nonFiniteInput(detector: detector, index: bad / width) }
-    }
-
-    private static func flattened(_ samples: Samples) -> Samples {
-        Samples(values: samples.values, shape: [samples.count, samples.featureCount])
-    }
-}
 
 // MARK: - Parallel output
 

@@ -80,7 +80,7 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
     static let blockRows = 512
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
-        let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let samples = try DetectorInput.trainingSamples(data, detector: Self.name)
         let rows = samples.count
         let width = samples.featureCount
         let k = configuration.components
@@ -125,7 +125,7 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let model = model!
         let k = model.weights.count
         var logDensities = [Double](repeating: 0, count: samples.count * k)

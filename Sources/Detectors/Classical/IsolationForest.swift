@@ -69,7 +69,7 @@ public struct IsolationForest: AnomalyDetector, Sendable {
                 "\(Self.name): treeCount (\(configuration.treeCount)) and maxSamples (\(configuration.maxSamples)) must be positive"
             )
         }
-        let training = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let training = try DetectorInput.trainingSamples(data, detector: Self.name)
         let rows = training.count
         let width = training.featureCount
         let psi = min(configuration.maxSamples, rows)
@@ -111,7 +111,7 @@ public struct IsolationForest: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let width = samples.featureCount
         // c(ψ) is 0 for ψ = 1 (a single training sample): every path is then 0 and every score 1.
         let normaliser = Double(forest.roots.count) * max(Self.averagePathLength(samplesPerTree), 1)

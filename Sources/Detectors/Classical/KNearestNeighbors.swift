@@ -58,7 +58,7 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
     static let name = "KNearestNeighbors"
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
-        let training = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let training = try DetectorInput.trainingSamples(data, detector: Self.name)
         guard configuration.k >= 1, configuration.k <= training.count else {
             throw DetectorError.invalidConfiguration(
                 "\(Self.name): k = \(configuration.k) must be between 1 and the \(training.count) training samples")
@@ -70,7 +70,7 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let width = samples.featureCount
         let k = configuration.k
         let trainCount = referenceCount

@@ -63,7 +63,7 @@ public struct KernelDensity: AnomalyDetector, Sendable {
     static let name = "KernelDensity"
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
-        let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let samples = try DetectorInput.trainingSamples(data, detector: Self.name)
         let values = samples.doubleValues
         if let bandwidth = configuration.bandwidth {
             guard bandwidth > 0, bandwidth.isFinite else {
@@ -98,7 +98,7 @@ public struct KernelDensity: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let bandwidth = selectedBandwidth!
         let width = samples.featureCount
         let count = trainingCount

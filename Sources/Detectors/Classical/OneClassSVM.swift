@@ -124,7 +124,7 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
         guard configuration.tolerance > 0 else {
             throw DetectorError.invalidConfiguration("\(Self.name): tolerance must be positive")
         }
-        let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let samples = try DetectorInput.trainingSamples(data, detector: Self.name)
         let rows = samples.count
         let width = samples.featureCount
         let x = samples.doubleValues
@@ -152,7 +152,7 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let model = model!
         let width = samples.featureCount
         let count = model.coefficients.count

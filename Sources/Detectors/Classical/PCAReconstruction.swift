@@ -90,7 +90,7 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
     static let name = "PCAReconstruction"
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
-        let samples = try ClassicalInput.trainingSamples(data, detector: Self.name)
+        let samples = try DetectorInput.trainingSamples(data, detector: Self.name)
         let rows = samples.count
         let width = samples.featureCount
         guard rows >= 2 else {
@@ -164,7 +164,7 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
     }
 
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
-        try ClassicalInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: Self.name)
         let model = model!
         let width = samples.featureCount
         var values = samples.doubleValues

@@ -1,0 +1,214 @@
+import Datasets
+import Layers
+import Tensors
+
+/// Architecture options shared by the autoencoding detectors (`network.codeSize=64`).
+public struct NetworkOptions: Codable, Sendable, Equatable {
+    /// Size of the code (the representation); nil = 32 for MNIST-shaped images, 128 for
+    /// CIFAR-shaped ones, 32 for other inputs.
+    public var codeSize: Int?
+    /// Hidden widths of the fully connected networks used for tables and other shapes.
+    public var hiddenWidths: [Int]
+
+    public init(codeSize: Int? = nil, hiddenWidths: [Int] = [128, 64]) {
+        self.codeSize = codeSize
+        self.hiddenWidths = hiddenWidths
+    }
+
+    public func validate(prefix: String) throws {
+        if let codeSize { try OptionCheck.require(prefix + "codeSize", codeSize, in: 1...65_536) }
+        for width in hiddenWidths { try OptionCheck.require(prefix + "hiddenWidths", width, in: 1...65_536) }
+    }
+}
+
+/// Sample shape → network, for every deep detector: Deep SVDD's bias-free LeNet encoders for
+/// MNIST-shaped (1×28×28) and CIFAR-shaped (3×32×32) images, a bias-free MLP otherwise
+/// (METHODS.md §3.1; Deep SAD's MLPs for tables).
+public enum Backbones {
+    public enum Kind: Equatable { case mnistLeNet, cifarLeNet, mlp(inputCount: Int) }
+
+    public static func kind(of sampleShape: [Int]) -> Kind {
+        switch sampleShape {
+        case [1, 28, 28]: return .mnistLeNet
+        case [3, 32, 32]: return .cifarLeNet
+        default: return .mlp(inputCount: sampleShape.reduce(1, *))
+        }
+    }
+
+    public static func codeSize(_ options: NetworkOptions, for shape: [Int]) -> Int {
+        options.codeSize ?? (kind(of: shape) == .cifarLeNet ? 128 : 32)
+    }
+
+    /// The bias-free encoder φ of Deep SVDD / Deep SAD.
+    public static func encoder(sampleShape shape: [Int], options: NetworkOptions, using g: inout SeededGenerator)
+        -> any Layer
+    {
+        let code = codeSize(options, for: shape)
+        switch kind(of: shape) {
+        case .mnistLeNet: return LeNetEncoder.mnist(codeSize: code, using: &g)
+        case .cifarLeNet: return LeNetEncoder.cifar10(codeSize: code, using: &g)
+        case .mlp(let d): return MLPEncoder(inputCount: d, hiddenWidths: options.hiddenWidths, codeSize: code, using: &g)
+        }
+    }
+
+    /// The autoencoder whose encoder has the same tensor names as `encoder(sampleShape:…)`
+    /// (plus, for CIFAR, a batch norm of the code), for pre-training.
+    public static func autoencoder(sampleShape shape: [Int], options: NetworkOptions, using g: inout SeededGenerator)
+        -> Autoencoder
+    {
+        let code = codeSize(options, for: shape)
+        switch kind(of: shape) {
+        case .mnistLeNet:
+            let ae = LeNetAutoencoder.mnist(codeSize: code, using: &g)
+            return Autoencoder(encoder: ae.encoder, decoder: ae.decoder)
+        case .cifarLeNet:
+            let ae = LeNetAutoencoder.cifar10(codeSize: code, using: &g)
+            return Autoencoder(encoder: ae.encoder, decoder: ae.decoder)
+        case .mlp(let d):
+            let encoder = MLPEncoder(inputCount: d, hiddenWidths: options.hiddenWidths, codeSize: code, using: &g)
+            let decoder = MLPDecoder(codeSize: code, hiddenWidths: options.hiddenWidths.reversed(), outputShape: shape, using: &g)
+            return Autoencoder(encoder: encoder, decoder: decoder)
+        }
+    }
+}
+
+/// An encoder and a decoder; called like a function it reconstructs its input.
+public final class Autoencoder: Module, Layer {
+    public let encoder: any Layer
+    public let decoder: any Layer
+
+    public init(encoder: any Layer, decoder: any Layer) {
+        self.encoder = encoder
+        self.decoder = decoder
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor { decoder(encoder(input)) }
+}
+
+/// Deep SAD's fully connected encoder: (bias-free Linear → BatchNorm1d(eps 1e-4, no affine) →
+/// leaky ReLU) per hidden width, then a bias-free Linear to the code.
+public final class MLPEncoder: Module, Layer {
+    public let hidden: [Linear]
+    public let norms: [BatchNorm1d]
+    public let code: Linear
+
+    public init(inputCount: Int, hiddenWidths: [Int], codeSize: Int, using g: inout SeededGenerator) {
+        var hidden: [Linear] = [], norms: [BatchNorm1d] = []
+        var width = inputCount
+        for next in hiddenWidths {
+            hidden.append(Linear(width, next, bias: false, using: &g))
+            norms.append(BatchNorm1d(next, epsilon: 1e-4, affine: false))
+            width = next
+        }
+        self.hidden = hidden
+        self.norms = norms
+        code = Linear(width, codeSize, bias: false, using: &g)
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        var x = input.flattened()
+        for (linear, norm) in zip(hidden, norms) { x = norm(linear(x)).leakyRelu() }
+        return code(x)
+    }
+}
+
+/// The mirror of `MLPEncoder`, ending in a linear layer reshaped to the sample shape (no
+/// sigmoid: our tables are z-scored, not scaled to [0, 1]).
+public final class MLPDecoder: Module, Layer {
+    public let hidden: [Linear]
+    public let norms: [BatchNorm1d]
+    public let output: Linear
+    let outputShape: [Int]
+
+    public init(codeSize: Int, hiddenWidths: [Int], outputShape: [Int], using g: inout SeededGenerator) {
+        var hidden: [Linear] = [], norms: [BatchNorm1d] = []
+        var width = codeSize
+        for next in hiddenWidths {
+            hidden.append(Linear(width, next, bias: false, using: &g))
+            norms.append(BatchNorm1d(next, epsilon: 1e-4, affine: false))
+            width = next
+        }
+        self.hidden = hidden
+        self.norms = norms
+        output = Linear(width, outputShape.reduce(1, *), bias: false, using: &g)
+        self.outputShape = outputShape
+    }
+
+    public func callAsFunction(_ code: Tensor) -> Tensor {
+        var x = code.leakyRelu()
+        for (linear, norm) in zip(hidden, norms) { x = norm(linear(x)).leakyRelu() }
+        return output(x).reshaped([code.shape[0]] + outputShape)
+    }
+}
+
+/// How images are scaled before a network sees them.
+public enum InputNormalization: String, Codable, Sendable, CaseIterable {
+    /// As read ([0, 1] pixels, z-scored table columns).
+    case none
+    /// Deep SVDD's: per-sample global contrast normalisation (subtract the sample's mean, divide
+    /// by its mean absolute deviation, "l1"), then min–max scaling to [0, 1] with the minimum and
+    /// maximum over the training data.
+    case gcnMinMax
+}
+
+/// The input scaling of a fitted detector, with its training statistics as buffers.
+public final class InputScaling: Module {
+    public let minimum = Tensor([0])
+    public let maximum = Tensor([1])
+    let normalization: InputNormalization
+
+    public init(_ normalization: InputNormalization) {
+        self.normalization = normalization
+    }
+
+    /// Global contrast normalisation (l1) of each sample of `x` ([B] + sample shape).
+    static func contrastNormalized(_ x: Tensor) -> Tensor {
+        let rows = x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
+        let centred = rows - rows.mean(axis: 1, keepDims: true)
+        let scale = centred.abs().mean(axis: 1, keepDims: true).clamped(min: 1e-12)
+        return (centred / scale).reshaped(x.shape)
+    }
+
+    /// Sets the minimum and maximum from the training samples (in batches).
+    public func fit(_ samples: Samples, device: Device) {
+        guard normalization == .gcnMinMax else { return }
+        var lo = Float.infinity, hi = -Float.infinity
+        let width = samples.featureCount
+        withoutGradients {
+            var start = 0
+            while start < samples.count {
+                let end = min(start + 1024, samples.count)
+                let x = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start, width])
+                let g = Self.contrastNormalized(x.to(device))
+                lo = min(lo, g.min().item())
+                hi = max(hi, g.max().item())
+                start = end
+            }
+            minimum.assign(Tensor([lo]).to(minimum.device))
+            maximum.assign(Tensor([hi > lo ? hi : lo + 1]).to(maximum.device))
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard normalization == .gcnMinMax else { return x }
+        return (Self.contrastNormalized(x) - minimum) / (maximum - minimum)
+    }
+}
+
+extension Module {
+    /// Copies the tensors of `source` whose names (and shapes) also exist here, e.g. a
+    /// pre-trained autoencoder's encoder into a detector's network; returns the names copied.
+    @discardableResult
+    public func copyMatchingTensors(from source: Module) -> [String] {
+        let mine = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.name, $0.tensor) })
+        var copied: [String] = []
+        withoutGradients {
+            for (name, tensor) in source.namedTensors() {
+                guard let target = mine[name], target.shape == tensor.shape else { continue }
+                target.assign(tensor)
+                copied.append(name)
+            }
+        }
+        return copied
+    }
+}

@@ -1,0 +1,107 @@
+import Datasets
+import Foundation
+import Layers
+import Tensors
+
+/// The fitted state of a deep detector: every network and buffer it needs to score (a centre,
+/// a radius, input statistics, …) as one `Module`, exactly what the run folder stores.
+open class DetectorState: Module {
+    /// Shape of one sample the state was built for (recorded in the checkpoint's metadata).
+    public let sampleShape: [Int]
+
+    public init(sampleShape: [Int]) {
+        self.sampleShape = sampleShape
+    }
+}
+
+/// A detector whose fitted state is a `DetectorState`. Saving, loading and batched scoring come
+/// from this protocol; a method file provides the architecture (`makeState`), `fit` and the
+/// per-batch score.
+public protocol DeepDetector: AnomalyDetector, PersistentDetector where Configuration: ValidatingConfiguration {
+    associatedtype State: DetectorState
+    /// The method's name in messages and checkpoint metadata.
+    static var methodName: String { get }
+    var configuration: Configuration { get }
+    var state: State? { get set }
+    /// An untrained state for samples of `sampleShape` (the architecture only).
+    static func makeState(sampleShape: [Int], configuration: Configuration, using generator: inout SeededGenerator)
+        throws -> State
+    /// Anomaly scores of one batch `[B] + sampleShape`, as a `[B]` tensor (no gradients recorded).
+    static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor
+}
+
+extension DeepDetector {
+    public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        state.eval()
+        return try BatchScorer.score(samples, sampleShape: state.sampleShape, detector: Self.methodName, context: context) {
+            Self.scoreBatch($0, state: state, configuration: configuration)
+        }
+    }
+
+    public func saveFittedState(to url: URL) throws {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try Checkpoint.save(
+            state, to: url,
+            metadata: [
+                "detector": Self.methodName, "sampleShape": state.sampleShape.map(String.init).joined(separator: ","),
+                "configuration": String(decoding: try encoder.encode(configuration), as: UTF8.self),
+            ])
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let metadata = try Checkpoint.read(from: url).metadata
+        guard metadata["detector"] == Self.methodName else {
+            throw DetectorError.incompatibleCheckpoint(
+                path: url.path, reason: "it holds a '\(metadata["detector"] ?? "?")' model, not \(Self.methodName)")
+        }
+        let shape = (metadata["sampleShape"] ?? "").split(separator: ",").compactMap { Int($0) }
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
+            throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "it records no sample shape")
+        }
+        var generator = SeededGenerator(seed: 0)
+        let restored = try Self.makeState(sampleShape: shape, configuration: configuration, using: &generator)
+        try Checkpoint.load(into: restored, from: url)
+        restored.eval()
+        state = restored
+    }
+
+    /// The checks every deep `fit` starts with: the configuration's ranges, then the training
+    /// samples (unlabelled plus labelled normals), which are returned.
+    public func validatedTrainingSamples(_ data: TrainingData) throws -> Samples {
+        try configuration.validate()
+        return try DetectorInput.trainingSamples(data, detector: Self.methodName)
+    }
+}
+
+/// Batched scoring without gradients: checks the samples against the fitted shape, feeds
+/// `[batch] + sampleShape` tensors on the context's device to `body`, and checks every score.
+public enum BatchScorer {
+    public static func score(
+        _ samples: Samples, sampleShape: [Int], detector: String, context: InferenceContext,
+        _ body: (Tensor) throws -> Tensor
+    ) throws -> [Float] {
+        try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: detector)
+        let width = samples.featureCount
+        let batchSize = max(1, context.batchSize)
+        var scores: [Float] = []
+        scores.reserveCapacity(samples.count)
+        try withoutGradients {
+            var start = 0
+            while start < samples.count {
+                let end = min(start + batchSize, samples.count)
+                let inputs = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start] + sampleShape)
+                let batchScores = try body(inputs.to(context.device)).toArray()
+                precondition(batchScores.count == end - start, "\(detector): one score per sample expected")
+                if let bad = batchScores.firstIndex(where: { !$0.isFinite }) {
+                    throw DetectorError.nonFiniteInput(detector: detector, index: start + bad)
+                }
+                scores += batchScores
+                start = end
+            }
+        }
+        return scores
+    }
+}
