@@ -51,6 +51,8 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics", "Layers", "Tensors"],
+            exclude: ["Fixtures"]),
     ]
 )

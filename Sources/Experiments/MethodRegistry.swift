@@ -155,7 +155,7 @@ public struct MethodEntry: Sendable {
         for (key, text) in overrides.sorted(by: { $0.key < $1.key }) {
             let path = key.split(separator: ".", omittingEmptySubsequences: false)
             guard known.contains(key), let value = defaultValue(defaults, path: path) else {
-                throw ExperimentError.unknownOption(method: method, option: key, known: known)
+                throw ExperimentError.unknownOption(method: method, option: key, known: known.sorted())
             }
             let parsed = try parse(text, like: value) {
                 ExperimentError.invalidOptionValue(method: method, option: key, value: text, reason: $0)

@@ -10,6 +10,9 @@ import Tensors
 open class Module {
     /// Training mode (batch statistics, dropout) or evaluation mode.
     public private(set) var isTraining = true
+    /// The tensors `freeze()` made untrainable, to make trainable again in `unfreeze()` (nil when
+    /// not frozen). Bookkeeping, not state: the reflection walker skips it.
+    var tensorsTrainableBeforeFreeze: [Tensor]?
 
     public init() {}
 
@@ -92,7 +95,9 @@ open class Module {
         var result: [(String, Any)] = []
         for m in mirrors.reversed() {
             for child in m.children {
-                guard var label = child.label, label != "isTraining" else { continue }
+                guard var label = child.label, label != "isTraining", label != "tensorsTrainableBeforeFreeze" else {
+                    continue
+                }
                 if label.hasPrefix("_") { label.removeFirst() }
                 result.append((label, child.value))
             }

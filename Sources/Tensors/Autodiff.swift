@@ -75,16 +75,8 @@ extension Tensor {
         withoutGradients {
             for node in order.reversed() {
                 guard let fn = node.gradFn else { continue }
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)), let backward = fn.backward else {
-                    continue
-                }
-                let inputGrads = backward(g)
-                if let monitor = NumericsMonitor.current, monitor.firstOffender == nil {
-                    for ig in inputGrads where ig != nil && !ig!.isFinite {
-                        monitor.firstOffender = NonFiniteValueError(op: "backward of \(fn.name)", shape: ig!.shape)
-                        break
-                    }
-                }
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)), fn.backward != nil else { continue }
+                let inputGrads = Tensor.runBackward(of: fn, outputGradient: g)
                 for (input, inputGrad) in zip(fn.inputs, inputGrads) {
                     guard input.requiresGrad, let inputGrad else { continue }
                     precondition(
@@ -105,15 +97,79 @@ extension Tensor {
         }
     }
 
-    /// Gradients of this scalar with respect to `inputs` (which must require gradients),
-    /// without touching their `grad` fields' previous values.
+    /// Calls `fn`'s backward closure on the output gradient `g` and reports the first non-finite
+    /// input gradient to an active numerics check.
+    private static func runBackward(of fn: GradFn, outputGradient g: Tensor) -> [Tensor?] {
+        let inputGrads = fn.backward?(g) ?? []
+        if let monitor = NumericsMonitor.current, monitor.firstOffender == nil {
+            for ig in inputGrads where ig != nil && !ig!.isFinite {
+                monitor.firstOffender = NonFiniteValueError(op: "backward of \(fn.name)", shape: ig!.shape)
+                break
+            }
+        }
+        return inputGrads
+    }
+
+    /// Gradients of this scalar with respect to `inputs` only, like `torch.autograd.grad`.
+    ///
+    /// `inputs` may be leaves or intermediate results of this scalar's graph and must require
+    /// gradients; one that this scalar does not depend on gets zeros. No tensor's `grad` is
+    /// written — neither the inputs' nor any other leaf's (for example a model's parameters), so
+    /// it can compute input gradients (DROCC's adversarial search) between training steps.
+    /// Only the ops on a path from an input to this scalar are differentiated; other branches are
+    /// skipped. Like `backward()`, it consumes the graph: every op node on the way is released, so
+    /// call `backward()` or `gradients(with:)` on this result at most once (recompute the forward
+    /// pass to differentiate again).
     public func gradients(with inputs: [Tensor]) -> [Tensor] {
-        let saved = inputs.map { $0.grad }
-        for t in inputs { t.grad = nil }
-        backward()
-        let result = inputs.map { $0.grad ?? Tensor.zeros(like: $0) }
-        for (t, g) in zip(inputs, saved) { t.grad = g }
-        return result
+        precondition(requiresGrad, "gradients(with:): tensor does not require gradients")
+        precondition(count == 1, "gradients(with:): tensor of shape \(shape) is not a scalar")
+        for t in inputs {
+            precondition(t.requiresGrad, "gradients(with:): an input of shape \(t.shape) does not require gradients")
+        }
+        let wanted = Set(inputs.map(ObjectIdentifier.init))
+        let order = topologicalOrder()
+        // Nodes from which a wanted tensor can be reached going towards the inputs. `order` lists
+        // each node after the op nodes it consumes, so one forward sweep suffices.
+        var reachesWanted = wanted
+        for node in order where !reachesWanted.contains(ObjectIdentifier(node)) {
+            if let fn = node.gradFn, fn.inputs.contains(where: { reachesWanted.contains(ObjectIdentifier($0)) }) {
+                reachesWanted.insert(ObjectIdentifier(node))
+            }
+        }
+        var grads: [ObjectIdentifier: Tensor] = [:]
+        var results: [ObjectIdentifier: Tensor] = [:]
+        if reachesWanted.contains(ObjectIdentifier(self)) { grads[ObjectIdentifier(self)] = Tensor.ones(shape) }
+        withoutGradients {
+            for node in order.reversed() {
+                let id = ObjectIdentifier(node)
+                let g = grads.removeValue(forKey: id)
+                if wanted.contains(id), let g { results[id] = g }
+                defer {
+                    node.gradFn?.backward = nil
+                    node.gradFn?.inputs = []
+                    node.gradFn = nil
+                }
+                guard let g, let fn = node.gradFn else { continue }
+                let needed = fn.inputs.map { $0.requiresGrad && reachesWanted.contains(ObjectIdentifier($0)) }
+                guard needed.contains(true) else { continue }
+                let inputGrads = Tensor.runBackward(of: fn, outputGradient: g)
+                for ((input, inputGrad), isNeeded) in zip(zip(fn.inputs, inputGrads), needed) {
+                    guard isNeeded, let inputGrad else { continue }
+                    precondition(
+                        inputGrad.shape == input.shape,
+                        "backward of \(fn.name): gradient shape \(inputGrad.shape) differs from input shape "
+                            + "\(input.shape)")
+                    let key = ObjectIdentifier(input)
+                    if input.gradFn == nil {
+                        // A wanted leaf: never in `order`, so its sum is final here.
+                        results[key] = results[key].map { $0 + inputGrad } ?? inputGrad
+                    } else {
+                        grads[key] = grads[key].map { $0 + inputGrad } ?? inputGrad
+                    }
+                }
+            }
+        }
+        return inputs.map { results[ObjectIdentifier($0)] ?? Tensor.zeros(like: $0) }
     }
 
     private func topologicalOrder() -> [Tensor] {

@@ -115,14 +115,16 @@ func temporaryFolder() throws -> URL {
         defer { try? FileManager.default.removeItem(at: root) }
         let data = try ExperimentData.load("fashion-mnist-demo", root: root)
         let configuration = RunConfiguration(
-            method: "autoencoder", methodOptions: ["epochs": "30", "batchSize": "32"], dataset: "fashion-mnist-demo",
+            method: "autoencoder", methodOptions: ["training.epochs": "30", "training.batchSize": "32"], dataset: "fashion-mnist-demo",
             experimentProtocol: .oneClass(OneClassProtocol(normalClass: 1)), seed: 0)
-        let result = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: MethodRegistry.entry(named: "autoencoder"))
+        let runner = ExperimentRunner(outputRoot: root)
+        let test = try runner.prepare(configuration, data: data).test
+        let result = try runner.run(configuration, data: data, method: MethodRegistry.entry(named: "autoencoder"))
         #expect(result.summary.auroc > 0.85, "AUROC \(result.summary.auroc)")
         let checkpoint = result.directory.appendingPathComponent(RunDirectory.checkpointName)
         #expect(FileManager.default.fileExists(atPath: checkpoint.path))
         let replay = try RunReplay(directory: result.directory, dataRoot: root)
-        #expect(try replay.score(replay.prepared.test.samples) == result.scores)
+        #expect(try replay.score(test.samples) == result.scores)
         // A corrupt checkpoint is refused, never loaded.
         let bytes = try Data(contentsOf: checkpoint)
         try bytes.prefix(bytes.count / 2).write(to: checkpoint)

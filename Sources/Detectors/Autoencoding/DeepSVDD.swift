@@ -162,14 +162,19 @@ public struct DeepSVDD: DeepDetector {
             sum = sum.map { $0 + batchSum } ?? batchSum
             return codes.sum(axis: 1)
         }
-        let mean = sum! / Float(samples.count)
-        let small = mean.abs().less(epsilon)
-        let pushed = Tensor.where(mean.less(0), Tensor.full([], -epsilon), Tensor.full([], epsilon))
-        return Tensor.where(small * mean.notEqual(Tensor(0)), pushed, mean)
+        return pushedAwayFromZero(sum! / Float(samples.count), epsilon: epsilon)
+    }
+
+    /// The official code's rule for the centre: coordinates with 0 < |c_j| < ε become ±ε (a
+    /// coordinate near 0 would let a bias-free network map everything there trivially).
+    public static func pushedAwayFromZero(_ center: Tensor, epsilon: Float) -> Tensor {
+        let small = center.abs().less(epsilon) * center.notEqual(Tensor(0))
+        let pushed = Tensor.where(center.less(0), Tensor.full([], -epsilon), Tensor.full([], epsilon))
+        return Tensor.where(small, pushed, center)
     }
 
     /// R = (1 − ν)-quantile of the batch's distances √d (NumPy's linear interpolation).
-    static func radius(_ squaredDistances: Tensor, nu: Float) -> Float {
+    public static func radius(_ squaredDistances: Tensor, nu: Float) -> Float {
         let sorted = squaredDistances.toArray().map { $0.squareRoot() }.sorted()
         let position = Float(sorted.count - 1) * (1 - nu)
         let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)

@@ -172,10 +172,10 @@ public struct TrainingLoop {
         var values: [(String, Float)] = []
         var generator = self.generator
         let (phase, optimizes) = (self.phase, optimizer != nil)
-        func body() throws {
+        func body(checkingTerms: Bool) throws {
             let terms = try step(batch, &generator)
             values = terms.map { ($0.name, $0.value.item()) }
-            if let bad = values.first(where: { !$0.1.isFinite }) {
+            if checkingTerms, let bad = values.first(where: { !$0.1.isFinite }) {
                 throw DetectorError.diverged(phase: phase, epoch: epoch, term: bad.0, value: bad.1, cause: nil)
             }
             if optimizes, let first = terms.first {
@@ -184,14 +184,18 @@ public struct TrainingLoop {
         }
         defer { self.generator = generator }
         if checksNumerics {
+            // Forward and backward run to the end; the monitor then names the first op that
+            // produced a NaN or infinity, before the optimizer could use it.
             do {
-                try withNumericsCheck { try body() }
+                try withNumericsCheck { try body(checkingTerms: false) }
             } catch let error as NonFiniteValueError {
+                let bad = values.first { !$0.1.isFinite }
                 throw DetectorError.diverged(
-                    phase: phase, epoch: epoch, term: values.first?.0 ?? "loss", value: .nan, cause: error.description)
+                    phase: phase, epoch: epoch, term: bad?.0 ?? "(gradient)", value: bad?.1 ?? .nan,
+                    cause: error.description)
             }
         } else {
-            try body()
+            try body(checkingTerms: true)
         }
         optimizer?.step()
         return values

@@ -1,0 +1,283 @@
+import Datasets
+import Detectors
+import Experiments
+import Foundation
+import Layers
+import Metrics
+import Tensors
+import Testing
+
+/// Deep SVDD / Deep SAD and the shared training machinery, on the mini MNIST (2,000 training
+/// and 500 test images) with small budgets.
+@Suite struct DeepDetectorTests {
+    static let budget = [
+        "pretraining.epochs": "4", "training.epochs": "4", "pretraining.batchSize": "32", "training.batchSize": "32",
+        "pretraining.learningRate": "1e-3", "training.learningRate": "1e-3",
+    ]
+
+    static func mnistRun(_ method: String, options: [String: String] = [:], protocol experimentProtocol: ExperimentProtocol? = nil)
+        -> RunConfiguration
+    {
+        RunConfiguration(
+            method: method, methodOptions: budget.merging(options) { $1 }, dataset: "mnist",
+            experimentProtocol: experimentProtocol ?? .oneClass(OneClassProtocol(normalClass: 0)), seed: 1)
+    }
+
+    static func prepared(_ configuration: RunConfiguration, root: URL = miniData) throws -> ExperimentRunner.Prepared {
+        try ExperimentRunner(outputRoot: FileManager.default.temporaryDirectory)
+            .prepare(configuration, data: ExperimentData.load("mnist", root: root))
+    }
+
+    @Test func deepSVDDLearnsMNISTZeroAndItsFolderScoresWithoutTheData() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // A private copy of the data, removed before scoring.
+        let dataRoot = root.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: dataRoot, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: miniData.appendingPathComponent("mnist"), to: dataRoot.appendingPathComponent("mnist"))
+        let configuration = Self.mnistRun("deepsvdd")
+        let test = try Self.prepared(configuration, root: dataRoot).test
+        let result = try ExperimentRunner(outputRoot: root.appendingPathComponent("runs"))
+            .run(configuration, data: ExperimentData.load("mnist", root: dataRoot), method: MethodRegistry.entry(named: "deepsvdd"))
+        #expect(result.summary.auroc > 0.95, "AUROC \(result.summary.auroc)")
+        try FileManager.default.removeItem(at: dataRoot)
+        let replay = try RunReplay(directory: result.directory, dataRoot: dataRoot)
+        #expect(try replay.score(test.samples) == result.scores)
+        // Loss curves of both phases are in metrics.json, and the report plots them.
+        let metrics = try String(contentsOf: result.directory.appendingPathComponent("metrics.json"), encoding: .utf8)
+        #expect(metrics.contains("\"pretraining\"") && metrics.contains("\"distance\""))
+        let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("training: loss per epoch"))
+        // No training checkpoints are left in a finished run.
+        #expect(!FileManager.default.fileExists(atPath: result.directory.appendingPathComponent("checkpoints").path))
+        // A folder whose model file is gone is refused, not silently retrained.
+        try FileManager.default.removeItem(at: result.directory.appendingPathComponent(RunDirectory.checkpointName))
+        #expect(throws: ExperimentError.self) { try RunReplay(directory: result.directory, dataRoot: miniData) }
+    }
+
+    /// Interrupted after an epoch of either phase and resumed, a run ends with exactly the
+    /// scores of an uninterrupted run.
+    @Test(arguments: [("pretraining", 1), ("training", 2)])
+    func resumedRunGivesIdenticalScores(phase: String, epoch: Int) throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let entry = try MethodRegistry.entry(named: "deepsvdd")
+        let configuration = Self.mnistRun("deepsvdd", options: ["objective": "soft-boundary", "warmUpEpochs": "1"])
+        let uninterrupted = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: entry)
+
+        var stopping = ExperimentRunner(outputRoot: root)
+        stopping.training.stopRequested = { p, e in p == phase && e == epoch }
+        var folder: String? = nil
+        do {
+            _ = try stopping.run(configuration, data: data, method: entry)
+            Issue.record("the run was not interrupted")
+        } catch ExperimentError.resumable(let reason, let kept) {
+            #expect(reason.contains("after \(phase) epoch \(epoch)"))
+            folder = kept
+        }
+        let partial = try #require(folder)
+        #expect(FileManager.default.fileExists(atPath: partial + "/checkpoints/\(phase).safetensors"))
+        let resumed = try ExperimentRunner(outputRoot: root).run(
+            configuration, data: data, method: entry, resuming: URL(fileURLWithPath: partial))
+        #expect(resumed.scores == uninterrupted.scores)
+        #expect(!FileManager.default.fileExists(atPath: partial))
+        // The resumed run's history has every epoch once.
+        let metrics = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: resumed.directory.appendingPathComponent("metrics.json"))) as? [String: Any]
+        #expect((metrics?["training"] as? [Any])?.count == 8)
+    }
+
+    @Test func resumingWithAnotherConfigurationIsRefused() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let entry = try MethodRegistry.entry(named: "deepsvdd")
+        var stopping = ExperimentRunner(outputRoot: root)
+        stopping.training.stopRequested = { _, e in e == 1 }
+        var folder = ""
+        do {
+            _ = try stopping.run(Self.mnistRun("deepsvdd"), data: data, method: entry)
+        } catch ExperimentError.resumable(_, let kept) {
+            folder = kept
+        }
+        var changed = Self.mnistRun("deepsvdd")
+        changed.seed = 2
+        #expect(throws: ExperimentError.self) {
+            try ExperimentRunner(outputRoot: root).run(changed, data: data, method: entry, resuming: URL(fileURLWithPath: folder))
+        }
+    }
+
+    @Test func softBoundaryLearnsAndItsStateLoadsBack() throws {
+        let prepared = try Self.prepared(Self.mnistRun("deepsvdd"))
+        var configuration = DeepSVDD.Configuration()
+        configuration.objective = .softBoundary
+        configuration.nu = 0.1
+        configuration.warmUpEpochs = 1
+        configuration.pretraining = TrainingOptions(epochs: 4, batchSize: 32, learningRate: 1e-3, weightDecay: 0.5e-3)
+        configuration.training = TrainingOptions(epochs: 4, batchSize: 32, learningRate: 1e-4, weightDecay: 0.5e-6)
+        var detector = DeepSVDD(configuration)
+        try detector.fit(prepared.training, context: TrainingContext(seed: 0))
+        #expect(try #require(detector.state).radius.item() > 0)
+        let scores = try detector.score(prepared.test.samples, context: InferenceContext())
+        let value = try auroc(scores: scores, labels: prepared.test.isAnomaly)
+        #expect(value > 0.8, "AUROC \(value)")
+        // R is NumPy's quantile(√d, 1 − ν): np.quantile(sqrt([1, 4, 9, 16, 25, 2]), 0.9) = 4.5.
+        #expect(abs(DeepSVDD.radius(Tensor([1, 4, 9, 16, 25, 2]), nu: 0.1) - 4.5) < 1e-6)
+        // The fitted state (network, centre, radius, input statistics) loads back exactly.
+        let file = try temporaryFolder().appendingPathComponent("state.safetensors")
+        try detector.saveFittedState(to: file)
+        var restored = DeepSVDD(configuration)
+        try restored.loadFittedState(from: file)
+        #expect(try restored.score(prepared.test.samples, context: InferenceContext()) == detector.score(prepared.test.samples, context: InferenceContext()))
+        // …and refuses to load into another method.
+        var other = DeepSAD()
+        #expect(throws: DetectorError.self) { try other.loadFittedState(from: file) }
+    }
+
+    @Test func centreCoordinatesNearZeroArePushedToEpsilon() {
+        let c = DeepSVDD.pushedAwayFromZero(Tensor([0.05, -0.05, 0, 0.5, -0.2, 0.1]), epsilon: 0.1)
+        #expect(c.toArray() == [0.1, -0.1, 0, 0.5, -0.2, 0.1])
+    }
+
+    /// Deep SAD pushes its labelled anomalies away from the centre: on the training data their
+    /// distances are far above those of the unlabelled samples, unlike Deep SVDD's.
+    @Test func deepSADPushesLabelledAnomaliesOut() throws {
+        let semi = ExperimentProtocol.semiSupervised(
+            SemiSupervisedProtocol(
+                normalClasses: [0], knownAnomalyClasses: [1], labeledNormalRatio: 0.05, labeledAnomalyRatio: 0.05,
+                pollutionRatio: 0.1, counting: .deepSAD))
+        let prepared = try Self.prepared(Self.mnistRun("deepsad", protocol: semi))
+        let anomalies = try #require(prepared.training.labeledAnomalies)
+        func ratio(_ detector: some AnomalyDetector) throws -> Double {
+            let a = try detector.score(anomalies, context: InferenceContext())
+            let u = try detector.score(prepared.training.unlabeled, context: InferenceContext())
+            return Double(a.reduce(0, +)) / Double(a.count) / (Double(u.reduce(0, +)) / Double(u.count))
+        }
+        var sad = DeepSAD(try Self.configuration(DeepSAD.self, "deepsad"))
+        try sad.fit(prepared.training, context: TrainingContext(seed: 0))
+        var svdd = DeepSVDD(try Self.configuration(DeepSVDD.self, "deepsvdd", ["preprocessing": "none"]))
+        try svdd.fit(prepared.training, context: TrainingContext(seed: 0))
+        let (sadRatio, svddRatio) = (try ratio(sad), try ratio(svdd))
+        #expect(sadRatio > 2 && sadRatio > 1.5 * svddRatio, "Deep SAD \(sadRatio), Deep SVDD \(svddRatio)")
+    }
+
+    static func configuration<D: AnomalyDetector>(_ type: D.Type, _ method: String, _ extra: [String: String] = [:]) throws
+        -> D.Configuration
+    {
+        let json = try MethodRegistry.entry(named: method).make(options: budget.merging(extra) { $1 }).configurationJSON
+        return try JSONDecoder().decode(D.Configuration.self, from: Data(json.utf8))
+    }
+
+    @Test func nestedOptionsAreParsedAndRangeChecked() throws {
+        let entry = try MethodRegistry.entry(named: "deepsvdd")
+        let names = entry.options.map(\.name)
+        #expect(names.contains("training.epochs") && names.contains("pretraining.learningRateMilestones"))
+        #expect(entry.options.first { $0.name == "objective" }?.defaultValue == "one-class")
+        let json = try entry.make(options: ["pretraining.epochs": "7", "training.learningRateMilestones": "3,5", "network.codeSize": "16"])
+            .configurationJSON
+        #expect(json.contains("\"epochs\":7") && json.contains("[3,5]") && json.contains("\"codeSize\":16"))
+        func reason(_ options: [String: String]) -> String {
+            do {
+                _ = try entry.make(options: options)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(reason(["training.epochs": "0"]).contains("training.epochs=0 is invalid: must be in 1...1000000"))
+        #expect(reason(["training.learningRate": "nan"]).contains("expected a finite number"))
+        #expect(reason(["training.batchSize": "-3"]).contains("training.batchSize"))
+        #expect(reason(["objective": "hollow"]).contains("expected one of one-class, soft-boundary"))
+        #expect(reason(["training.momentum": "0.9"]).contains("has no option 'training.momentum'"))
+        #expect(reason(["network.codeSize": "-1"]).contains("network.codeSize=-1"))
+        #expect(reason(["nu": "0"]).contains("nu=0"))
+    }
+}
+
+/// The training loop's book-keeping on a toy problem: divergence, checkpoints, resume.
+@Suite struct TrainingLoopTests {
+    final class Toy: Module, Layer {
+        let linear: Linear
+        init(seed: UInt64) {
+            var g = SeededGenerator(seed: seed)
+            linear = Linear(4, 1, using: &g)
+        }
+        func callAsFunction(_ input: Tensor) -> Tensor { linear(input) }
+    }
+
+    static let samples = Samples(values: (0..<64).map { Float($0 % 7) / 7 }, shape: [16, 4])
+
+    static func loop(_ model: Toy, epochs: Int = 5) -> TrainingLoop {
+        let options = TrainingOptions(epochs: epochs, batchSize: 4, learningRate: 0.1)
+        return TrainingLoop(
+            phase: "toy", epochs: epochs, loader: options.loader(samples, seed: 3), model: model,
+            optimizer: options.adam(model), schedule: options.schedule, seed: 3)
+    }
+
+    /// A loss that becomes infinite in epoch 3: the loop stops naming the epoch and the term,
+    /// the weights are not updated with it, and the last good checkpoint (epoch 2) is intact.
+    @Test func divergenceNamesEpochAndTermAndKeepsTheLastGoodCheckpoint() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = Toy(seed: 0)
+        var loop = Self.loop(model)
+        var weightsBefore: [Float] = []
+        let context = TrainingContext(checkpointDirectory: folder)
+        #expect(throws: DetectorError.diverged(phase: "toy", epoch: 3, term: "exploding", value: .infinity, cause: nil)) {
+            try loop.run(context: context) { batch, _ in
+                weightsBefore = model.linear.weight.toArray()
+                let y = model(batch.inputs).squared().mean()
+                return [LossTerm("fit", y), LossTerm("exploding", y * 0 + (batch.epoch >= 2 ? Float.infinity : 0))]
+            }
+        }
+        #expect(model.linear.weight.toArray() == weightsBefore)
+        let checkpoint = try Checkpoint.read(from: folder.appendingPathComponent("toy.safetensors"))
+        #expect(checkpoint.metadata["completedEpochs"] == "2")
+        #expect(context.history.epochs.count == 2)
+    }
+
+    /// With the op-level check on, the error also names the op that made the first NaN.
+    @Test func numericsCheckNamesTheOp() throws {
+        let model = Toy(seed: 0)
+        var loop = Self.loop(model)
+        do {
+            try loop.run(context: TrainingContext(checksNumerics: true)) { batch, _ in
+                [LossTerm("logarithm", (model(batch.inputs) * 0 - 1).log().mean())]
+            }
+            Issue.record("no divergence")
+        } catch DetectorError.diverged(_, let epoch, let term, _, let cause) {
+            #expect(epoch == 1 && term == "logarithm")
+            #expect(cause?.contains("'log'") == true, "\(cause ?? "")")
+        }
+    }
+
+    /// Stopped after epoch 2 and continued from the checkpoint by a fresh model and optimizer,
+    /// the weights equal those of an uninterrupted run, and so does the generator's stream.
+    @Test func resumeRestoresModelOptimizerAndGenerator() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func step(_ model: Toy) -> (Batch, inout SeededGenerator) throws -> [LossTerm] {
+            { batch, g in
+                let noise = Tensor.normal(batch.inputs.shape, using: &g)
+                return [LossTerm("fit", (model(batch.inputs + noise * 0.1) - 1).squared().mean())]
+            }
+        }
+        let reference = Toy(seed: 0)
+        var whole = Self.loop(reference)
+        try whole.run(context: TrainingContext(), step: step(reference))
+
+        let first = Toy(seed: 0)
+        var interrupted = Self.loop(first)
+        #expect(throws: DetectorError.interrupted(phase: "toy", completedEpochs: 2)) {
+            try interrupted.run(
+                context: TrainingContext(checkpointDirectory: folder, stopRequested: { _, e in e == 2 }), step: step(first))
+        }
+        let second = Toy(seed: 99)  // other initial weights: all must come from the checkpoint
+        var resumed = Self.loop(second)
+        try resumed.run(context: TrainingContext(checkpointDirectory: folder), step: step(second))
+        #expect(second.linear.weight.toArray() == reference.linear.weight.toArray())
+        #expect(second.linear.bias!.toArray() == reference.linear.bias!.toArray())
+        #expect(resumed.generator == whole.generator)
+    }
+}
