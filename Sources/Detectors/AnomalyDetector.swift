@@ -120,7 +120,7 @@ public enum DetectorError: Error, CustomStringConvertible, Equatable {
             return "training diverged in \(phase) epoch \(epoch): loss term '\(term)' became \(value)"
                 + (cause.map { " (\($0))" } ?? "") + "; lower the learning rate"
         case .interrupted(let phase, let epochs):
-            return "training stopped after \(phase) epoch \(epochs); the checkpoint can be resumed"
+            return "training stopped after \(phase) epoch \(epochs)"
         case .incompatibleCheckpoint(let path, let reason):
             return "checkpoint \(path) cannot resume this training: \(reason)"
         }

@@ -70,7 +70,7 @@ public enum ExperimentError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .resumable(let reason, let folder):
-            return "\(reason); the last checkpoint is kept — continue with: anomaly train --resume \(folder)"
+            return "\(reason); its last checkpoint is kept — continue with: anomaly train --resume \(folder)"
         case .unknownMethod(let name, let known):
             return "unknown method '\(name)'; known methods: \(known.joined(separator: ", "))"
         case .unknownOption(let method, let option, let known):

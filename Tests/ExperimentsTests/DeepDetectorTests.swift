@@ -280,4 +280,44 @@ import Testing
         #expect(second.linear.bias!.toArray() == reference.linear.bias!.toArray())
         #expect(resumed.generator == whole.generator)
     }
+
+    /// A detector whose loss becomes infinite in its third epoch, run through the runner and
+    /// the tool's error path: one line naming the epoch and the term, the partial folder kept
+    /// with the checkpoint of epoch 2.
+    struct DivergingDetector: AnomalyDetector {
+        struct Configuration: Codable, Sendable {}
+        init(_ configuration: Configuration) {}
+        mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
+            let model = Toy(seed: 0)
+            let options = TrainingOptions(epochs: 5, batchSize: 16, learningRate: 0.01)
+            let features = Samples(values: data.unlabeled.values, shape: [data.unlabeled.count, data.unlabeled.featureCount])
+            var loop = TrainingLoop(
+                phase: "training", epochs: 5, loader: options.loader(features, seed: 0), model: model,
+                optimizer: options.adam(model), schedule: options.schedule, seed: 0)
+            try loop.run(context: context) { batch, _ in
+                let distance = model(batch.inputs.slice(axis: 1, 0..<4)).squared().mean()
+                return [LossTerm("distance", batch.epoch >= 2 ? distance * Float.infinity : distance)]
+            }
+        }
+        func score(_ samples: Samples, context: InferenceContext) throws -> [Float] { [] }
+    }
+
+    @Test func divergingRunKeepsItsLastGoodCheckpoint() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let entry = MethodEntry("diverging", DivergingDetector.self, defaults: .init(), summary: "test")
+        let configuration = RunConfiguration(
+            method: "diverging", dataset: "thyroid", experimentProtocol: .tabular(TabularProtocol(rule: .goad(shuffleNormals: false))))
+        do {
+            _ = try ExperimentRunner(outputRoot: root).run(configuration, data: ExperimentData.load("thyroid", root: miniData), method: entry)
+            Issue.record("no divergence")
+        } catch let error as ExperimentError {
+            let line = "\(error)"
+            #expect(!line.contains("\n"))
+            #expect(line.contains("training epoch 3: loss term 'distance' became inf"), "\(line)")
+            guard case .resumable(_, let folder) = error else { throw error }
+            let checkpoint = try Checkpoint.read(from: URL(fileURLWithPath: folder + "/checkpoints/training.safetensors"))
+            #expect(checkpoint.metadata["completedEpochs"] == "2")
+        }
+    }
 }
