@@ -13,11 +13,14 @@ public struct BenchTable: Sendable {
         public var f1: Double
         public var fitSeconds: Double
         public var runID: String
+        /// The normal class(es) of a per-class grid ("3"), empty otherwise.
+        public var normalClass: String
 
         public init(
             method: String, dataset: String, protocolKind: String, seed: UInt64, auroc: Double,
-            averagePrecision: Double, f1: Double, fitSeconds: Double, runID: String
+            averagePrecision: Double, f1: Double, fitSeconds: Double, runID: String, normalClass: String = ""
         ) {
+            self.normalClass = normalClass
             self.method = method
             self.dataset = dataset
             self.protocolKind = protocolKind
@@ -35,15 +38,18 @@ public struct BenchTable: Sendable {
     public init(rows: [Row]) { self.rows = rows }
 
     public func csv() -> String {
-        var text = "method,dataset,protocol,seed,auroc,average_precision,f1,fit_seconds,run\n"
+        var text = "method,dataset,protocol,normal_class,seed,auroc,average_precision,f1,fit_seconds,run\n"
         for r in rows {
-            text += "\(r.method),\(r.dataset),\(r.protocolKind),\(r.seed),\(r.auroc),\(r.averagePrecision),\(r.f1),\(r.fitSeconds),\(r.runID)\n"
+            text += "\(r.method),\(r.dataset),\(r.protocolKind),\(r.normalClass),\(r.seed),\(r.auroc),\(r.averagePrecision),\(r.f1),\(r.fitSeconds),\(r.runID)\n"
         }
         return text
     }
 
-    /// Mean ± sample standard deviation (×100) over seeds, per method and data set.
+    /// Mean ± sample standard deviation (×100) over seeds, per method and data set; for a
+    /// per-class grid, AUROC per normal class in columns and their mean (± the standard
+    /// deviation over seeds of the class-averaged AUROC).
     public func markdown() -> String {
+        if rows.contains(where: { !$0.normalClass.isEmpty }) { return perClassMarkdown() }
         var keys: [(String, String)] = []
         for r in rows where !keys.contains(where: { $0 == (r.method, r.dataset) }) { keys.append((r.method, r.dataset)) }
         var text = "| method | data set | protocol | seeds | AUROC | AP | F1 |\n|---|---|---|---|---|---|---|\n"
@@ -56,6 +62,41 @@ public struct BenchTable: Sendable {
                 return String(format: "%.1f ± %.1f", mean * 100, sd * 100)
             }
             text += "| \(method) | \(dataset) | \(group[0].protocolKind) | \(group.count) | \(stat(group.map(\.auroc))) | \(stat(group.map(\.averagePrecision))) | \(stat(group.map(\.f1))) |\n"
+        }
+        return text
+    }
+
+    static func stat(_ values: [Double]) -> String {
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard values.count > 1 else { return String(format: "%.1f", mean * 100) }
+        let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+        return String(format: "%.1f ± %.1f", mean * 100, sd * 100)
+    }
+
+    func perClassMarkdown() -> String {
+        var classes: [String] = []
+        for r in rows where !classes.contains(r.normalClass) { classes.append(r.normalClass) }
+        var keys: [(String, String)] = []
+        for r in rows where !keys.contains(where: { $0 == (r.method, r.dataset) }) { keys.append((r.method, r.dataset)) }
+        var text = "| method | data set | " + classes.joined(separator: " | ") + " | mean | fit s / run |\n"
+        text += "|---|---|" + String(repeating: "---|", count: classes.count + 2) + "\n"
+        for (method, dataset) in keys {
+            let group = rows.filter { $0.method == method && $0.dataset == dataset }
+            let cells = classes.map { c -> String in
+                let values = group.filter { $0.normalClass == c }.map(\.auroc)
+                return values.isEmpty ? "—" : Self.stat(values)
+            }
+            // Class-averaged AUROC of each seed that has every class.
+            var perSeed: [Double] = []
+            for seed in Set(group.map(\.seed)).sorted() {
+                let runs = group.filter { $0.seed == seed }
+                if Set(runs.map(\.normalClass)).count == classes.count {
+                    perSeed.append(runs.map(\.auroc).reduce(0, +) / Double(runs.count))
+                }
+            }
+            let mean = perSeed.isEmpty ? "—" : Self.stat(perSeed)
+            let seconds = group.map(\.fitSeconds).reduce(0, +) / Double(group.count)
+            text += "| \(method) | \(dataset) | " + cells.joined(separator: " | ") + " | \(mean) | \(String(format: "%.0f", seconds)) |\n"
         }
         return text
     }

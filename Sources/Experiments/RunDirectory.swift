@@ -175,3 +175,34 @@ enum ReportBuilder {
 }
 
 import Datasets
+
+/// The runs already under a folder (a bench folder being resumed): finished ones with their
+/// results, and interrupted ones that can continue, by configuration.
+public struct RunIndex {
+    public struct Finished {
+        public var id: String
+        public var configuration: RunConfiguration
+        public var summary: EvaluationSummary
+        public var fitSeconds: Double
+    }
+
+    public var finished: [Finished] = []
+    /// Interrupted runs (partial folders with a configuration).
+    public var interrupted: [(configuration: RunConfiguration, folder: URL)] = []
+
+    public init(scanning root: URL) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: root.path) else { return }
+        for name in names.sorted() {
+            let folder = root.appendingPathComponent(name)
+            guard let record = try? RunConfigurationRecord.read(from: folder) else { continue }
+            if name.hasPrefix(".") && name.hasSuffix(".partial") {
+                interrupted.append((record.configuration, folder))
+            } else if let data = fm.contents(atPath: folder.appendingPathComponent("metrics.json").path),
+                let metrics = try? JSONDecoder().decode(RunMetrics.self, from: data)
+            {
+                finished.append(.init(id: name, configuration: record.configuration, summary: metrics.summary, fitSeconds: metrics.fitSeconds))
+            }
+        }
+    }
+}

@@ -15,6 +15,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Comma-separated seeds.")
     var seeds: String = "0"
 
+    @Flag(help: "Run each --normal-class on its own (the one-class protocol of the papers: one row per class).")
+    var perClass = false
+
+    @Option(help: "Continue a bench folder (runs/<bench id>) with the same arguments: finished runs are read back, interrupted ones resumed.")
+    var resume: String?
+
+    @Option(help: "Epochs between training checkpoints of deep methods.")
+    var checkpointEvery: Int = 1
+
     @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
@@ -29,31 +38,66 @@ struct Bench: ParsableCommand {
         }
         let entries = try methodNames.map { try MethodRegistry.entry(named: $0) }
         let overrides = try methodOptions.parsed()  // each method takes the keys it has
-        let benchID = try RunDirectory.newIdentifier(in: common.outputRoot, method: "bench", dataset: datasetNames.joined(separator: "+"), seed: seedValues.first ?? 0)
-        let runsRoot = common.outputRoot.appendingPathComponent(benchID)
-        let runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
+        let runsRoot: URL
+        if let resume {
+            runsRoot = URL(fileURLWithPath: resume, isDirectory: true)
+            guard FileManager.default.fileExists(atPath: runsRoot.path) else { throw ValidationError("--resume \(resume): no such bench folder") }
+        } else {
+            let benchID = try RunDirectory.newIdentifier(
+                in: common.outputRoot, method: "bench", dataset: datasetNames.joined(separator: "+"), seed: seedValues.first ?? 0)
+            runsRoot = common.outputRoot.appendingPathComponent(benchID)
+        }
+        let done = RunIndex(scanning: runsRoot)
+        var runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
+        runner.training.checkpointEvery = checkpointEvery
+        runner.training.stopRequested = { _, _ in InterruptSignal.isRaised }
+        InterruptSignal.install()
+        let classGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
         var rows: [BenchTable.Row] = []
         for datasetName in datasetNames {
             let data = try ExperimentData.load(datasetName, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
-            let experimentProtocol = try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: datasetName)
             for entry in entries {
                 let known = Set(entry.options.map(\.name))
                 let applicable = overrides.filter { known.contains($0.key) }
-                for seed in seedValues {
-                    let configuration = RunConfiguration(
-                        method: entry.name, methodOptions: applicable, dataset: datasetName,
-                        experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample)
-                    let result = try runner.run(configuration, data: data, method: entry)
-                    rows.append(.init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
-                                      auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
-                                      f1: result.summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id))
-                    logger.notice("\(entry.name) \(datasetName) seed \(seed): AUROC \(String(format: "%.4f", result.summary.auroc))")
+                for classes in classGroups {
+                    var options = protocolOptions
+                    options.normalClasses = classes
+                    let experimentProtocol = try options.experimentProtocol(isTabular: data.isTabular, datasetName: datasetName)
+                    let classLabel = perClass ? classes.map(String.init).joined(separator: "+") : ""
+                    for seed in seedValues {
+                        let configuration = RunConfiguration(
+                            method: entry.name, methodOptions: applicable, dataset: datasetName,
+                            experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample)
+                        let row: BenchTable.Row
+                        if let finished = done.finished.first(where: { $0.configuration == configuration }) {
+                            row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
+                                        auroc: finished.summary.auroc, averagePrecision: finished.summary.averagePrecision,
+                                        f1: finished.summary.f1.f1, fitSeconds: finished.fitSeconds, runID: finished.id,
+                                        normalClass: classLabel)
+                        } else {
+                            let partial = done.interrupted.first { $0.configuration == configuration }?.folder
+                            let result: RunResult
+                            do {
+                                result = try runner.run(configuration, data: data, method: entry, resuming: partial)
+                            } catch ExperimentError.resumable(let reason, _) {
+                                throw ValidationError(
+                                    "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
+                            }
+                            row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
+                                        auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
+                                        f1: result.summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id,
+                                        normalClass: classLabel)
+                            logger.notice("\(entry.name) \(datasetName) \(classLabel.isEmpty ? "" : "class \(classLabel) ")seed \(seed): AUROC \(String(format: "%.4f", result.summary.auroc))")
+                        }
+                        rows.append(row)
+                        let table = BenchTable(rows: rows)
+                        try Data(table.csv().utf8).write(to: runsRoot.appendingPathComponent("results.csv"), options: .atomic)
+                        try Data(table.markdown().utf8).write(to: runsRoot.appendingPathComponent("results.md"), options: .atomic)
+                    }
                 }
             }
         }
         let table = BenchTable(rows: rows)
-        try Data(table.csv().utf8).write(to: runsRoot.appendingPathComponent("results.csv"), options: .atomic)
-        try Data(table.markdown().utf8).write(to: runsRoot.appendingPathComponent("results.md"), options: .atomic)
         output(table.markdown())
         output("results written to \(runsRoot.path)/results.{csv,md}")
     }
