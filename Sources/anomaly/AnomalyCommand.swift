@@ -113,6 +113,7 @@ struct Train: ParsableCommand {
         var configuration: RunConfiguration
         var resumeFolder: URL? = nil
         var outputRoot = common.outputRoot
+        var loaded: ExperimentData? = nil
         if let resume {
             let (_, folder) = try RunDirectory.partialFolder(URL(fileURLWithPath: resume, isDirectory: true))
             configuration = try RunConfiguration.read(fromRunFolder: folder)
@@ -125,19 +126,23 @@ struct Train: ParsableCommand {
             resumeFolder = folder
             outputRoot = folder.deletingLastPathComponent()
         } else {
+            // Method, options and device are checked before any data is read.
+            let options = try methodOptions.parsed()
+            _ = try MethodRegistry.entry(named: method!).make(options: options)
+            _ = try RunConfiguration(method: method!, dataset: dataset!, experimentProtocol: .oneClass(.init(normalClass: 0)),
+                                     device: device).resolvedDevice()
             let data = try ExperimentData.load(dataset!, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
             configuration = RunConfiguration(
-                method: method!, methodOptions: try methodOptions.parsed(), dataset: dataset!,
+                method: method!, methodOptions: options, dataset: dataset!,
                 experimentProtocol: try protocolOptions.experimentProtocol(isTabular: data.isTabular, datasetName: dataset!),
                 seed: seed, standardize: standardize, trainingSubsample: methodOptions.trainingSubsample,
                 device: device == "cpu" ? nil : device)
+            loaded = data
         }
         let entry = try MethodRegistry.entry(named: configuration.method)
-        _ = try entry.make(options: configuration.methodOptions)  // options checked before any data is read
-        _ = try configuration.resolvedDevice()
-        let data = try ExperimentData.load(
-            configuration.dataset, root: common.dataRoot,
-            anomalySources: configuration.experimentProtocol.crossDatasetSources)
+        let data = try loaded
+            ?? ExperimentData.load(
+                configuration.dataset, root: common.dataRoot, anomalySources: configuration.experimentProtocol.crossDatasetSources)
         var runner = ExperimentRunner(outputRoot: outputRoot, progress: TerminalProgress(), logger: logger)
         runner.training.checkpointEvery = checkpointEvery
         runner.training.evaluateEvery = evaluateEvery

@@ -17,9 +17,29 @@ func runTool(_ arguments: [String], in directory: URL) throws -> (status: Int32,
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    // Drain standard error on its own thread: a child blocked on a full pipe would never finish.
+    let e = PipeDrain(err)
+    let o = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e.wait(), as: UTF8.self))
+}
+
+/// Reads a pipe to its end on a background thread.
+final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        Thread.detachNewThread { [self] in
+            data = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
 }
 
 @Suite struct CommandLineTests {
@@ -71,5 +91,63 @@ func runTool(_ arguments: [String], in directory: URL) throws -> (status: Int32,
             #expect(r.status != 0)
             #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
         }
+    }
+}
+
+@Suite struct CommandLineResumeTests {
+    /// Ctrl-C during training keeps a checkpoint and prints the command that continues the run;
+    /// the continued run writes exactly the scores of an uninterrupted one.
+    @Test func interruptedTrainingResumesToIdenticalScores() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = [
+            "train", "--method", "deepsvdd", "--dataset", "mnist", "--data-dir", miniData.path, "--normal-class", "4",
+            "--option", "pretraining.epochs=100", "--option", "training.epochs=100",
+        ]
+        guard let reference = try runTool(arguments + ["--output", "reference"], in: dir) else {
+            Issue.record("the anomaly executable was not built next to the tests")
+            return
+        }
+        #expect(reference.status == 0, "\(reference.stderr)")
+        // The same run, interrupted by SIGINT once its first checkpoint exists.
+        let process = Process()
+        process.executableURL = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("anomaly")
+        if !FileManager.default.fileExists(atPath: process.executableURL!.path) {
+            process.executableURL = Bundle.main.bundleURL.appendingPathComponent("anomaly")
+        }
+        process.arguments = arguments + ["--output", "interrupted"]
+        process.currentDirectoryURL = dir
+        let err = Pipe(), out = Pipe()
+        process.standardError = err
+        process.standardOutput = out
+        try process.run()
+        let errors = PipeDrain(err), outputs = PipeDrain(out)
+        let runs = dir.appendingPathComponent("interrupted")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let partials = ((try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []).filter { $0.hasSuffix(".partial") }
+            if let p = partials.first,
+                FileManager.default.fileExists(atPath: runs.appendingPathComponent(p).appendingPathComponent("checkpoints/pretraining.safetensors").path)
+            {
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        process.interrupt()
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.wait(), as: UTF8.self)
+        _ = outputs.wait()
+        #expect(process.terminationStatus != 0)
+        let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("continue with: anomaly train --resume"), "\(stderr.suffix(500))")
+        let folder = try #require(last.components(separatedBy: "--resume ").last)
+        let resumed = try #require(try runTool(["train", "--resume", folder, "--data-dir", miniData.path], in: dir))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        func scores(_ root: String) throws -> String {
+            let base = dir.appendingPathComponent(root)
+            let run = try #require(try FileManager.default.contentsOfDirectory(atPath: base.path).first { !$0.hasPrefix(".") })
+            return try String(contentsOf: base.appendingPathComponent(run).appendingPathComponent("scores.csv"), encoding: .utf8)
+        }
+        #expect(try scores("interrupted") == scores("reference"))
     }
 }
