@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run each --normal-class on its own (the one-class protocol of the papers: one row per class).")
     var perClass = false
 
-    @Option(help: "Continue a bench folder (runs/<bench id>) with the same arguments: finished runs are read back, interrupted ones resumed.")
+    @Option(help: "Continue (or start) the bench in this folder: finished runs with the same configuration are read back, interrupted ones resumed.")
     var resume: String?
 
     @Option(help: "Epochs between training checkpoints of deep methods.")
@@ -41,7 +41,6 @@ struct Bench: ParsableCommand {
         let runsRoot: URL
         if let resume {
             runsRoot = URL(fileURLWithPath: resume, isDirectory: true)
-            guard FileManager.default.fileExists(atPath: runsRoot.path) else { throw ValidationError("--resume \(resume): no such bench folder") }
         } else {
             let benchID = try RunDirectory.newIdentifier(
                 in: common.outputRoot, method: "bench", dataset: datasetNames.joined(separator: "+"), seed: seedValues.first ?? 0)

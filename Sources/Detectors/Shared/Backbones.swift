@@ -93,16 +93,22 @@ public final class MLPEncoder: Module, Layer {
     public let code: Linear
 
     public init(inputCount: Int, hiddenWidths: [Int], codeSize: Int, using g: inout SeededGenerator) {
+        (hidden, norms) = Self.hiddenLayers(from: inputCount, widths: hiddenWidths, using: &g)
+        code = Linear(hiddenWidths.last ?? inputCount, codeSize, bias: false, using: &g)
+    }
+
+    /// Bias-free Linear + BatchNorm1d(eps 1e-4, no affine) pairs of the given widths.
+    static func hiddenLayers(from inputCount: Int, widths: [Int], using g: inout SeededGenerator)
+        -> ([Linear], [BatchNorm1d])
+    {
         var hidden: [Linear] = [], norms: [BatchNorm1d] = []
         var width = inputCount
-        for next in hiddenWidths {
+        for next in widths {
             hidden.append(Linear(width, next, bias: false, using: &g))
             norms.append(BatchNorm1d(next, epsilon: 1e-4, affine: false))
             width = next
         }
-        self.hidden = hidden
-        self.norms = norms
-        code = Linear(width, codeSize, bias: false, using: &g)
+        return (hidden, norms)
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
@@ -121,16 +127,8 @@ public final class MLPDecoder: Module, Layer {
     let outputShape: [Int]
 
     public init(codeSize: Int, hiddenWidths: [Int], outputShape: [Int], using g: inout SeededGenerator) {
-        var hidden: [Linear] = [], norms: [BatchNorm1d] = []
-        var width = codeSize
-        for next in hiddenWidths {
-            hidden.append(Linear(width, next, bias: false, using: &g))
-            norms.append(BatchNorm1d(next, epsilon: 1e-4, affine: false))
-            width = next
-        }
-        self.hidden = hidden
-        self.norms = norms
-        output = Linear(width, outputShape.reduce(1, *), bias: false, using: &g)
+        (hidden, norms) = MLPEncoder.hiddenLayers(from: codeSize, widths: hiddenWidths, using: &g)
+        output = Linear(hiddenWidths.last ?? codeSize, outputShape.reduce(1, *), bias: false, using: &g)
         self.outputShape = outputShape
     }
 
