@@ -151,7 +151,7 @@ public struct MethodEntry: Sendable {
     /// configuration's own range checks run, so a bad value is refused before any training.
     static func configuration<C: Codable>(_ defaults: C, overrides: [String: String], method: String) throws -> C {
         let known = optionList(defaults).map(\.name)
-        var object = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any]) ?? [:]
+        var object: [String: Any] = [:]
         for (key, text) in overrides.sorted(by: { $0.key < $1.key }) {
             let path = key.split(separator: ".", omittingEmptySubsequences: false)
             guard known.contains(key), let value = defaultValue(defaults, path: path) else {
@@ -164,8 +164,7 @@ public struct MethodEntry: Sendable {
         }
         let configuration: C
         do {
-            let patched = try JSONSerialization.data(withJSONObject: object)
-            configuration = try JSONDecoder().decode(C.self, from: patched)
+            configuration = try ConfigurationDecoding.decode(overriding: object, defaults: defaults)
         } catch let error as DecodingError {
             var key = "?"
             switch error {
@@ -235,10 +234,11 @@ public struct MethodEntry: Sendable {
         }
     }
 
+    /// Sets a dotted path in a JSON object (nil → `null`, which clears an optional).
     static func set(_ object: inout [String: Any], path: [String], to value: Any?) {
         guard let first = path.first else { return }
         if path.count == 1 {
-            object[first] = value
+            object[first] = value ?? NSNull()
             return
         }
         var child = object[first] as? [String: Any] ?? [:]

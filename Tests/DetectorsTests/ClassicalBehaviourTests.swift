@@ -172,7 +172,22 @@ struct ClassicalBehaviourTests {
     }
 
     @Test func configurationsDecodeWithDefaultsAndRoundTrip() throws {
-        let decoder = JSONDecoder()
+        /// Partial JSON over each detector's defaults: the one decoding mechanism.
+        struct Decoder {
+            func decode(_ type: OneClassSVM.Configuration.Type, from data: Data) throws -> OneClassSVM.Configuration {
+                try ConfigurationDecoding.decode(type, from: data, defaults: .init())
+            }
+            func decode(_ type: IsolationForest.Configuration.Type, from data: Data) throws -> IsolationForest.Configuration {
+                try ConfigurationDecoding.decode(type, from: data, defaults: .init())
+            }
+            func decode(_ type: KNearestNeighbors.Configuration.Type, from data: Data) throws -> KNearestNeighbors.Configuration {
+                try ConfigurationDecoding.decode(type, from: data, defaults: .init())
+            }
+            func decode(_ type: KernelDensity.Configuration.Type, from data: Data) throws -> KernelDensity.Configuration {
+                try ConfigurationDecoding.decode(type, from: data, defaults: .init())
+            }
+        }
+        let decoder = Decoder()
         let svm = try decoder.decode(OneClassSVM.Configuration.self, from: Data(#"{"nu": 0.1, "gamma": 0.25}"#.utf8))
         #expect(svm == OneClassSVM.Configuration(nu: 0.1, gamma: .value(0.25)))
         let scaled = try decoder.decode(OneClassSVM.Configuration.self, from: Data(#"{"gamma": "auto"}"#.utf8))
@@ -270,3 +285,4 @@ struct ClassicalBehaviourTests {
 private func name(_ detector: AnyClassicalDetector) -> String {
     String(detector.description.prefix { $0 != " " })
 }
+

@@ -39,19 +39,6 @@ public struct GaussianMixture: AnomalyDetector, Sendable {
             self.maxIterations = maxIterations
             self.initialization = initialization
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            components = try container.decodeIfPresent(Int.self, forKey: .components) ?? defaults.components
-            covarianceRegularization =
-                try container.decodeIfPresent(Double.self, forKey: .covarianceRegularization)
-                ?? defaults.covarianceRegularization
-            tolerance = try container.decodeIfPresent(Double.self, forKey: .tolerance) ?? defaults.tolerance
-            maxIterations = try container.decodeIfPresent(Int.self, forKey: .maxIterations) ?? defaults.maxIterations
-            initialization =
-                try container.decodeIfPresent(Initialization.self, forKey: .initialization) ?? defaults.initialization
-        }
     }
 
     /// The fitted mixture.

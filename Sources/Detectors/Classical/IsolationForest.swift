@@ -31,14 +31,6 @@ public struct IsolationForest: AnomalyDetector, Sendable {
             self.maxSamples = maxSamples
             self.maxDepth = maxDepth
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            treeCount = try container.decodeIfPresent(Int.self, forKey: .treeCount) ?? defaults.treeCount
-            maxSamples = try container.decodeIfPresent(Int.self, forKey: .maxSamples) ?? defaults.maxSamples
-            maxDepth = try container.decodeIfPresent(Int.self, forKey: .maxDepth)
-        }
     }
 
     /// All trees in flat arrays. Node `k` is internal when `feature[k] >= 0`: samples with

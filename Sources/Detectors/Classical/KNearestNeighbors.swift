@@ -35,14 +35,6 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
             self.aggregation = aggregation
             self.metric = metric
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            k = try container.decodeIfPresent(Int.self, forKey: .k) ?? defaults.k
-            aggregation = try container.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? defaults.aggregation
-            metric = try container.decodeIfPresent(Metric.self, forKey: .metric) ?? defaults.metric
-        }
     }
 
     public var configuration: Configuration

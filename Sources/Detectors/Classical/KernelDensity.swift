@@ -36,15 +36,6 @@ public struct KernelDensity: AnomalyDetector, Sendable {
             self.bandwidthGrid = bandwidthGrid
             self.folds = folds
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            bandwidth = try container.decodeIfPresent(Double.self, forKey: .bandwidth)
-            bandwidthGrid =
-                try container.decodeIfPresent([Double].self, forKey: .bandwidthGrid) ?? defaults.bandwidthGrid
-            folds = try container.decodeIfPresent(Int.self, forKey: .folds) ?? defaults.folds
-        }
     }
 
     public var configuration: Configuration

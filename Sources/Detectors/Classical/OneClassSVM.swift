@@ -83,16 +83,6 @@ public struct OneClassSVM: AnomalyDetector, Sendable {
             self.cacheSizeMB = cacheSizeMB
             self.maxIterations = maxIterations
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            nu = try container.decodeIfPresent(Double.self, forKey: .nu) ?? defaults.nu
-            gamma = try container.decodeIfPresent(Gamma.self, forKey: .gamma) ?? defaults.gamma
-            tolerance = try container.decodeIfPresent(Double.self, forKey: .tolerance) ?? defaults.tolerance
-            cacheSizeMB = try container.decodeIfPresent(Double.self, forKey: .cacheSizeMB) ?? defaults.cacheSizeMB
-            maxIterations = try container.decodeIfPresent(Int.self, forKey: .maxIterations)
-        }
     }
 
     /// The fitted decision function `Σᵢ αᵢ k(svᵢ, x) − ρ`.

@@ -50,17 +50,6 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
             self.standardize = standardize
             self.scoring = scoring
         }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            let defaults = Configuration()
-            components = try container.decodeIfPresent(Int.self, forKey: .components)
-            varianceFraction = try container.decodeIfPresent(Double.self, forKey: .varianceFraction)
-            selectedComponents = try container.decodeIfPresent(Int.self, forKey: .selectedComponents)
-            weighted = try container.decodeIfPresent(Bool.self, forKey: .weighted) ?? defaults.weighted
-            standardize = try container.decodeIfPresent(Bool.self, forKey: .standardize) ?? defaults.standardize
-            scoring = try container.decodeIfPresent(Scoring.self, forKey: .scoring) ?? defaults.scoring
-        }
     }
 
     /// What `fit` learned.
