@@ -24,8 +24,9 @@ stage() {
     mnist-sad)
         # Deep SAD's polluted semi-supervised protocol (γl = 0.05, γp = 0.1, one known anomaly
         # class: (normal + 1) mod 10), Deep SAD next to Deep SVDD on the same splits; both
-        # without GCN (Deep SAD's preprocessing).
-        for normal in $CLASSES; do
+        # without GCN (Deep SAD's preprocessing). Five normal classes (the CPU budget; the paper
+        # averages all 90 normal/known pairs). SAD_CLASSES="$CLASSES" for all ten.
+        for normal in ${SAD_CLASSES:-0 2 4 6 8}; do
             known=$(( (normal + 1) % 10 ))
             "$TOOL" bench --methods deepsad,deepsvdd --datasets mnist --protocol semi-supervised \
                 --normal-class "$normal" --anomaly-class "$known" --labeled-ratio 0.05 --pollution 0.1 \

@@ -205,12 +205,12 @@ extension RunConfiguration {
         let url = folder.appendingPathComponent("config.json")
         struct Record: Decodable { var configuration: RunConfiguration }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ValidationError("\(url.path): no such file — is \(folder.path) a run folder?")
+            throw ExperimentError.invalidArgument("\(url.path): no such file — is \(folder.path) a run folder?")
         }
         do {
             return try JSONDecoder().decode(Record.self, from: data).configuration
         } catch {
-            throw ValidationError("\(url.path): not a valid run configuration")
+            throw ExperimentError.invalidArgument("\(url.path): not a valid run configuration")
         }
     }
 }

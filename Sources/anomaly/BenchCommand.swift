@@ -79,7 +79,7 @@ struct Bench: ParsableCommand {
                             do {
                                 result = try runner.run(configuration, data: data, method: entry, resuming: partial)
                             } catch ExperimentError.resumable(let reason, _) {
-                                throw ValidationError(
+                                throw ExperimentError.invalidArgument(
                                     "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
                             }
                             row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
