@@ -66,25 +66,6 @@ public enum RunDirectory {
         return id
     }
 
-    /// Creates `root/.<id>.partial`, lets `body` fill it, then renames it to `root/<id>`. On
-    /// error the partial folder is removed and the error rethrown.
-    public static func write(into root: URL, id: String, _ body: (URL) throws -> Void) throws -> URL {
-        let fm = FileManager.default
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        let partial = root.appendingPathComponent(".\(id).partial")
-        let final = root.appendingPathComponent(id)
-        try? fm.removeItem(at: partial)
-        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
-        do {
-            try body(partial)
-            try fm.moveItem(at: partial, to: final)
-        } catch {
-            try? fm.removeItem(at: partial)
-            throw error
-        }
-        return final
-    }
-
     static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
