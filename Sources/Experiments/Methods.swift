@@ -30,6 +30,12 @@ public enum MethodRegistry {
         MethodEntry(
             "deepsad", DeepSAD.self, defaults: .init(),
             summary: "Deep SAD (Ruff et al. 2020): Deep SVDD plus η-weighted labelled normals (pulled in) and anomalies (pushed out by 1/d)."),
+        MethodEntry(
+            "vae", VAE.self, defaults: .init(),
+            summary: "Variational autoencoder (Kingma & Welling 2014); score: negative ELBO at z = μ."),
+        MethodEntry(
+            "drocc", DROCC.self, defaults: .init(),
+            summary: "DROCC (Goyal et al. 2020): classifier against negatives found by gradient ascent on a shell around the data; score −logit."),
     ]
 
     /// The methods `anomaly demo` compares by default.

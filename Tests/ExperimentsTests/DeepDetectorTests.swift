@@ -321,3 +321,66 @@ import Testing
         }
     }
 }
+
+/// DROCC and the VAE on the shared machinery (mini MNIST, small budgets).
+@Suite struct DROCCAndVAETests {
+    static func mnist() throws -> ExperimentRunner.Prepared {
+        try DeepDetectorTests.prepared(DeepDetectorTests.mnistRun("drocc"))
+    }
+
+    /// Every searched negative lies on the shell r ≤ ‖x̃ − x‖ ≤ γr around its training point.
+    @Test func adversarialSearchEndsOnTheShell() throws {
+        var configuration = DROCC.Configuration()
+        configuration.radius = 3
+        configuration.gamma = 2
+        var g = SeededGenerator(seed: 0)
+        let state = try DROCC.makeState(sampleShape: [1, 28, 28], configuration: configuration, using: &g)
+        let x = Tensor.uniform([8, 1, 28, 28], using: &g)
+        for steps in [0, 7, 20] {
+            let negatives = DROCC.adversarialSearch(
+                around: x, state: state, radius: 3, outerRadius: 6, stepSize: 0.5, steps: steps, using: &g)
+            let distances = (negatives - x).squared().reshaped([8, 784]).sum(axis: 1).sqrt().toArray()
+            #expect(distances.allSatisfy { $0 >= 3 - 1e-4 && $0 <= 6 + 1e-4 }, "\(steps) steps: \(distances)")
+            #expect(negatives.grad == nil && !negatives.requiresGrad)
+        }
+        // The search leaves the classifier's parameters' gradients alone.
+        #expect(state.classifier.parameters().allSatisfy { $0.grad == nil })
+    }
+
+    @Test func droccLearnsMNISTZero() throws {
+        let prepared = try Self.mnist()
+        var configuration = DROCC.Configuration()
+        configuration.ascentSteps = 10
+        configuration.training = TrainingOptions(epochs: 10, batchSize: 32, learningRate: 1e-3, dropLast: false)
+        var detector = DROCC(configuration)
+        try detector.fit(prepared.training, context: TrainingContext(seed: 0))
+        let scores = try detector.score(prepared.test.samples, context: InferenceContext())
+        let value = try auroc(scores: scores, labels: prepared.test.isAnomaly)
+        #expect(value > 0.85, "AUROC \(value)")
+    }
+
+    @Test func vaeLearnsMNISTZeroAndLoadsBack() throws {
+        let prepared = try Self.mnist()
+        var configuration = VAE.Configuration()
+        configuration.training = TrainingOptions(epochs: 20, batchSize: 32, learningRate: 1e-3)
+        var detector = VAE(configuration)
+        try detector.fit(prepared.training, context: TrainingContext(seed: 0))
+        let scores = try detector.score(prepared.test.samples, context: InferenceContext())
+        let value = try auroc(scores: scores, labels: prepared.test.isAnomaly)
+        #expect(value > 0.75, "AUROC \(value)")
+        let file = try temporaryFolder().appendingPathComponent("vae.safetensors")
+        try detector.saveFittedState(to: file)
+        var restored = VAE(configuration)
+        try restored.loadFittedState(from: file)
+        #expect(try restored.score(prepared.test.samples, context: InferenceContext()) == scores)
+        // The negative ELBO is never below its KL part's minimum (0) plus a non-negative log-loss.
+        #expect(scores.allSatisfy { $0 > 0 })
+    }
+
+    @Test func vaeRefusesALatentSizeItsDecoderCannotTake() {
+        var configuration = VAE.Configuration()
+        configuration.network.codeSize = 20
+        var g = SeededGenerator(seed: 0)
+        #expect(throws: DetectorError.self) { try VAE.makeState(sampleShape: [1, 28, 28], configuration: configuration, using: &g) }
+    }
+}

@@ -58,15 +58,9 @@ public struct AutoencoderDetector: DeepDetector {
         var generator = SeededGenerator(seed: context.seed)
         let state = try Self.makeState(sampleShape: samples.sampleShape, configuration: configuration, using: &generator)
         state.scaling.fit(samples, device: context.device)
-        let configuration = configuration
         try AutoencoderPretraining.train(
             state.autoencoder, scaling: state.scaling, on: samples, options: configuration.training, phase: "training",
-            context: context, seed: context.seed
-        ) { test in
-            try BatchScorer.score(
-                test, sampleShape: state.sampleShape, detector: Self.methodName, context: InferenceContext(device: context.device)
-            ) { Self.scoreBatch($0, state: state, configuration: configuration) }
-        }
+            context: context, seed: context.seed, scorer: Self.scorer(state, configuration, context))
         self.state = state
     }
 

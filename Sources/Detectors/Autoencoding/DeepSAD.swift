@@ -82,7 +82,7 @@ public struct DeepSAD: DeepDetector {
             loader: configuration.training.loader(samples, labels: semiLabels, seed: context.seed &+ 1), model: state,
             optimizer: configuration.training.adam(state.network), schedule: configuration.training.schedule,
             seed: context.seed &+ 1)
-        try loop.run(context: context, scorer: Self.scorer(state, context)) { batch, _ in
+        try loop.run(context: context, scorer: Self.scorer(state, configuration, context)) { batch, _ in
             let distances = state.squaredDistances(batch.inputs.to(context.device))
             let semi = Tensor(batch.labels.map(Float.init)).to(distances.device)
             let n = Float(batch.labels.count)
@@ -99,9 +99,5 @@ public struct DeepSAD: DeepDetector {
 
     public static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor {
         state.squaredDistances(inputs)
-    }
-
-    static func scorer(_ state: State, _ context: TrainingContext) -> (Samples) throws -> [Float] {
-        DeepSVDD.scorer(state, DeepSVDD.Configuration(), context)
     }
 }

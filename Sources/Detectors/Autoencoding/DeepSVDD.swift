@@ -180,16 +180,4 @@ public struct DeepSVDD: DeepDetector {
         let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)
         return sorted[below] + (sorted[above] - sorted[below]) * (position - Float(below))
     }
-
-    /// The current model's scores on test samples (for the training-time AUROC curve).
-    static func scorer(_ state: State, _ configuration: Configuration, _ context: TrainingContext)
-        -> (Samples) throws -> [Float]
-    {
-        { samples in
-            try BatchScorer.score(
-                samples, sampleShape: state.sampleShape, detector: methodName,
-                context: InferenceContext(device: context.device)
-            ) { scoreBatch($0, state: state, configuration: configuration) }
-        }
-    }
 }

@@ -139,7 +139,7 @@ public final class MLPDecoder: Module, Layer {
     }
 }
 
-/// How images are scaled before a network sees them.
+/// How inputs are scaled before a network sees them.
 public enum InputNormalization: String, Codable, Sendable, CaseIterable {
     /// As read ([0, 1] pixels, z-scored table columns).
     case none
@@ -147,16 +147,29 @@ public enum InputNormalization: String, Codable, Sendable, CaseIterable {
     /// by its mean absolute deviation, "l1"), then min–max scaling to [0, 1] with the minimum and
     /// maximum over the training data.
     case gcnMinMax
+    /// (x − mean_c) / std_c per channel (per column for tables), with the training data's
+    /// statistics.
+    case channelStandardization
 }
 
 /// The input scaling of a fitted detector, with its training statistics as buffers.
 public final class InputScaling: Module {
     public let minimum = Tensor([0])
     public let maximum = Tensor([1])
+    /// Per-channel statistics (channel standardisation only).
+    public let channelMean: Tensor?
+    public let channelStd: Tensor?
     let normalization: InputNormalization
+    /// `[1, C, 1, …]`: how the channel statistics broadcast over a batch.
+    let channelShape: [Int]
 
-    public init(_ normalization: InputNormalization) {
+    public init(_ normalization: InputNormalization, sampleShape: [Int] = []) {
         self.normalization = normalization
+        let channels = sampleShape.first ?? 1
+        channelShape = [1, channels] + [Int](repeating: 1, count: max(sampleShape.count - 1, 0))
+        let standardizes = normalization == .channelStandardization
+        channelMean = standardizes ? Tensor.zeros([channels]) : nil
+        channelStd = standardizes ? Tensor.ones([channels]) : nil
     }
 
     /// Global contrast normalisation (l1) of each sample of `x` ([B] + sample shape).
@@ -167,29 +180,54 @@ public final class InputScaling: Module {
         return (centred / scale).reshaped(x.shape)
     }
 
-    /// Sets the minimum and maximum from the training samples (in batches).
+    /// Sets the statistics from the training samples (in batches of 1024).
     public func fit(_ samples: Samples, device: Device) {
-        guard normalization == .gcnMinMax else { return }
+        guard normalization != .none, samples.count > 0 else { return }
         var lo = Float.infinity, hi = -Float.infinity
+        let channels = channelShape[1]
+        var sum = [Double](repeating: 0, count: channels), squares = sum
         let width = samples.featureCount
         withoutGradients {
             var start = 0
             while start < samples.count {
                 let end = min(start + 1024, samples.count)
-                let x = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start, width])
-                let g = Self.contrastNormalized(x.to(device))
-                lo = min(lo, g.min().item())
-                hi = max(hi, g.max().item())
+                let x = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start] + samples.sampleShape)
+                    .to(device)
+                if normalization == .gcnMinMax {
+                    let g = Self.contrastNormalized(x)
+                    lo = min(lo, g.min().item())
+                    hi = max(hi, g.max().item())
+                } else {
+                    let perChannel = x.reshaped([end - start, channels, width / channels])
+                    let s = perChannel.sum(axes: [0, 2]).toArray(), q = perChannel.squared().sum(axes: [0, 2]).toArray()
+                    for c in 0..<channels {
+                        sum[c] += Double(s[c])
+                        squares[c] += Double(q[c])
+                    }
+                }
                 start = end
             }
-            minimum.assign(Tensor([lo]).to(minimum.device))
-            maximum.assign(Tensor([hi > lo ? hi : lo + 1]).to(maximum.device))
+            if normalization == .gcnMinMax {
+                minimum.assign(Tensor([lo]).to(minimum.device))
+                maximum.assign(Tensor([hi > lo ? hi : lo + 1]).to(maximum.device))
+            } else if let channelMean, let channelStd {
+                let n = Double(samples.count * (width / channels))
+                let mean = sum.map { $0 / n }
+                let std = zip(squares, mean).map { q, m in Swift.max((q / n - m * m).squareRoot(), 1e-6) }
+                channelMean.assign(Tensor(mean.map(Float.init)).to(channelMean.device))
+                channelStd.assign(Tensor(std.map(Float.init)).to(channelStd.device))
+            }
         }
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard normalization == .gcnMinMax else { return x }
-        return (Self.contrastNormalized(x) - minimum) / (maximum - minimum)
+        switch normalization {
+        case .none: return x
+        case .gcnMinMax: return (Self.contrastNormalized(x) - minimum) / (maximum - minimum)
+        case .channelStandardization:
+            guard let channelMean, let channelStd else { return x }
+            return (x - channelMean.reshaped(channelShape)) / channelStd.reshaped(channelShape)
+        }
     }
 }
 

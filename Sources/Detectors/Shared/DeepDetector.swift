@@ -68,6 +68,19 @@ extension DeepDetector {
         state = restored
     }
 
+    /// Scores test samples with `state` as it is now: the training loop's evaluation callback
+    /// (the report's AUROC curve).
+    public static func scorer(_ state: State, _ configuration: Configuration, _ context: TrainingContext)
+        -> (Samples) throws -> [Float]
+    {
+        { samples in
+            try BatchScorer.score(
+                samples, sampleShape: state.sampleShape, detector: methodName,
+                context: InferenceContext(device: context.device)
+            ) { scoreBatch($0, state: state, configuration: configuration) }
+        }
+    }
+
     /// The checks every deep `fit` starts with: the configuration's ranges, then the training
     /// samples (unlabelled plus labelled normals), which are returned.
     public func validatedTrainingSamples(_ data: TrainingData) throws -> Samples {
