@@ -34,6 +34,9 @@ public enum MethodRegistry {
             "vae", VAE.self, defaults: .init(),
             summary: "Variational autoencoder (Kingma & Welling 2014); score: negative ELBO at z = μ."),
         MethodEntry(
+            "goad", GOAD.self, defaults: .init(),
+            summary: "GOAD (Bergman & Hoshen 2020), tables: M random affine maps, classifier over maps + triplet-centre loss; score −Σ log P(m|T_m x)."),
+        MethodEntry(
             "drocc", DROCC.self, defaults: .init(),
             summary: "DROCC (Goyal et al. 2020): classifier against negatives found by gradient ascent on a shell around the data; score −logit."),
     ]
