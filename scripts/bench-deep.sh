@@ -3,7 +3,8 @@
 # Each stage is an `anomaly bench … --resume FOLDER`: run it again (same arguments) and it
 # reads back the finished runs and continues an interrupted one, so the whole script can be
 # stopped and restarted across sessions. Results: runs/bench/<stage>/results.{md,csv}.
-#   scripts/bench-deep.sh [stage ...]      stages: mnist-svdd mnist-sad fmnist-svdd cifar-svdd
+#   scripts/bench-deep.sh [stage ...]
+#   stages: mnist-svdd mnist-svdd-b200 mnist-sad fmnist-svdd cifar-svdd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -21,6 +22,11 @@ stage() {
     mnist-svdd)
         "$TOOL" bench --methods deepsvdd --datasets mnist --normal-class $CLASSES --per-class --seeds 0,1,2 \
             "${BUDGET[@]}" --data-dir "$DATA" --resume runs/bench/mnist-svdd ;;
+    mnist-svdd-b200)
+        # The same with Deep SVDD's own batch size, 200.
+        "$TOOL" bench --methods deepsvdd --datasets mnist --normal-class $CLASSES --per-class --seeds 0,1,2 \
+            "${BUDGET[@]}" --option pretraining.batchSize=200 --option training.batchSize=200 \
+            --data-dir "$DATA" --resume runs/bench/mnist-svdd-b200 ;;
     mnist-sad)
         # Deep SAD's polluted semi-supervised protocol (γl = 0.05, γp = 0.1, one known anomaly
         # class: (normal + 1) mod 10), Deep SAD next to Deep SVDD on the same splits; both
@@ -47,6 +53,6 @@ stage() {
     *) echo "unknown stage $1" >&2; exit 2 ;;
     esac
 }
-for s in "${@:-mnist-svdd mnist-sad fmnist-svdd cifar-svdd}"; do
+for s in "${@:-mnist-svdd mnist-svdd-b200 mnist-sad fmnist-svdd cifar-svdd}"; do
     for one in $s; do stage "$one"; done
 done
