@@ -52,7 +52,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "ExperimentsTests", dependencies: ["Experiments", "Detectors", "Datasets", "Metrics", "Layers", "Tensors"],
+            name: "ExperimentsTests",
+            dependencies: ["Experiments", "Detectors", "Datasets", "Metrics", "Layers", "Tensors", "TestSupport"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -34,6 +34,9 @@ public enum MethodRegistry {
             "vae", VAE.self, defaults: .init(),
             summary: "Variational autoencoder (Kingma & Welling 2014); score: negative ELBO at z = μ."),
         MethodEntry(
+            "dagmm", DAGMM.self, defaults: .init(),
+            summary: "DAGMM (Zong et al. 2018): autoencoder + Gaussian mixture over [code, relative error, cosine]; score: sample energy."),
+        MethodEntry(
             "goad", GOAD.self, defaults: .init(),
             summary: "GOAD (Bergman & Hoshen 2020), tables: M random affine maps, classifier over maps + triplet-centre loss; score −Σ log P(m|T_m x)."),
         MethodEntry(
