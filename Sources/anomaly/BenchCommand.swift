@@ -24,6 +24,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Epochs between training checkpoints of deep methods.")
     var checkpointEvery: Int = 1
 
+    @Option(help: "Compute device: cpu, or cuda[:N] where a CUDA backend is built in.")
+    var device: String = "cpu"
+
+    @Flag(help: "Check every op of every training step for NaN/Inf and name the first offender (slower).")
+    var checkNumerics = false
+
+    func validate() throws {
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+    }
+
     @OptionGroup var methodOptions: MethodOptions
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
@@ -49,6 +59,7 @@ struct Bench: ParsableCommand {
         let done = RunIndex(scanning: runsRoot)
         var runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
         runner.training.checkpointEvery = checkpointEvery
+        runner.training.checksNumerics = checkNumerics
         runner.training.stopRequested = { _, _ in InterruptSignal.isRaised }
         InterruptSignal.install()
         let classGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
@@ -66,7 +77,8 @@ struct Bench: ParsableCommand {
                     for seed in seedValues {
                         let configuration = RunConfiguration(
                             method: entry.name, methodOptions: applicable, dataset: datasetName,
-                            experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample)
+                            experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample,
+                            device: device == "cpu" ? nil : device)
                         let row: BenchTable.Row
                         if let finished = done.finished.first(where: { $0.configuration == configuration }) {
                             row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,

@@ -151,3 +151,30 @@ final class PipeDrain: @unchecked Sendable {
         #expect(try scores("interrupted") == scores("reference"))
     }
 }
+
+@Suite struct BenchResumeTests {
+    /// `bench --resume FOLDER` reads finished runs back instead of repeating them and runs only
+    /// what is missing; the table covers all.
+    @Test func benchResumeRunsOnlyWhatIsMissing() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["bench", "--methods", "knn", "--datasets", "thyroid", "--data-dir", miniData.path, "--resume", "grid"]
+        guard let first = try runTool(common + ["--seeds", "0,1"], in: dir) else {
+            Issue.record("the anomaly executable was not built next to the tests")
+            return
+        }
+        #expect(first.status == 0, "\(first.stderr)")
+        let grid = dir.appendingPathComponent("grid")
+        func runs() throws -> Set<String> {
+            Set(try FileManager.default.contentsOfDirectory(atPath: grid.path).filter { $0.contains("-knn-") })
+        }
+        let before = try runs()
+        #expect(before.count == 2)
+        let second = try #require(try runTool(common + ["--seeds", "0,1,2"], in: dir))
+        #expect(second.status == 0, "\(second.stderr)")
+        let after = try runs()
+        #expect(after.count == 3 && before.isSubset(of: after))
+        let csv = try String(contentsOf: grid.appendingPathComponent("results.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 4)
+    }
+}
