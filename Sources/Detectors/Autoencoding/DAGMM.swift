@@ -179,16 +179,13 @@ public struct DAGMM: DeepDetector {
         state.eval()
         let k = c.componentCount, d = state.featureCount
         var mass = Tensor.zeros([k]), first = Tensor.zeros([k, d]), second = Tensor.zeros([k, d, d])
-        _ = try BatchScorer.score(
-            samples, sampleShape: state.sampleShape, detector: Self.methodName, context: InferenceContext(device: context.device)
-        ) { x in
+        BatchScorer.forEachBatch(samples, sampleShape: state.sampleShape, batchSize: 256, device: context.device) { _, x in
             let z = state.features(x).z
             let gamma = state.membershipLogits(z).softmax(axis: 1)
             mass = mass + gamma.sum(axis: 0)
             first = first + matmul(gamma, z, transposeA: true)
             let weighted = z.reshaped([1, z.shape[0], d]) * gamma.transposed().reshaped([k, z.shape[0], 1])
             second = second + matmul(weighted, z.reshaped([1, z.shape[0], d]).expanded(to: [k, z.shape[0], d]), transposeA: true)
-            return Tensor.zeros([x.shape[0]])
         }
         let means = first / mass.reshaped([k, 1])
         let covariances = second / mass.reshaped([k, 1, 1])

@@ -154,13 +154,9 @@ public struct DeepSVDD: DeepDetector {
         state.eval()
         defer { state.train() }
         var sum: Tensor? = nil
-        _ = try BatchScorer.score(
-            samples, sampleShape: state.sampleShape, detector: methodName, context: InferenceContext(device: device)
-        ) { x in
-            let codes = state.network(state.scaling(x))
-            let batchSum = codes.sum(axis: 0)
+        BatchScorer.forEachBatch(samples, sampleShape: state.sampleShape, batchSize: 256, device: device) { _, x in
+            let batchSum = state.network(state.scaling(x)).sum(axis: 0)
             sum = sum.map { $0 + batchSum } ?? batchSum
-            return codes.sum(axis: 1)
         }
         return pushedAwayFromZero(sum! / Float(samples.count), epsilon: epsilon)
     }

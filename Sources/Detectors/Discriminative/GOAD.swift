@@ -134,10 +134,8 @@ public struct GOAD: DeepDetector {
         // Centres over the whole training data, for scoring.
         state.eval()
         var sum = Tensor.zeros([m, c.featureCount])
-        _ = try BatchScorer.score(samples, sampleShape: state.sampleShape, detector: Self.methodName, context: InferenceContext(device: context.device)) { x in
-            let z = state.embeddings(x).reshaped([x.shape[0], m, c.featureCount])
-            sum = sum + z.sum(axis: 0)
-            return Tensor.zeros([x.shape[0]])
+        BatchScorer.forEachBatch(samples, sampleShape: state.sampleShape, batchSize: 256, device: context.device) { _, x in
+            sum = sum + state.embeddings(x).reshaped([x.shape[0], m, c.featureCount]).sum(axis: 0)
         }
         state.centers.assign(sum / Float(samples.count))
         self.state = state

@@ -187,26 +187,21 @@ public final class InputScaling: Module {
         let channels = channelShape[1]
         var sum = [Double](repeating: 0, count: channels), squares = sum
         let width = samples.featureCount
-        withoutGradients {
-            var start = 0
-            while start < samples.count {
-                let end = min(start + 1024, samples.count)
-                let x = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start] + samples.sampleShape)
-                    .to(device)
-                if normalization == .gcnMinMax {
-                    let g = Self.contrastNormalized(x)
-                    lo = min(lo, g.min().item())
-                    hi = max(hi, g.max().item())
-                } else {
-                    let perChannel = x.reshaped([end - start, channels, width / channels])
-                    let s = perChannel.sum(axes: [0, 2]).toArray(), q = perChannel.squared().sum(axes: [0, 2]).toArray()
-                    for c in 0..<channels {
-                        sum[c] += Double(s[c])
-                        squares[c] += Double(q[c])
-                    }
+        BatchScorer.forEachBatch(samples, sampleShape: samples.sampleShape, batchSize: 1024, device: device) { _, x in
+            if normalization == .gcnMinMax {
+                let g = Self.contrastNormalized(x)
+                lo = min(lo, g.min().item())
+                hi = max(hi, g.max().item())
+            } else {
+                let perChannel = x.reshaped([x.shape[0], channels, width / channels])
+                let s = perChannel.sum(axes: [0, 2]).toArray(), q = perChannel.squared().sum(axes: [0, 2]).toArray()
+                for c in 0..<channels {
+                    sum[c] += Double(s[c])
+                    squares[c] += Double(q[c])
                 }
-                start = end
             }
+        }
+        withoutGradients {
             if normalization == .gcnMinMax {
                 minimum.assign(Tensor([lo]).to(minimum.device))
                 maximum.assign(Tensor([hi > lo ? hi : lo + 1]).to(maximum.device))

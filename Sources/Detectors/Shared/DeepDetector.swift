@@ -97,24 +97,37 @@ public enum BatchScorer {
         _ body: (Tensor) throws -> Tensor
     ) throws -> [Float] {
         try DetectorInput.checkQuery(samples, fittedShape: sampleShape, detector: detector)
-        let width = samples.featureCount
-        let batchSize = max(1, context.batchSize)
         var scores: [Float] = []
         scores.reserveCapacity(samples.count)
+        try forEachBatch(samples, sampleShape: sampleShape, batchSize: context.batchSize, device: context.device) {
+            start, inputs in
+            let batchScores = try body(inputs).toArray()
+            precondition(batchScores.count == inputs.shape[0], "\(detector): one score per sample expected")
+            if let bad = batchScores.firstIndex(where: { !$0.isFinite }) {
+                throw DetectorError.nonFiniteInput(detector: detector, index: start + bad)
+            }
+            scores += batchScores
+        }
+        return scores
+    }
+
+    /// Calls `body` with each batch `[≤ batchSize] + sampleShape` of `samples` on `device` (and the
+    /// index of its first sample), without recording gradients: statistics over a training set
+    /// (a centre, mixture moments, input scaling) use it as scoring does.
+    public static func forEachBatch(
+        _ samples: Samples, sampleShape: [Int], batchSize: Int, device: Device,
+        _ body: (_ start: Int, _ inputs: Tensor) throws -> Void
+    ) rethrows {
+        let width = samples.featureCount
+        let size = max(1, batchSize)
         try withoutGradients {
             var start = 0
             while start < samples.count {
-                let end = min(start + batchSize, samples.count)
+                let end = min(start + size, samples.count)
                 let inputs = Tensor(Array(samples.values[(start * width)..<(end * width)]), shape: [end - start] + sampleShape)
-                let batchScores = try body(inputs.to(context.device)).toArray()
-                precondition(batchScores.count == end - start, "\(detector): one score per sample expected")
-                if let bad = batchScores.firstIndex(where: { !$0.isFinite }) {
-                    throw DetectorError.nonFiniteInput(detector: detector, index: start + bad)
-                }
-                scores += batchScores
+                try body(start, inputs.to(device))
                 start = end
             }
         }
-        return scores
     }
 }
