@@ -58,6 +58,11 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
 }
 
 extension RunConfiguration {
+    /// The configuration recorded in a run folder's (or an interrupted run's) `config.json`.
+    public static func read(fromRunFolder folder: URL) throws -> RunConfiguration {
+        try RunConfigurationRecord.read(from: folder).configuration
+    }
+
     /// The device named by `device`. This build has the CPU backend only: a CUDA device is
     /// refused with a clear message rather than silently run on the CPU.
     public func resolvedDevice() throws -> Device {

@@ -198,19 +198,3 @@ extension ExperimentProtocol {
         return []
     }
 }
-
-extension RunConfiguration {
-    /// The configuration recorded in a run folder's config.json.
-    static func read(fromRunFolder folder: URL) throws -> RunConfiguration {
-        let url = folder.appendingPathComponent("config.json")
-        struct Record: Decodable { var configuration: RunConfiguration }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ExperimentError.invalidArgument("\(url.path): no such file — is \(folder.path) a run folder?")
-        }
-        do {
-            return try JSONDecoder().decode(Record.self, from: data).configuration
-        } catch {
-            throw ExperimentError.invalidArgument("\(url.path): not a valid run configuration")
-        }
-    }
-}
