@@ -87,10 +87,10 @@ public struct GOAD: DeepDetector {
                 - cross * 2
         }
 
-        /// The indicator of each row's own transformation, `[B·M, M]`.
-        func ownTransformation(batch: Int) -> Tensor {
-            let m = transformationCount
-            return Tensor.eye(m).reshaped([1, m, m]).expanded(to: [batch, m, m]).reshaped([batch * m, m])
+        /// The indicator of each sample's own transformation, `[1, M, M]` (broadcast over the batch,
+        /// never materialised per sample).
+        var ownTransformation: Tensor {
+            Tensor.eye(transformationCount).reshaped([1, transformationCount, transformationCount])
         }
     }
 
@@ -145,10 +145,10 @@ public struct GOAD: DeepDetector {
     public static func tripletCenterLoss(_ z: Tensor, state: State, batch b: Int, margin: Float) -> Tensor {
         let m = state.transformationCount
         let batchCenters = z.reshaped([b, m, z.shape[1]]).mean(axis: 0)
-        let distances = State.squaredDistances(z, batchCenters)
-        let own = state.ownTransformation(batch: b)
-        let positive = (distances * own).sum(axis: 1)
-        let negative = (distances + own * 1e6).min(axis: 1)
+        let distances = State.squaredDistances(z, batchCenters).reshaped([b, m, m])
+        let own = state.ownTransformation
+        let positive = (distances * own).sum(axis: 2)
+        let negative = (distances + own * 1e6).min(axis: 2)
         return (positive + margin - negative).relu().mean()
     }
 
@@ -156,8 +156,8 @@ public struct GOAD: DeepDetector {
         let b = inputs.shape[0]
         let distances = State.squaredDistances(state.embeddings(inputs), state.centers)
             .clamped(min: Float(configuration.distanceFloor))
-        let logProbability = (-1 * distances).logSoftmax(axis: 1)
-        let own = (logProbability * state.ownTransformation(batch: b)).sum(axis: 1)
-        return -1 * own.reshaped([b, state.transformationCount]).sum(axis: 1)
+        let m = state.transformationCount
+        let logProbability = (-1 * distances).logSoftmax(axis: 1).reshaped([b, m, m])
+        return -1 * (logProbability * state.ownTransformation).sum(axes: [1, 2])
     }
 }
