@@ -42,6 +42,9 @@ public enum MethodRegistry {
         MethodEntry(
             "drocc", DROCC.self, defaults: .init(),
             summary: "DROCC (Goyal et al. 2020): classifier against negatives found by gradient ascent on a shell around the data; score −logit."),
+        MethodEntry(
+            "cance", CANCE.self, defaults: .init(),
+            summary: "CANCE (Liao & Brockmeier 2025): decorrelated-latent autoencoder, composite feature [z, error, 1 − cos], density by NCE against an adversarially widened Gaussian; variant=error|latnce|cnce|cance."),
     ]
 
     /// The methods `anomaly demo` compares by default.

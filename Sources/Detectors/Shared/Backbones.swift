@@ -243,3 +243,87 @@ extension Module {
         return copied
     }
 }
+
+/// A convolutional encoder whose code is batch-normalised without affine parameters, so that
+/// latent batches have zero mean and unit variance (CANCE's autoencoder, METHODS.md §2.5.2 [A]):
+/// per width, a 5×5 convolution (bias-free) → BatchNorm2d (eps 1e-4, no affine) → leaky ReLU →
+/// 2×2 max-pooling; then a bias-free linear layer to the code and BatchNorm1d (no affine).
+public final class NormalizedCodeEncoder: Module, Layer {
+    public let convs: [Conv2d]
+    public let norms: [BatchNorm2d]
+    public let code: Linear
+    public let codeNorm: BatchNorm1d
+
+    /// `sampleShape` [C, H, W] with H and W divisible by 2^widths.count.
+    public init(sampleShape: [Int], widths: [Int], codeSize: Int, using g: inout SeededGenerator) {
+        var convs: [Conv2d] = [], norms: [BatchNorm2d] = []
+        var c = sampleShape[0]
+        for width in widths {
+            convs.append(Conv2d(c, width, kernelSize: 5, padding: 2, bias: false, using: &g))
+            norms.append(BatchNorm2d(width, epsilon: 1e-4, affine: false))
+            c = width
+        }
+        (self.convs, self.norms) = (convs, norms)
+        let reduction = 1 << widths.count
+        code = Linear(c * (sampleShape[1] / reduction) * (sampleShape[2] / reduction), codeSize, bias: false, using: &g)
+        codeNorm = BatchNorm1d(codeSize, epsilon: 1e-4, affine: false)
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        var x = input
+        for (conv, norm) in zip(convs, norms) { x = maxPool2d(norm(conv(x)).leakyRelu(), kernel: 2) }
+        return codeNorm(code(x.flattened()))
+    }
+}
+
+/// The mirror of `NormalizedCodeEncoder`: a bias-free linear layer to the smallest feature map,
+/// then per width ×2 nearest up-sampling → 5×5 convolution → BatchNorm2d → leaky ReLU, and a
+/// last up-sampling and 5×5 convolution to the image's channels, ending in a sigmoid ([0, 1]
+/// pixels).
+public final class NormalizedCodeDecoder: Module, Layer {
+    public let input: Linear
+    public let convs: [Conv2d]
+    public let norms: [BatchNorm2d]
+    public let output: Conv2d
+    let mapShape: [Int]
+
+    public init(sampleShape: [Int], widths: [Int], codeSize: Int, using g: inout SeededGenerator) {
+        let reduction = 1 << widths.count
+        mapShape = [widths.last!, sampleShape[1] / reduction, sampleShape[2] / reduction]
+        input = Linear(codeSize, mapShape.reduce(1, *), bias: false, using: &g)
+        var convs: [Conv2d] = [], norms: [BatchNorm2d] = []
+        for (from, to) in zip(widths.reversed(), widths.reversed().dropFirst()) {
+            convs.append(Conv2d(from, to, kernelSize: 5, padding: 2, bias: false, using: &g))
+            norms.append(BatchNorm2d(to, epsilon: 1e-4, affine: false))
+        }
+        (self.convs, self.norms) = (convs, norms)
+        output = Conv2d(widths[0], sampleShape[0], kernelSize: 5, padding: 2, using: &g)
+    }
+
+    public func callAsFunction(_ code: Tensor) -> Tensor {
+        var x = input(code).reshaped([code.shape[0]] + mapShape).leakyRelu()
+        for (conv, norm) in zip(convs, norms) { x = norm(conv(upsampleNearest(x, scale: 2))).leakyRelu() }
+        return output(upsampleNearest(x, scale: 2)).sigmoid()
+    }
+}
+
+extension Backbones {
+    /// An autoencoder whose code is batch-normalised (no affine): `NormalizedCodeEncoder` /
+    /// `Decoder` for images (`widths` per down-sampling), Deep SAD's MLPs with a BatchNorm1d on
+    /// the code for other shapes (`hiddenWidths`).
+    public static func normalizedCodeAutoencoder(
+        sampleShape shape: [Int], codeSize: Int, widths: [Int], hiddenWidths: [Int], using g: inout SeededGenerator
+    ) -> Autoencoder {
+        if shape.count == 3, !widths.isEmpty {
+            return Autoencoder(
+                encoder: NormalizedCodeEncoder(sampleShape: shape, widths: widths, codeSize: codeSize, using: &g),
+                decoder: NormalizedCodeDecoder(sampleShape: shape, widths: widths, codeSize: codeSize, using: &g))
+        }
+        let d = shape.reduce(1, *)
+        return Autoencoder(
+            encoder: Sequential(
+                MLPEncoder(inputCount: d, hiddenWidths: hiddenWidths, codeSize: codeSize, using: &g),
+                BatchNorm1d(codeSize, epsilon: 1e-4, affine: false)),
+            decoder: MLPDecoder(codeSize: codeSize, hiddenWidths: hiddenWidths.reversed(), outputShape: shape, using: &g))
+    }
+}

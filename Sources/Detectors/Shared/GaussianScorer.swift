@@ -1,7 +1,7 @@
 import Foundation
 import Tensors
 
-/// Gaussian densities for the density-based detectors (DAGMM now; CANCE's noise model next):
+/// Gaussian densities for the density-based detectors (DAGMM's mixture, CANCE's noise model):
 /// batched inverse and log-determinant of symmetric positive-definite matrices, computed by a
 /// Cholesky factorisation in Float64 (METHODS.md §8) and differentiable through custom
 /// gradients, and the log-density of a Gaussian mixture.
@@ -34,19 +34,7 @@ public enum GaussianScorer {
         var inverses = [Float](repeating: 0, count: k * d * d)
         var logDeterminants = [Float](repeating: 0, count: k)
         for m in 0..<k {
-            var l = [Double](repeating: 0, count: d * d)
-            for i in 0..<d {
-                for j in 0...i {
-                    var s = values[m * d * d + i * d + j]
-                    for p in 0..<j { s -= l[i * d + p] * l[j * d + p] }
-                    if i == j {
-                        guard s > 0, s.isFinite else { return nil }
-                        l[i * d + i] = s.squareRoot()
-                    } else {
-                        l[i * d + j] = s / l[j * d + j]
-                    }
-                }
-            }
+            guard let l = choleskyFactor(Array(values[(m * d * d)..<((m + 1) * d * d)]), size: d) else { return nil }
             logDeterminants[m] = Float((0..<d).reduce(0.0) { $0 + 2 * Foundation.log(l[$1 * d + $1]) })
             // Σ⁻¹ = L⁻ᵀ L⁻¹, column by column: solve L y = e_c, then Lᵀ x = y.
             for c in 0..<d {
@@ -68,6 +56,20 @@ public enum GaussianScorer {
         return (Tensor(inverses, shape: [k, d, d]), Tensor(logDeterminants))
     }
 
+    /// L⁻¹ of a row-major lower-triangular `d × d` matrix with a positive diagonal (forward
+    /// substitution, column by column).
+    public static func lowerTriangularInverse(_ l: [Double], dimension d: Int) -> [Double] {
+        var inverse = [Double](repeating: 0, count: d * d)
+        for c in 0..<d {
+            for i in c..<d {
+                var s = i == c ? 1.0 : 0.0
+                for p in c..<i { s -= l[i * d + p] * inverse[p * d + c] }
+                inverse[i * d + c] = s / l[i * d + i]
+            }
+        }
+        return inverse
+    }
+
     /// log Σ_k φ_k N(z; μ_k, Σ_k) for samples z `[N, D]`, weights φ `[K]`, means μ `[K, D]`,
     /// covariances Σ `[K, D, D]`: `[N]`. Nil when a covariance is not positive definite.
     public static func mixtureLogDensity(_ z: Tensor, weights: Tensor, means: Tensor, covariances: Tensor) -> Tensor? {
@@ -79,5 +81,51 @@ public enum GaussianScorer {
         let logComponents = weights.clamped(min: 1e-12).log().reshaped([k, 1]) - mahalanobis * 0.5
             - logNormaliser.reshaped([k, 1])
         return logComponents.logSumExp(axis: 0)
+    }
+}
+
+/// Mean and unbiased covariance of feature rows seen in batches (METHODS.md §2.5.6): each
+/// batch's mean m_b and scatter (n_b − 1)S_b come from its centred rows, and are combined in
+/// Float64 as  Σ = [Σ_b ((n_b − 1) S_b + n_b m_b m_bᵀ) − N m mᵀ] / (N − 1).
+public struct BatchedMoments {
+    public let dimension: Int
+    public private(set) var count = 0
+    private var sum: [Double]
+    /// Σ_b ((n_b − 1) S_b + n_b m_b m_bᵀ), row-major.
+    private var secondMoment: [Double]
+
+    public init(dimension: Int) {
+        self.dimension = dimension
+        sum = [Double](repeating: 0, count: dimension)
+        secondMoment = [Double](repeating: 0, count: dimension * dimension)
+    }
+
+    /// Adds the rows of `batch` `[n, dimension]`.
+    public mutating func add(_ batch: Tensor) {
+        precondition(batch.rank == 2 && batch.shape[1] == dimension, "BatchedMoments: expects [n, \(dimension)]")
+        let n = batch.shape[0], d = dimension
+        guard n > 0 else { return }
+        let (mean, scatter) = withoutGradients { () -> ([Float], [Float]) in
+            let m = batch.mean(axis: 0, keepDims: true)
+            let centred = batch - m
+            return (m.toArray(), matmul(centred, centred, transposeA: true).toArray())
+        }
+        for i in 0..<d {
+            sum[i] += Double(n) * Double(mean[i])
+            for j in 0..<d {
+                secondMoment[i * d + j] += Double(scatter[i * d + j]) + Double(n) * Double(mean[i]) * Double(mean[j])
+            }
+        }
+        count += n
+    }
+
+    public var mean: [Double] { sum.map { $0 / Double(max(count, 1)) } }
+
+    /// The unbiased covariance, row-major (needs two rows or more).
+    public var covariance: [Double] {
+        let m = mean, d = dimension, n = Double(count)
+        return (0..<(d * d)).map { index in
+            (secondMoment[index] - n * m[index / d] * m[index % d]) / max(n - 1, 1)
+        }
     }
 }

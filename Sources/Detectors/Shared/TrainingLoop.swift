@@ -89,6 +89,8 @@ public struct TrainingLoop {
     public let schedule: LearningRateSchedule
     /// The phase's own random stream (noise, sampling), saved with the checkpoint.
     public var generator: SeededGenerator
+    /// The lowest validation loss so far and the model's tensors at that epoch (model selection).
+    private var best: (loss: Double, epoch: Int, tensors: [String: Tensor])?
 
     public init(
         phase: String, epochs: Int, loader: BatchLoader, model: Module, optimizer: Optimizer?,
@@ -106,9 +108,10 @@ public struct TrainingLoop {
     static let format = "anomalykit-training-1"
 
     /// Runs the epochs not yet done. `scorer` (optional) scores samples with the current model,
-    /// for the context's test evaluation; `step` computes one batch's loss terms.
+    /// for the context's test evaluation; `selection` (optional) keeps the epoch with the lowest
+    /// validation loss; `step` computes one batch's loss terms.
     public mutating func run(
-        context: TrainingContext, scorer: ((Samples) throws -> [Float])? = nil,
+        context: TrainingContext, scorer: ((Samples) throws -> [Float])? = nil, selection: ModelSelection? = nil,
         step: (_ batch: Batch, _ generator: inout SeededGenerator) throws -> [LossTerm]
     ) throws {
         let file = context.checkpointDirectory?.appendingPathComponent("\(phase).safetensors")
@@ -141,7 +144,17 @@ public struct TrainingLoop {
                     metrics: Dictionary(uniqueKeysWithValues: names.map { ($0, sums[$0]! / Double(done)) }))
             }
             context.progress.end()
-            let means = sums.mapValues { $0 / Double(max(batches, 1)) }
+            var means = sums.mapValues { $0 / Double(max(batches, 1)) }
+            if let selection {
+                model.eval()
+                let loss = try selection.loss()
+                model.train()
+                means[ModelSelection.term] = loss
+                names.append(ModelSelection.term)
+                if loss.isFinite, loss < best?.loss ?? .infinity {
+                    best = (loss, epoch + 1, Dictionary(uniqueKeysWithValues: model.namedTensors().map { ($0.name, $0.tensor.copied()) }))
+                }
+            }
             var record = TrainingHistory.Epoch(
                 phase: phase, epoch: epoch + 1, losses: means, learningRate: learningRate, testAUROC: nil,
                 seconds: Date().timeIntervalSince(started))
@@ -156,6 +169,13 @@ public struct TrainingLoop {
                 + (record.testAUROC.map { String(format: ", test AUROC %.4f", $0) } ?? "")
             context.logger.info("\(phase) epoch \(epoch + 1)/\(epochs): \(summary)")
             let stop = epoch + 1 < epochs && context.stopRequested(phase, epoch + 1)
+            if epoch + 1 == epochs, let best {
+                // The phase ends with the selected weights (and its checkpoint holds them).
+                withoutGradients {
+                    for (name, tensor) in model.namedTensors() { if let kept = best.tensors[name] { tensor.assign(kept) } }
+                }
+                context.logger.info("\(phase): kept the weights of epoch \(best.epoch) (validation loss \(String(format: "%.5g", best.loss)))")
+            }
             if let file, (epoch + 1) % max(1, context.checkpointEvery) == 0 || epoch + 1 == epochs || stop {
                 try save(to: file, completedEpochs: epoch + 1, history: context.history)
             }
@@ -211,15 +231,19 @@ public struct TrainingLoop {
                 (name: "optimizer.\($0.name)", tensor: $0.tensor)
             }
         }
+        var metadata: [String: String] = [:]
+        if let best {
+            tensors += best.tensors.sorted { $0.key < $1.key }.map { (name: "best.\($0.key)", tensor: $0.value) }
+            metadata["best"] = "\(best.epoch),\(best.loss)"
+        }
         let phaseHistory = history.epochs.filter { $0.phase == phase }
         let historyJSON = String(decoding: try JSONEncoder().encode(phaseHistory), as: UTF8.self)
-        try Checkpoint.save(
-            tensors, to: file,
-            metadata: [
-                "format": Self.format, "phase": phase, "epochs": "\(epochs)", "completedEpochs": "\(completedEpochs)",
-                "generator": generator.state.map { String($0, radix: 16) }.joined(separator: ","),
-                "history": historyJSON,
-            ])
+        metadata.merge([
+            "format": Self.format, "phase": phase, "epochs": "\(epochs)", "completedEpochs": "\(completedEpochs)",
+            "generator": generator.state.map { String($0, radix: 16) }.joined(separator: ","),
+            "history": historyJSON,
+        ]) { $1 }
+        try Checkpoint.save(tensors, to: file, metadata: metadata)
     }
 
     /// Loads a checkpoint of this phase; returns the number of completed epochs.
@@ -241,9 +265,12 @@ public struct TrainingLoop {
         else { throw incompatible("its metadata is incomplete") }
         var modelTensors: [String: Tensor] = [:]
         var optimizerTensors: [String: Tensor] = [:]
+        var bestTensors: [String: Tensor] = [:]
         for (name, tensor) in contents.tensors {
             if name.hasPrefix("model.") {
                 modelTensors[String(name.dropFirst(6))] = tensor
+            } else if name.hasPrefix("best.") {
+                bestTensors[String(name.dropFirst(5))] = tensor
             } else if name.hasPrefix("optimizer.") {
                 optimizerTensors[String(name.dropFirst(10))] = tensor
             } else {
@@ -259,9 +286,32 @@ public struct TrainingLoop {
                 throw incompatible(error.description)
             }
         }
+        if let record = meta["best"] {
+            let parts = record.split(separator: ",")
+            guard parts.count == 2, let epoch = Int(parts[0]), let loss = Double(parts[1]),
+                Set(bestTensors.keys) == Set(modelTensors.keys)
+            else { throw incompatible("its model-selection entries are incomplete") }
+            let device = model.namedTensors().first?.tensor.device ?? .cpu
+            best = (loss, epoch, bestTensors.mapValues { $0.to(device) })
+        }
         generator = restored
         history.restore(phase: phase, epochsDone)
         return completed
+    }
+}
+
+/// Model selection on held-out data (CANCE keeps the autoencoder and the NCE classifier with
+/// the lowest validation loss, METHODS.md §2.5.2): after every epoch the loop computes `loss`
+/// with the model in evaluation mode, records it as the epoch's "validation" term and keeps a
+/// copy of every tensor of the model when it is the lowest so far; when the phase ends the copy
+/// is put back. The copy and its loss travel in the checkpoint, so a resumed phase selects the
+/// same epoch as an uninterrupted one.
+public struct ModelSelection {
+    static let term = "validation"
+    public let loss: () throws -> Double
+
+    public init(loss: @escaping () throws -> Double) {
+        self.loss = loss
     }
 }
 
@@ -317,4 +367,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public func adam(_ module: Module) -> Adam {
         Adam(parameters: module.parameters(), learningRate: Float(learningRate), weightDecay: Float(weightDecay))
     }
+}
+
+extension Tensor {
+    /// A copy of the values in storage of its own, on the same device.
+    fileprivate func copied() -> Tensor { Tensor(toArray(), shape: shape).to(device) }
 }

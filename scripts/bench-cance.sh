@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The CANCE benchmarks of the README (METHODS.md §2.5). Every stage is an `anomaly bench …
+# --resume FOLDER`: run the script again with the same stages and it reads back finished runs
+# and continues an interrupted one. Results: runs/bench/<stage>/results.{md,csv}; the ablation
+# table: scripts/cance-table.py.
+#   scripts/bench-cance.sh [stage ...]
+#   stages: mnist-cance mnist-ablations tabular
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${ANOMALYKIT_DATA:-../shared/data}
+TOOL=.build/release/anomaly
+[ -x "$TOOL" ] || swift build -c release
+CLASSES="0 1 2 3 4 5 6 7 8 9"
+# CPU budget (2 cores): 20 epochs of autoencoder training (stage 1), 5 of decoder-only
+# training (stage 2), 50 of NCE; batch 128 / 128 / 256 (≈ 100 s a run on MNIST).
+BUDGET=(--option autoencoder.epochs=20 --option decoder.epochs=5 --option nce.epochs=50)
+stage() {
+    case "$1" in
+    mnist-cance)
+        "$TOOL" bench --methods cance --datasets mnist --normal-class $CLASSES --per-class --seeds 0,1,2 \
+            "${BUDGET[@]}" --data-dir "$DATA" --resume runs/bench/mnist-cance ;;
+    mnist-ablations)
+        # Error, LatNCE and CNCE, each on the autoencoder of the CANCE run with the same class
+        # and seed (option autoencoderModel): the same scores as training their own, at a
+        # fraction of the time.
+        tail -n +2 runs/bench/mnist-cance/results.csv | while IFS=, read -r _ _ _ normal seed rest; do
+            run=${rest##*,}
+            for variant in error latnce cnce; do
+                "$TOOL" bench --methods cance --datasets mnist --normal-class "$normal" --seeds "$seed" \
+                    "${BUDGET[@]}" --option variant=$variant --option autoencoderModel=runs/bench/mnist-cance/$run \
+                    --data-dir "$DATA" --resume "runs/bench/mnist-ablations/$variant/class-$normal-seed-$seed" </dev/null
+            done
+        done ;;
+    tabular)
+        "$TOOL" bench --methods cance,deepsvdd,drocc,dagmm,goad --datasets thyroid,arrhythmia,abalone --seeds 0,1,2 \
+            --data-dir "$DATA" --resume runs/bench/tabular-cance ;;
+    *) echo "unknown stage $1" >&2; exit 2 ;;
+    esac
+}
+for s in "${@:-mnist-cance mnist-ablations tabular}"; do
+    for one in $s; do stage "$one"; done
+done
