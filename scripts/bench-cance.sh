@@ -33,6 +33,7 @@ stage() {
         done ;;
     tabular)
         "$TOOL" bench --methods cance,deepsvdd,drocc,dagmm,goad --datasets thyroid,arrhythmia,abalone --seeds 0,1,2 \
+            --protocol tabular --tabular-rule drocc \
             --data-dir "$DATA" --resume runs/bench/tabular-cance ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
     esac

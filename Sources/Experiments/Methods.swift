@@ -47,12 +47,18 @@ public enum MethodRegistry {
             summary: "CANCE (Liao & Brockmeier 2025): decorrelated-latent autoencoder, composite feature [z, error, 1 − cos], density by NCE against an adversarially widened Gaussian; variant=error|latnce|cnce|cance."),
     ]
 
-    /// The methods `anomaly demo` compares by default.
-    public static let demoMethods: [String] = ["autoencoder", "knn", "pca", "iforest"]
+    /// The methods `anomaly demo` compares by default: CANCE, the seed method, first.
+    public static let demoMethods: [String] = ["cance", "autoencoder", "knn", "pca", "iforest"]
 
-    /// Options of the demo's runs (the demo subset has only ~200 normal training images, so the
-    /// autoencoder takes small batches and more epochs).
-    public static let demoOptions: [String: [String: String]] = ["autoencoder": ["training.epochs": "100", "training.batchSize": "32"]]
+    /// Options of the demo's runs. The demo subset has only ~200 normal training images, so the
+    /// deep methods take small batches and more epochs.
+    public static let demoOptions: [String: [String: String]] = [
+        "autoencoder": ["training.epochs": "100", "training.batchSize": "32"],
+        "cance": [
+            "autoencoder.epochs": "40", "autoencoder.batchSize": "32", "decoder.epochs": "10", "decoder.batchSize": "32",
+            "nce.epochs": "60", "nce.batchSize": "64",
+        ],
+    ]
 
     /// The entry for `name`, or an error listing the known names.
     public static func entry(named name: String) throws -> MethodEntry {

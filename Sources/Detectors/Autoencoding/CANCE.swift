@@ -47,8 +47,19 @@ public struct CANCE: DeepDetector {
         var usesReconstructionFeatures: Bool { self != .latentNCE }
     }
 
+    /// Where z and the reconstruction come from.
+    public enum Extractor: String, Codable, Sendable, CaseIterable {
+        /// The covariance-regularised autoencoder, trained in two stages.
+        case autoencoder
+        /// The "features + PCA" variant: the top-k principal components of the training
+        /// inputs (z = Vᵀ(y − ȳ), ŷ = ȳ + Vz), here on the inputs themselves; the paper's
+        /// pretrained ResNet-18 features wait for a pretrained network to load.
+        case pca
+    }
+
     public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
         public var variant = Variant.cance
+        public var extractor = Extractor.autoencoder
         /// k, the code size; nil: 16 for 1×28×28 images, 64 for 3×32×32, min(16, max(2, D/2)) for tables.
         public var latentSize: Int?
         /// Convolution widths of the image autoencoder (one 2× down-sampling each); nil: 16, 32
@@ -96,6 +107,9 @@ public struct CANCE: DeepDetector {
             try autoencoder.validate(prefix: "autoencoder.")
             try decoder.validate(prefix: "decoder.", allowsZeroEpochs: true)
             try nce.validate(prefix: "nce.")
+            if extractor == .pca, autoencoderModel != nil {
+                throw DetectorError.invalidConfiguration("autoencoderModel needs extractor=autoencoder")
+            }
         }
 
         func latentSize(for shape: [Int]) -> Int {
@@ -125,9 +139,17 @@ public struct CANCE: DeepDetector {
 
         init(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator) {
             let k = configuration.latentSize(for: sampleShape)
-            autoencoder = Backbones.normalizedCodeAutoencoder(
-                sampleShape: sampleShape, codeSize: k, widths: configuration.convolutionWidths(for: sampleShape),
-                hiddenWidths: configuration.hiddenWidths, using: &g)
+            switch configuration.extractor {
+            case .autoencoder:
+                autoencoder = Backbones.normalizedCodeAutoencoder(
+                    sampleShape: sampleShape, codeSize: k, widths: configuration.convolutionWidths(for: sampleShape),
+                    hiddenWidths: configuration.hiddenWidths, using: &g)
+            case .pca:
+                let d = sampleShape.reduce(1, *)
+                autoencoder = Autoencoder(
+                    encoder: PrincipalComponents(inputCount: d, componentCount: k, reconstructs: false),
+                    decoder: PrincipalComponents(inputCount: d, componentCount: k, reconstructs: true))
+            }
             variant = configuration.variant
             density = Density(
                 featureCount: configuration.variant.usesReconstructionFeatures ? k + 2 : k,
@@ -301,7 +323,9 @@ public struct CANCE: DeepDetector {
         let state = try Self.makeState(sampleShape: samples.sampleShape, configuration: c, using: &generator)
         var splitGenerator = SeededGenerator(seed: context.seed &+ 4)
         let (train, validation) = Self.split(samples, fraction: c.validationFraction, using: &splitGenerator)
-        if let path = c.autoencoderModel {
+        if c.extractor == .pca {
+            try Self.fitPrincipalComponents(state.autoencoder, on: train, device: context.device)
+        } else if let path = c.autoencoderModel {
             try Self.loadAutoencoder(into: state, from: path)
             context.logger.info("cance: autoencoder taken from \(path)")
         } else {
@@ -328,6 +352,49 @@ public struct CANCE: DeepDetector {
     }
 
     // MARK: The autoencoder (§2.5.2)
+
+    /// ȳ and the top-k principal directions V (rows) of the inputs: the encoder maps y to
+    /// z = V(y − ȳ), the decoder z to ȳ + Vᵀz. (Both hold the same buffers.)
+    public final class PrincipalComponents: Module, Layer {
+        public let mean: Tensor
+        public let components: Tensor
+        let reconstructs: Bool
+
+        init(inputCount: Int, componentCount: Int, reconstructs: Bool) {
+            mean = Tensor.zeros([inputCount])
+            components = Tensor.zeros([componentCount, inputCount])
+            self.reconstructs = reconstructs
+        }
+
+        public func callAsFunction(_ input: Tensor) -> Tensor {
+            reconstructs
+                ? mean + matmul(input, components)
+                : matmul(input.reshaped([input.shape[0], mean.shape[0]]) - mean, components, transposeB: true)
+        }
+    }
+
+    /// Fits ȳ and V on `samples` (batched moments, symmetric eigendecomposition in Float64).
+    static func fitPrincipalComponents(_ autoencoder: Autoencoder, on samples: Samples, device: Device) throws {
+        guard let encoder = autoencoder.encoder as? PrincipalComponents,
+            let decoder = autoencoder.decoder as? PrincipalComponents
+        else { preconditionFailure("the PCA extractor's autoencoder holds PrincipalComponents") }
+        let (k, d) = (encoder.components.shape[0], encoder.mean.shape[0])
+        guard k < d else {
+            throw DetectorError.invalidOption(
+                option: "latentSize", value: "\(k)", requirement: "the PCA extractor needs fewer components than the \(d) inputs")
+        }
+        var moments = BatchedMoments(dimension: d)
+        BatchScorer.forEachBatch(samples, sampleShape: samples.sampleShape, batchSize: 512, device: device) { _, x in
+            moments.add(x.reshaped([x.shape[0], d]))
+        }
+        let eigen = SymmetricEigen(symmetric: moments.covariance, size: d)
+        let mean = Tensor(moments.mean.map(Float.init)).to(device)
+        let components = Tensor(eigen.vectors[0..<(k * d)].map(Float.init), shape: [k, d]).to(device)
+        for module in [encoder, decoder] {
+            module.mean.assign(mean)
+            module.components.assign(components)
+        }
+    }
 
     /// Copies the autoencoder of the fitted CANCE model at `path` (a model file or a run folder).
     static func loadAutoencoder(into state: State, from path: String) throws {
