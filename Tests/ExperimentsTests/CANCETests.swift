@@ -183,6 +183,28 @@ import Testing
         #expect(throws: DetectorError.self) { _ = try fitted(["autoencoderModel": folder.appendingPathComponent("none").path]) }
     }
 
+    /// The PCA extractor reconstructs data lying in a k-dimensional affine subspace exactly, so
+    /// the Error variant scores such points ≈ 0 and a point off the subspace high.
+    @Test func pcaExtractorReconstructsItsSubspace() throws {
+        var g = SeededGenerator(seed: 2)
+        let basis: [[Float]] = [[1, 0, 2, -1, 0.5], [0, 1, -1, 0.5, 2]]
+        var rows: [[Float]] = []
+        for _ in 0..<60 {
+            let (u, v) = (Float.random(in: -2...2, using: &g), Float.random(in: -2...2, using: &g))
+            rows.append((0..<5).map { 0.3 + u * basis[0][$0] + v * basis[1][$0] })
+        }
+        var configuration = CANCE.Configuration()
+        configuration.extractor = .pca
+        configuration.variant = .error
+        configuration.latentSize = 2
+        var detector = CANCE(configuration)
+        try detector.fit(TrainingData(unlabeled: Samples(rows: rows)), context: TrainingContext())
+        let inPlane = try detector.score(Samples(rows: Array(rows[0..<10])), context: InferenceContext())
+        #expect(inPlane.allSatisfy { $0 < 1e-6 }, "\(inPlane)")
+        let offPlane = try detector.score(Samples(rows: [[0.3, 0.3, 1.3, 0.3, 0.3]]), context: InferenceContext())
+        #expect(offPlane[0] > 0.05, "\(offPlane)")
+    }
+
     @Test func badOptionsAreRefusedNamingTheOption() throws {
         let entry = try MethodRegistry.entry(named: "cance")
         for (key, value) in [("variant", "pca"), ("validationFraction", "0.95"), ("noiseRatio", "0"), ("nce.epochs", "0")] {
