@@ -4,7 +4,8 @@
 # and continues an interrupted one. Results: runs/bench/<stage>/results.{md,csv}; the ablation
 # table: scripts/cance-table.py.
 #   scripts/bench-cance.sh [stage ...]
-#   stages: mnist-cance mnist-ablations tabular kdd
+#   stages: mnist-cance mnist-ablations tabular kdd fmnist-cance fmnist-ablations mnist-bimodal
+#           fmnist-one-vs-nine
 # Tables: python3 scripts/cance-table.py; python3 scripts/f1-table.py runs/bench/tabular-cance
 # (and runs/bench/kdd-dagmm).
 set -euo pipefail
@@ -16,22 +17,42 @@ CLASSES="0 1 2 3 4 5 6 7 8 9"
 # CPU budget (2 cores): 20 epochs of autoencoder training (stage 1), 5 of decoder-only
 # training (stage 2), 50 of NCE; batch 128 / 128 / 256 (≈ 100 s a run on MNIST).
 BUDGET=(--option autoencoder.epochs=20 --option decoder.epochs=5 --option nce.epochs=50)
+# Error, LatNCE and CNCE, each on the autoencoder of the CANCE run with the same class and seed
+# (option autoencoderModel): the same scores as training their own, at a fraction of the time.
+#   ablations DATASET CANCE_BENCH_FOLDER OUTPUT_FOLDER
+ablations() {
+    tail -n +2 "$2/results.csv" | while IFS=, read -r _ _ _ normal seed rest; do
+        run=${rest##*,}
+        for variant in error latnce cnce; do
+            "$TOOL" bench --methods cance --datasets "$1" --normal-class "$normal" --seeds "$seed" \
+                "${BUDGET[@]}" --option variant=$variant --option autoencoderModel="$2/$run" \
+                --data-dir "$DATA" --resume "$3/$variant/class-$normal-seed-$seed" </dev/null
+        done
+    done
+}
 stage() {
     case "$1" in
     mnist-cance)
         "$TOOL" bench --methods cance --datasets mnist --normal-class $CLASSES --per-class --seeds 0,1,2 \
             "${BUDGET[@]}" --data-dir "$DATA" --resume runs/bench/mnist-cance ;;
-    mnist-ablations)
-        # Error, LatNCE and CNCE, each on the autoencoder of the CANCE run with the same class
-        # and seed (option autoencoderModel): the same scores as training their own, at a
-        # fraction of the time.
-        tail -n +2 runs/bench/mnist-cance/results.csv | while IFS=, read -r _ _ _ normal seed rest; do
-            run=${rest##*,}
-            for variant in error latnce cnce; do
-                "$TOOL" bench --methods cance --datasets mnist --normal-class "$normal" --seeds "$seed" \
-                    "${BUDGET[@]}" --option variant=$variant --option autoencoderModel=runs/bench/mnist-cance/$run \
-                    --data-dir "$DATA" --resume "runs/bench/mnist-ablations/$variant/class-$normal-seed-$seed" </dev/null
-            done
+    mnist-ablations) ablations mnist runs/bench/mnist-cance runs/bench/mnist-ablations ;;
+    fmnist-cance)
+        "$TOOL" bench --methods cance --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0,1,2 \
+            "${BUDGET[@]}" --data-dir "$DATA" --resume runs/bench/fmnist-cance ;;
+    fmnist-ablations) ablations fashion-mnist runs/bench/fmnist-cance runs/bench/fmnist-ablations ;;
+    mnist-bimodal)
+        # Two normal classes at once (CANCE Table 8): (0,1), (0,8), (1,8).
+        for pair in "0 1" "0 8" "1 8"; do
+            "$TOOL" bench --methods cance --datasets mnist --normal-class $pair --seeds 0,1,2 "${BUDGET[@]}" \
+                --data-dir "$DATA" --resume "runs/bench/mnist-bimodal/normal-${pair// /-}"
+        done ;;
+    fmnist-one-vs-nine)
+        # One class anomalous, the other nine normal (CANCE Table 5), on a seeded subsample of
+        # 6,000 of the 54,000 normal training images (the CPU budget; recorded in each manifest).
+        for anomaly in $CLASSES; do
+            "$TOOL" bench --methods cance --datasets fashion-mnist --protocol one-vs-rest --anomaly-class "$anomaly" \
+                --training-subsample 6000 --seeds 0,1,2 "${BUDGET[@]}" \
+                --data-dir "$DATA" --resume "runs/bench/fmnist-one-vs-nine/anomaly-$anomaly"
         done ;;
     tabular)
         "$TOOL" bench --methods cance,deepsvdd,drocc,dagmm,goad --datasets thyroid,arrhythmia,abalone --seeds 0,1,2 \

@@ -183,6 +183,33 @@ import Testing
         #expect(throws: DetectorError.self) { _ = try fitted(["autoencoderModel": folder.appendingPathComponent("none").path]) }
     }
 
+    /// Interrupted after the first epoch of any of its three phases and resumed by a fresh
+    /// detector, CANCE ends with exactly the scores of an uninterrupted fit (model selection
+    /// included).
+    @Test(arguments: ["autoencoder", "decoder", "nce"])
+    func resumedFitScoresLikeAnUninterruptedOne(phase: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prepared = try DeepDetectorTests.prepared(DeepDetectorTests.mnistRun("cance"))
+        let options = [
+            "autoencoder.epochs": "3", "autoencoder.batchSize": "64", "decoder.epochs": "2", "decoder.batchSize": "64",
+            "nce.epochs": "3", "nce.batchSize": "64",
+        ]
+        let entry = try MethodRegistry.entry(named: "cance")
+        let reference = try entry.make(options: options)
+        try reference.fit(prepared.training, context: TrainingContext(seed: 5))
+        let interrupted = try entry.make(options: options)
+        #expect(throws: DetectorError.interrupted(phase: phase, completedEpochs: 1)) {
+            try interrupted.fit(
+                prepared.training,
+                context: TrainingContext(seed: 5, checkpointDirectory: folder, stopRequested: { p, e in p == phase && e == 1 }))
+        }
+        let resumed = try entry.make(options: options)
+        try resumed.fit(prepared.training, context: TrainingContext(seed: 5, checkpointDirectory: folder))
+        let context = InferenceContext()
+        #expect(try resumed.score(prepared.test.samples, context: context) == reference.score(prepared.test.samples, context: context))
+    }
+
     /// The PCA extractor reconstructs data lying in a k-dimensional affine subspace exactly, so
     /// the Error variant scores such points ≈ 0 and a point off the subspace high.
     @Test func pcaExtractorReconstructsItsSubspace() throws {
