@@ -180,6 +180,9 @@ public struct ExperimentRunner {
                 throw ExperimentError.invalidArgument("\(configuration.method) produced a non-finite score for test sample \(bad)")
             }
             let summary = try EvaluationSummary(scores: scores, labels: test.isAnomaly)
+            let thresholds = try calibratedThresholds(detector, prepared, configuration: configuration, device: device)
+                .evaluated(scores: scores, isAnomaly: test.isAnomaly)
+            try RunDirectory.writeJSON(thresholds, to: folder.appendingPathComponent(RunThresholds.fileName))
             try RunDirectory.writeScores(test: test, scores: scores, to: folder.appendingPathComponent("scores.csv"))
             if detector.savesFittedState {
                 try detector.saveFittedState(to: folder.appendingPathComponent(RunDirectory.checkpointName))
@@ -188,14 +191,16 @@ public struct ExperimentRunner {
                 try RunDirectory.writeJSON(standardizer, to: folder.appendingPathComponent(RunDirectory.standardizationName))
             }
             try RunDirectory.writeJSON(
-                RunMetrics(summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, training: history.epochs),
+                RunMetrics(
+                    summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, training: history.epochs,
+                    thresholds: thresholds.summary),
                 to: folder.appendingPathComponent("metrics.json"))
             let report = try ReportBuilder.report(
                 title: "\(configuration.method) on \(data.name) — \(configuration.experimentProtocol.kind), seed \(configuration.seed)",
                 configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
                 scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
-                training: history.epochs)
+                training: history.epochs, thresholds: thresholds)
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
             try? FileManager.default.removeItem(at: checkpoints)
             let directory = try RunDirectory.finish(folder, id: id, in: outputRoot)
@@ -208,6 +213,24 @@ public struct ExperimentRunner {
             if resuming == nil { try? FileManager.default.removeItem(at: folder) }
             throw error
         }
+    }
+
+    /// Thresholds from the scores of the validation split, else of (at most
+    /// `RunThresholds.calibrationLimit` of) the training samples.
+    func calibratedThresholds(_ detector: AnyDetector, _ prepared: Prepared, configuration: RunConfiguration, device: Device)
+        throws -> RunThresholds
+    {
+        let source = prepared.validation ?? prepared.training.unlabeled
+        var calibration = source
+        if source.count > RunThresholds.calibrationLimit {
+            var generator = SeededGenerator(seed: configuration.seed ^ 0xca11_b2a7_e000)
+            calibration = source.selecting(generator.permutation(source.count).prefix(RunThresholds.calibrationLimit).sorted())
+        }
+        let scores = try detector.score(calibration, context: InferenceContext(seed: configuration.seed, device: device))
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+            throw ExperimentError.invalidArgument("\(configuration.method) produced a non-finite score for calibration sample \(bad)")
+        }
+        return try RunThresholds(calibrationScores: scores, source: prepared.validation == nil ? "training" : "validation")
     }
 
     /// A partial folder may be resumed only by the same configuration on the same split.
@@ -238,6 +261,8 @@ public struct ExperimentRunner {
         public var test: TestSet
         /// The tabular standardisation fitted on the training rows (nil for images).
         public var standardizer: Standardizer?
+        /// The held-out validation samples (nil when the protocol holds none out).
+        public var validation: Samples?
     }
 
     /// Builds the split and the detector's training and test data (standardised for tables).
@@ -317,7 +342,8 @@ public struct ExperimentRunner {
         try flush()
         let test = TestSet(
             samples: Samples.concatenating(parts), isAnomaly: split.testIsAnomaly, sourceNames: names, sourceIndices: indices)
-        return Prepared(split: split, training: training, test: test, standardizer: standardizer)
+        return Prepared(
+            split: split, training: training, test: test, standardizer: standardizer, validation: try take(split.validation))
     }
 }
 
@@ -351,4 +377,6 @@ struct RunMetrics: Codable {
     var scoreSeconds: Double
     /// Loss terms (and test AUROC, when monitored) per epoch of every training phase.
     var training: [TrainingHistory.Epoch]
+    /// The run's thresholds with what they achieve on the test set.
+    var thresholds: RunThresholds?
 }

@@ -88,7 +88,7 @@ enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
-        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = []
+        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil
     ) throws -> HTMLReport {
         let roc = try rocCurve(scores: scores, labels: isAnomaly)
         let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
@@ -109,7 +109,7 @@ enum ReportBuilder {
                 ("F1 (anomaly class, threshold at test anomaly ratio)", String(format: "%.4f", summary.f1.f1)),
                 ("test samples / anomalies", "\(summary.sampleCount) / \(summary.anomalyCount)"),
                 ("fit time", String(format: "%.2f s", fitSeconds)), ("score time", String(format: "%.2f s", scoreSeconds)),
-            ],
+            ] + (thresholds?.reportRows ?? []),
             rocCurve: zip(roc.falsePositiveRates, roc.truePositiveRates).map { ($0, $1) },
             prCurve: zip(pr.recalls, pr.precisions).map { ($0, $1) },
             normalScores: zip(scores, isAnomaly).filter { !$0.1 }.map { Double($0.0) },

@@ -30,7 +30,7 @@ struct Score: ParsableCommand {
         let replay = try RunReplay(
             directory: URL(fileURLWithPath: runDirectory, isDirectory: true), dataRoot: common.dataRoot,
             progress: TerminalProgress(), logger: logger)
-        let (samples, labels) = try readInput(URL(fileURLWithPath: input))
+        let (samples, labels) = try readScoringInput(URL(fileURLWithPath: input))
         let scores = try replay.score(samples)
         var text = labels == nil ? "index,score\n" : "index,label,score\n"
         for (i, s) in scores.enumerated() {
@@ -47,21 +47,23 @@ struct Score: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "AUROC %.4f  AP %.4f on %d labelled samples\n", summary.auroc, summary.averagePrecision, scores.count).utf8))
         }
     }
+}
 
-    func readInput(_ url: URL) throws -> (Samples, [Int]?) {
-        let name = url.lastPathComponent
-        if name.hasSuffix(".npy") {
-            let array = try NumpyReader.readArray(at: url)
-            guard array.shape.count >= 1 else { throw ValidationError("\(url.path): a 0-d array holds no samples") }
-            return (Samples(values: array.floatValues(), shape: array.shape.count == 1 ? [1, array.shape[0]] : array.shape), nil)
-        }
-        if name.hasSuffix(".csv") || name.hasSuffix(".csv.gz") {
-            let table = try CSVReader.readLabeledTable(at: url, labelColumn: .named("label"))
-            return (table.samples.samples, table.samples.labels)
-        }
-        if name.contains("idx3-ubyte") {
-            return (try IDXReader.readImages(at: url).normalizedSamples(), nil)
-        }
-        throw ValidationError("\(url.path): unknown input format; use .csv[.gz], .npy or an IDX image file (*-idx3-ubyte[.gz])")
+/// Samples to score (and their 0/1 labels when the input is a labelled CSV): a CSV table, an
+/// .npy array `[N, …]` or an IDX image file.
+func readScoringInput(_ url: URL) throws -> (Samples, [Int]?) {
+    let name = url.lastPathComponent
+    if name.hasSuffix(".npy") {
+        let array = try NumpyReader.readArray(at: url)
+        guard array.shape.count >= 1 else { throw ValidationError("\(url.path): a 0-d array holds no samples") }
+        return (Samples(values: array.floatValues(), shape: array.shape.count == 1 ? [1, array.shape[0]] : array.shape), nil)
     }
+    if name.hasSuffix(".csv") || name.hasSuffix(".csv.gz") {
+        let table = try CSVReader.readLabeledTable(at: url, labelColumn: .named("label"))
+        return (table.samples.samples, table.samples.labels)
+    }
+    if name.contains("idx3-ubyte") {
+        return (try IDXReader.readImages(at: url).normalizedSamples(), nil)
+    }
+    throw ValidationError("\(url.path): unknown input format; use .csv[.gz], .npy or an IDX image file (*-idx3-ubyte[.gz])")
 }

@@ -1,0 +1,104 @@
+import Datasets
+import Foundation
+import Metrics
+
+/// Decision thresholds chosen without labelled anomalies: quantiles of the scores of normal
+/// calibration data. The calibration data is the run's validation split when it holds one out
+/// (`--validation-fraction`), else the training data itself, which is optimistic — a model
+/// scores the data it was fitted on lower than new normal data, so the false-positive rate on
+/// new normals tends to exceed the target (`source` says which was used).
+///
+/// The threshold for a target fraction f is the 100·(1 − f)-th percentile of the calibration
+/// scores (`Metrics.threshold(normalScores:falsePositiveRate:)`, PyOD's estimator), and a sample
+/// is anomalous when its score is at or above it (`Metrics.anomalyPredictions`).
+public struct RunThresholds: Codable, Sendable, Equatable {
+    public struct Threshold: Codable, Sendable, Equatable {
+        /// "fpr 0.05", "contamination 0.1".
+        public var name: String
+        /// The fraction of the calibration data flagged.
+        public var target: Double
+        public var threshold: Double
+        /// Achieved on the run's test set (metrics.json and the report): the share of test
+        /// normals flagged, and of test anomalies flagged.
+        public var testFalsePositiveRate: Double?
+        public var testRecall: Double?
+    }
+
+    public static let fileName = "thresholds.json"
+    /// The false-positive rates stored with every run.
+    public static let falsePositiveRates = [0.01, 0.05, 0.1]
+    /// PyOD's default contamination.
+    public static let defaultContamination = 0.1
+    /// At most this many calibration samples are scored (a seeded subset beyond it).
+    public static let calibrationLimit = 10_000
+
+    /// "validation" or "training".
+    public var source: String
+    public var thresholds: [Threshold]
+    /// The calibration scores, sorted ascending (any other target can be derived from them).
+    public var calibrationScores: [Float]?
+
+    /// - Throws: `MetricsError` for no scores or a NaN one.
+    public init(calibrationScores scores: [Float], source: String, contamination: Double = defaultContamination) throws {
+        self.source = source
+        let sorted = scores.sorted()
+        calibrationScores = sorted
+        thresholds =
+            try Self.falsePositiveRates.map {
+                Threshold(name: "fpr \($0)", target: $0, threshold: try Metrics.threshold(normalScores: sorted, falsePositiveRate: $0))
+            }
+            + [Threshold(name: "contamination \(contamination)", target: contamination,
+                         threshold: try Metrics.threshold(contamination: contamination, scores: sorted))]
+    }
+
+    /// The threshold for another target fraction (0…1), from the stored calibration scores.
+    public func threshold(flagging fraction: Double) throws -> Double? {
+        try calibrationScores.map { try Metrics.threshold(normalScores: $0, falsePositiveRate: fraction) }
+    }
+
+    /// The thresholds with their false-positive rate and recall on labelled test scores.
+    public func evaluated(scores: [Float], isAnomaly: [Bool]) -> RunThresholds {
+        var copy = self
+        let normals = zip(scores, isAnomaly).filter { !$0.1 }.map(\.0)
+        let anomalies = zip(scores, isAnomaly).filter { $0.1 }.map(\.0)
+        func share(_ values: [Float], above t: Double) -> Double? {
+            values.isEmpty ? nil : Double(values.filter { Double($0) >= t }.count) / Double(values.count)
+        }
+        copy.thresholds = thresholds.map {
+            var t = $0
+            t.testFalsePositiveRate = share(normals, above: t.threshold)
+            t.testRecall = share(anomalies, above: t.threshold)
+            return t
+        }
+        return copy
+    }
+
+    /// Without the calibration scores (the copy in metrics.json).
+    var summary: RunThresholds {
+        var copy = self
+        copy.calibrationScores = nil
+        return copy
+    }
+
+    /// Report rows: each threshold with what it achieved on the test set.
+    var reportRows: [(String, String)] {
+        thresholds.map { t in
+            let achieved = [
+                t.testFalsePositiveRate.map { String(format: "test FPR %.1f %%", 100 * $0) },
+                t.testRecall.map { String(format: "recall %.1f %%", 100 * $0) },
+            ].compactMap { $0 }.joined(separator: ", ")
+            return ("threshold, \(t.name) of the \(source) data", String(format: "%.6g", t.threshold) + (achieved.isEmpty ? "" : " → " + achieved))
+        }
+    }
+
+    /// The thresholds of a run folder (nil for runs written before thresholds existed).
+    public static func read(fromRunFolder folder: URL) throws -> RunThresholds? {
+        let url = folder.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        do {
+            return try JSONDecoder().decode(RunThresholds.self, from: data)
+        } catch {
+            throw ExperimentError.invalidArgument("\(url.path): not valid thresholds (\(error))")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Metrics
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Label new samples normal (0) or anomalous (1) with a finished run's model and a threshold chosen without labelled anomalies.",
+        discussion: """
+            Every run stores thresholds (thresholds.json): quantiles of the scores of normal \
+            calibration data — the run's validation split (train with --validation-fraction) or, \
+            without one, its training data (optimistic: new normals then exceed the target more \
+            often). A sample is anomalous when its score is at or above the threshold (the \
+            100·(1 − target)-th percentile of the calibration scores). Choose the \
+            threshold by target false-positive rate (--fpr), by contamination (the share of the \
+            calibration data flagged), or give one (--threshold); the default is --fpr 0.05. \
+            Output: CSV index,score,label,threshold.
+            """)
+
+    @Option(name: .customLong("run"), help: "A run folder written by `anomaly train` (runs/<id>).")
+    var runDirectory: String
+
+    @Option(help: "Samples to label: .csv[.gz], .npy, or *-idx3-ubyte[.gz].")
+    var input: String
+
+    @Option(help: "Target false-positive rate on the calibration data (0 < fpr < 1).")
+    var fpr: Double?
+
+    @Option(help: "Share of the calibration data to flag (0 < contamination < 1).")
+    var contamination: Double?
+
+    @Option(help: "A score threshold of your own.")
+    var threshold: Double?
+
+    @Option(help: "Write the CSV here (default: standard output).")
+    var labelsOutput: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard [fpr != nil, contamination != nil, threshold != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --fpr, --contamination, --threshold")
+        }
+        for (name, value) in [("--fpr", fpr), ("--contamination", contamination)] {
+            if let value, !(value > 0 && value < 1) { throw ValidationError("\(name) must be in (0, 1), got \(value)") }
+        }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be finite") }
+    }
+
+    func run() throws {
+        let folder = URL(fileURLWithPath: runDirectory, isDirectory: true)
+        let (chosen, description) = try resolvedThreshold(folder)
+        let replay = try RunReplay(directory: folder, dataRoot: common.dataRoot, progress: TerminalProgress(), logger: common.makeLogger())
+        let (samples, labels) = try readScoringInput(URL(fileURLWithPath: input))
+        let scores = try replay.score(samples)
+        let predicted = try anomalyPredictions(scores: scores, threshold: chosen).map { $0 ? 1 : 0 }
+        var text = "index,score,label,threshold\n"
+        for (i, s) in scores.enumerated() { text += "\(i),\(s),\(predicted[i]),\(chosen)\n" }
+        if let labelsOutput {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: labelsOutput), options: .atomic)
+            Swift.print("\(scores.count) labels written to \(labelsOutput)")
+        } else {
+            Swift.print(text, terminator: "")
+        }
+        var summary = "\(predicted.reduce(0, +)) of \(scores.count) samples anomalous at threshold \(chosen) (\(description))"
+        if let labels {
+            let normals = zip(predicted, labels).filter { $0.1 == 0 }, anomalies = zip(predicted, labels).filter { $0.1 == 1 }
+            if !normals.isEmpty {
+                summary += String(format: "; FPR %.2f %% on %d labelled normals", 100 * Double(normals.filter { $0.0 == 1 }.count) / Double(normals.count), normals.count)
+            }
+            if !anomalies.isEmpty {
+                summary += String(format: ", recall %.2f %% on %d labelled anomalies", 100 * Double(anomalies.filter { $0.0 == 1 }.count) / Double(anomalies.count), anomalies.count)
+            }
+        }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+
+    /// The threshold the options ask for, and how it was chosen.
+    func resolvedThreshold(_ folder: URL) throws -> (Double, String) {
+        if let threshold { return (threshold, "given") }
+        guard let thresholds = try RunThresholds.read(fromRunFolder: folder) else {
+            throw ValidationError("\(folder.path) has no \(RunThresholds.fileName) (a run from before thresholds); give --threshold")
+        }
+        let (target, name) = contamination.map { ($0, "contamination \($0)") } ?? ((fpr ?? 0.05), "fpr \(fpr ?? 0.05)")
+        guard let value = try thresholds.threshold(flagging: target) else {
+            throw ValidationError("\(folder.appendingPathComponent(RunThresholds.fileName).path) holds no calibration scores")
+        }
+        return (value, "\(name) of the run's \(thresholds.source) data")
+    }
+}

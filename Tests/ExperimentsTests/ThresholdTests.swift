@@ -1,0 +1,65 @@
+import Datasets
+import Detectors
+import Experiments
+import Foundation
+import Testing
+
+/// Thresholds chosen without labelled anomalies, and `anomaly predict`.
+@Suite struct ThresholdTests {
+    /// Thresholds are NumPy's percentiles of the calibration scores (the Metrics estimator);
+    /// their test rates count scores at or above them.
+    @Test func thresholdsArePercentilesOfTheCalibrationScores() throws {
+        let thresholds = try RunThresholds(calibrationScores: [5, 1, 3, 2, 4], source: "validation")
+            .evaluated(scores: [0, 3.5, 6, 4.7], isAnomaly: [false, false, true, true])
+        #expect(thresholds.calibrationScores == [1, 2, 3, 4, 5])
+        // np.percentile([1, 2, 3, 4, 5], 90) = 4.6
+        let fpr10 = try #require(thresholds.thresholds.first { $0.name == "fpr 0.1" })
+        #expect(abs(fpr10.threshold - 4.6) < 1e-12 && fpr10.testFalsePositiveRate == 0 && fpr10.testRecall == 1)
+        // np.percentile([1, 2, 3, 4, 5], 75) = 4.0
+        #expect(try thresholds.threshold(flagging: 0.25) == 4)
+        #expect(throws: (any Error).self) { try RunThresholds(calibrationScores: [], source: "training") }
+    }
+
+    /// A one-class run with a validation split calibrates on it; metrics.json and the report
+    /// show what each threshold achieved on the test set.
+    @Test func runsCalibrateOnTheirValidationSplit() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let configuration = RunConfiguration(
+            method: "knn", dataset: "mnist",
+            experimentProtocol: .oneClass(OneClassProtocol(normalClasses: [1], validationFraction: 0.3)), seed: 2)
+        let result = try ExperimentRunner(outputRoot: root)
+            .run(configuration, data: ExperimentData.load("mnist", root: miniData), method: MethodRegistry.entry(named: "knn"))
+        let thresholds = try #require(try RunThresholds.read(fromRunFolder: result.directory))
+        #expect(thresholds.source == "validation")
+        let fpr = try #require(thresholds.thresholds.first { $0.name == "fpr 0.05" })
+        #expect(try #require(fpr.testFalsePositiveRate) < 0.15)
+        let metrics = try String(contentsOf: result.directory.appendingPathComponent("metrics.json"), encoding: .utf8)
+        #expect(metrics.contains("testFalsePositiveRate") && !metrics.contains("calibrationScores"))
+        let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("threshold, fpr 0.05 of the validation data"))
+    }
+
+    @Test func predictLabelsAtTheTargetRateAndRejectsBadTargets() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard let trained = try runTool(["train", "--method", "pca", "--dataset", "thyroid", "--data-dir", miniData.path], in: dir)
+        else {
+            Issue.record("the anomaly executable was not built next to the tests")
+            return
+        }
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("runs").path).first)
+        let input = miniData.appendingPathComponent("tabular/thyroid.csv.gz").path
+        let predicted = try #require(
+            try runTool(["predict", "--run", "runs/\(run)", "--input", input, "--fpr", "0.05", "--data-dir", miniData.path], in: dir))
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let rows = predicted.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.count == 4 && ($0[2] == "0" || $0[2] == "1") })
+        #expect(predicted.stderr.contains("fpr 0.05 of the run's training data"), "\(predicted.stderr)")
+        for bad in [["--fpr", "1.5"], ["--fpr", "0.1", "--threshold", "2"]] {
+            let r = try #require(try runTool(["predict", "--run", "runs/\(run)", "--input", input] + bad, in: dir))
+            #expect(r.status != 0 && r.stderr.split(separator: "\n").count <= 3, "\(r.stderr)")
+        }
+    }
+}
