@@ -5,11 +5,13 @@ import Logging
 
 /// A finished run brought back to life from its folder.
 ///
-/// Methods that save their fitted state (every deep method) load `model.safetensors` and, for
+/// Methods that save their fitted state (every registered method: the deep ones as their state
+/// module, the classical ones as full-precision arrays) load `model.safetensors` and, for
 /// tables, `standardization.json`: scoring needs only the run folder, not the training data.
-/// Without that file such a run is refused rather than silently trained again. The classical
-/// detectors are fitted again: the data files are checked against the manifest's hashes, the
-/// split is rebuilt and must equal the recorded one, and fitting is deterministic in the seed.
+/// Without that file such a run is refused rather than silently trained again. A detector that
+/// saves nothing (one registered by a library user without `PersistentDetector`) is fitted
+/// again: the data files are checked against the manifest's hashes, the split is rebuilt and
+/// must equal the recorded one, and fitting is deterministic in the seed.
 public struct RunReplay {
     public let directory: URL
     public let configuration: RunConfiguration
@@ -70,6 +72,10 @@ public struct RunReplay {
                 throw ExperimentError.invalidArgument(
                     "input samples have shape \(samples.sampleShape), the run's model was trained on samples of shape \(expected.sampleShape)")
             }
+        }
+        if let standardizer, samples.featureCount != standardizer.mean.count {
+            throw ExperimentError.invalidArgument(
+                "input samples have \(samples.featureCount) columns, the run's model was trained on \(standardizer.mean.count)")
         }
         let input = try standardizer?.apply(samples) ?? samples
         return try detector.score(input, context: InferenceContext(seed: configuration.seed, device: try configuration.resolvedDevice()))

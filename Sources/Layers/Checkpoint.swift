@@ -131,13 +131,84 @@ public enum Checkpoint {
         _ tensors: [(name: String, tensor: Tensor)], to url: URL, metadata: [String: String],
         afterWriting: ((Int) throws -> Void)?
     ) throws {
+        let payloads = tensors.map { name, tensor in
+            Payload(name: name, dtype: "F32", shape: tensor.shape, byteCount: tensor.count * 4) { write in
+                let values = tensor.device == .cpu ? tensor : tensor.to(.cpu)
+                try write(UnsafeRawPointer(values.pointer))
+            }
+        }
+        try writeFile(payloads, to: url, metadata: metadata, afterWriting: afterWriting)
+    }
+
+    /// Values stored at their own precision: F32 for `Float`, F64 for `Double`.
+    public enum StoredValues: Sendable, Equatable {
+        case float32([Float])
+        case float64([Double])
+
+        var count: Int {
+            switch self {
+            case .float32(let v): return v.count
+            case .float64(let v): return v.count
+            }
+        }
+    }
+
+    /// Writes named arrays at full precision (a classical detector's fitted state, which must
+    /// load back bit for bit), atomically. Each shape's product must equal its value count.
+    public static func save(
+        arrays: [(name: String, shape: [Int], values: StoredValues)], to url: URL, metadata: [String: String] = [:]
+    ) throws {
+        let payloads = arrays.map { name, shape, values in
+            precondition(shape.reduce(1, *) == values.count, "Checkpoint.save: \(name) has \(values.count) values for shape \(shape)")
+            switch values {
+            case .float32(let v):
+                return Payload(name: name, dtype: "F32", shape: shape, byteCount: v.count * 4) { write in
+                    try v.withUnsafeBytes { try write($0.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!) }
+                }
+            case .float64(let v):
+                return Payload(name: name, dtype: "F64", shape: shape, byteCount: v.count * 8) { write in
+                    try v.withUnsafeBytes { try write($0.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!) }
+                }
+            }
+        }
+        try writeFile(payloads, to: url, metadata: metadata, afterWriting: nil)
+    }
+
+    /// Reads a checkpoint's arrays exactly, widened to Float64 (F32 and F64 entries round-trip
+    /// bit for bit; F16/BF16 are widened too), with its metadata.
+    public static func readArrays(from url: URL) throws -> (arrays: [String: (shape: [Int], values: [Double])], metadata: [String: String]) {
+        let data = try readBytes(url)
+        return try data.withUnsafeBytes { raw in
+            let (entries, dataStart) = try parseLayout(raw, path: url.path)
+            var arrays: [String: (shape: [Int], values: [Double])] = [:]
+            for entry in entries.tensors {
+                let count = entry.shape.reduce(1, *)
+                arrays[entry.name] = (entry.shape, entry.dtype.widened(raw.baseAddress! + dataStart + entry.begin, count: count))
+            }
+            return (arrays, entries.metadata)
+        }
+    }
+
+    /// One entry of the file being written: its header fields and a writer of its bytes.
+    private struct Payload {
+        let name: String
+        let dtype: String
+        let shape: [Int]
+        let byteCount: Int
+        /// Calls its argument with a pointer to `byteCount` little-endian bytes.
+        let bytes: (_ write: (UnsafeRawPointer) throws -> Void) throws -> Void
+    }
+
+    private static func writeFile(
+        _ payloads: [Payload], to url: URL, metadata: [String: String], afterWriting: ((Int) throws -> Void)?
+    ) throws {
         let path = url.path
         var seen = Set<String>()
-        for (name, _) in tensors {
-            precondition(name != "__metadata__", "Checkpoint.save: \"__metadata__\" cannot name a tensor")
-            precondition(seen.insert(name).inserted, "Checkpoint.save: duplicate tensor name \(name)")
+        for payload in payloads {
+            precondition(payload.name != "__metadata__", "Checkpoint.save: \"__metadata__\" cannot name a tensor")
+            precondition(seen.insert(payload.name).inserted, "Checkpoint.save: duplicate tensor name \(payload.name)")
         }
-        let header = Array(makeHeader(tensors, metadata: metadata).utf8)
+        let header = Array(makeHeader(payloads.map { ($0.name, $0.dtype, $0.shape, $0.byteCount) }, metadata: metadata).utf8)
 
         let directory = url.deletingLastPathComponent().path
         let temporary = "\(directory)/.\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
@@ -152,10 +223,9 @@ public enum Checkpoint {
             try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count) }
             var written = 8 + header.count
             try afterWriting?(written)
-            for (_, tensor) in tensors {
-                let values = tensor.device == .cpu ? tensor : tensor.to(.cpu)
-                try writeAll(fd, UnsafeRawPointer(values.pointer), values.count * 4)
-                written += values.count * 4
+            for payload in payloads {
+                try payload.bytes { try writeAll(fd, $0, payload.byteCount) }
+                written += payload.byteCount
                 try afterWriting?(written)
             }
             guard fsync(fd) == 0 else { throw WriteFailure("fsync failed: \(errnoMessage())") }
@@ -199,21 +269,24 @@ public enum Checkpoint {
 
     /// The JSON header, tensors in the given order and contiguous, padded with spaces so that
     /// the data section starts 8-byte aligned.
-    static func makeHeader(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) -> String {
-        var entries: [String] = []
+    static func makeHeader(_ entries: [(name: String, dtype: String, shape: [Int], byteCount: Int)], metadata: [String: String])
+        -> String
+    {
+        let tensors = entries
+        var fields: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
+            fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
-        for (name, tensor) in tensors {
-            let end = offset + tensor.count * 4
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append(
-                "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        for (name, dtype, shape, byteCount) in tensors {
+            let end = offset + byteCount
+            let dimensions = shape.map(String.init).joined(separator: ",")
+            fields.append(
+                "\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(dimensions)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
-        var header = "{\(entries.joined(separator: ","))}"
+        var header = "{\(fields.joined(separator: ","))}"
         let padding = (8 - header.utf8.count % 8) % 8
         header += String(repeating: " ", count: padding)
         return header
@@ -243,6 +316,12 @@ public enum Checkpoint {
 
     /// Reads and validates a whole checkpoint.
     public static func read(from url: URL) throws -> Contents {
+        try parse(try readBytes(url), path: url.path)
+    }
+
+    /// The file's bytes (mapped when safe), with the checkpoint errors for a missing or
+    /// unreadable file.
+    private static func readBytes(_ url: URL) throws -> Data {
         let path = url.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -255,22 +334,27 @@ public enum Checkpoint {
         } catch {
             throw CheckpointError.unreadable(path: path, reason: error.localizedDescription)
         }
-        return try parse(data, path: path)
+        return data
+    }
+
+    /// The validated header of safetensors bytes and where their data section starts.
+    private static func parseLayout(_ raw: UnsafeRawBufferPointer, path: String) throws -> (Header, Int) {
+        let fileSize = raw.count
+        guard fileSize >= 8 else { throw CheckpointError.fileTooShort(path: path, size: fileSize) }
+        let headerLength = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        guard headerLength <= UInt64(fileSize - 8) else {
+            throw CheckpointError.headerLengthBeyondFile(path: path, headerLength: headerLength, fileSize: fileSize)
+        }
+        let dataStart = 8 + Int(headerLength)
+        let entries = try parseHeader(UnsafeRawBufferPointer(rebasing: raw[8..<dataStart]), path: path)
+        try validateLayout(entries, dataSize: fileSize - dataStart, path: path)
+        return (entries, dataStart)
     }
 
     /// Parses safetensors bytes; `path` names the file in errors.
     static func parse(_ data: Data, path: String) throws -> Contents {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Contents in
-            let fileSize = raw.count
-            guard fileSize >= 8 else { throw CheckpointError.fileTooShort(path: path, size: fileSize) }
-            let headerLength = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-            guard headerLength <= UInt64(fileSize - 8) else {
-                throw CheckpointError.headerLengthBeyondFile(path: path, headerLength: headerLength, fileSize: fileSize)
-            }
-            let dataStart = 8 + Int(headerLength)
-            let entries = try parseHeader(UnsafeRawBufferPointer(rebasing: raw[8..<dataStart]), path: path)
-            let dataSize = fileSize - dataStart
-            try validateLayout(entries, dataSize: dataSize, path: path)
+            let (entries, dataStart) = try parseLayout(raw, path: path)
             var tensors: [String: Tensor] = [:]
             for entry in entries.tensors {
                 let tensor = Tensor.zeros(entry.shape)
@@ -343,6 +427,20 @@ public enum Checkpoint {
                         UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
                 }
             }
+        }
+
+        /// Little-endian values at `source` widened to Float64 (exact for every dtype).
+        func widened(_ source: UnsafeRawPointer, count: Int) -> [Double] {
+            if self == .f64 {
+                return (0..<count).map {
+                    Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))
+                }
+            }
+            var floats = [Float](repeating: 0, count: count)
+            floats.withUnsafeMutableBufferPointer { out in
+                if let base = out.baseAddress { convert(source, count: count, into: base) }
+            }
+            return floats.map(Double.init)
         }
     }
 

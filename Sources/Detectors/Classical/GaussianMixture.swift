@@ -386,3 +386,33 @@ enum KMeans {
         }
     }
 }
+
+extension GaussianMixture: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape, let model else { throw DetectorError.notFitted(Self.name) }
+        let (k, d) = (model.weights.count, sampleShape.reduce(1, *))
+        var arrays = FittedArrays()
+        arrays.add("weights", model.weights)
+        arrays.add("means", model.means, shape: [k, d])
+        arrays.add("choleskyFactors", model.choleskyFactors, shape: [k, d, d])
+        arrays.add("logLikelihood", scalar: model.logLikelihood)
+        arrays.add("iterations", scalar: Double(model.iterations))
+        arrays.add("converged", scalar: model.converged ? 1 : 0)
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let d = stored.sampleShape.reduce(1, *)
+        let loaded = Model(
+            weights: try stored.doubles("weights"), means: try stored.doubles("means"),
+            choleskyFactors: try stored.doubles("choleskyFactors"), logLikelihood: try stored.scalar("logLikelihood"),
+            iterations: try stored.integer("iterations"), converged: try stored.scalar("converged") != 0)
+        let k = loaded.weights.count
+        guard k > 0, loaded.means.count == k * d, loaded.choleskyFactors.count == k * d * d else {
+            throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "its mixture is malformed")
+        }
+        model = loaded
+        sampleShape = stored.sampleShape
+    }
+}

@@ -219,3 +219,35 @@ public struct IsolationForest: AnomalyDetector, Sendable {
         return nil
     }
 }
+
+extension IsolationForest: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape else { throw DetectorError.notFitted(Self.name) }
+        var arrays = FittedArrays()
+        arrays.add("feature", integers: forest.feature)
+        arrays.add("threshold", forest.threshold)
+        arrays.add("left", integers: forest.left)
+        arrays.add("roots", integers: forest.roots)
+        arrays.add("samplesPerTree", scalar: Double(samplesPerTree))
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    /// Loads a forest, checking that every walk stays inside it and ends (children come after
+    /// their parent, split features inside the sample).
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let width = stored.sampleShape.reduce(1, *)
+        let feature = try stored.integers("feature"), left = try stored.integers("left")
+        let threshold = try stored.floats("threshold"), roots = try stored.integers("roots")
+        let nodes = feature.count
+        let valid =
+            left.count == nodes && threshold.count == nodes && !roots.isEmpty && roots.allSatisfy { (0..<nodes).contains($0) }
+            && (0..<nodes).allSatisfy { i in
+                feature[i] < 0 || (feature[i] < width && left[i] > i && left[i] + 1 < nodes)
+            }
+        guard valid else { throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "its trees are malformed") }
+        forest = Forest(feature: feature.map(Int32.init), threshold: threshold, left: left.map(Int32.init), roots: roots)
+        samplesPerTree = try stored.integer("samplesPerTree")
+        sampleShape = stored.sampleShape
+    }
+}

@@ -140,3 +140,24 @@ public struct KNearestNeighbors: AnomalyDetector, Sendable {
         }
     }
 }
+
+extension KNearestNeighbors: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape else { throw DetectorError.notFitted(Self.name) }
+        var arrays = FittedArrays()
+        arrays.add("reference", reference, shape: [referenceCount, sampleShape.reduce(1, *)])
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let values = try stored.floats("reference"), width = stored.sampleShape.reduce(1, *)
+        guard values.count % width == 0, values.count / width >= configuration.k else {
+            throw DetectorError.incompatibleCheckpoint(
+                path: url.path, reason: "its reference set does not hold k = \(configuration.k) samples of \(width) values")
+        }
+        reference = values
+        referenceCount = values.count / width
+        sampleShape = stored.sampleShape
+    }
+}

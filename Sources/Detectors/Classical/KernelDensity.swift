@@ -187,3 +187,28 @@ public struct KernelDensity: AnomalyDetector, Sendable {
         }
     }
 }
+
+extension KernelDensity: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape, let selectedBandwidth else { throw DetectorError.notFitted(Self.name) }
+        var arrays = FittedArrays()
+        arrays.add("training", training, shape: [trainingCount, sampleShape.reduce(1, *)])
+        arrays.add("bandwidth", scalar: selectedBandwidth)
+        arrays.add("crossValidationScores", crossValidationScores)
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let values = try stored.doubles("training"), width = stored.sampleShape.reduce(1, *)
+        let bandwidth = try stored.scalar("bandwidth")
+        guard !values.isEmpty, values.count % width == 0, bandwidth > 0, bandwidth.isFinite else {
+            throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "its kernel bank or bandwidth is malformed")
+        }
+        training = values
+        trainingCount = values.count / width
+        selectedBandwidth = bandwidth
+        crossValidationScores = try stored.doubles("crossValidationScores")
+        sampleShape = stored.sampleShape
+    }
+}

@@ -427,3 +427,28 @@ final class KernelRowCache: @unchecked Sendable {
         return UnsafePointer(output)
     }
 }
+
+extension OneClassSVM: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape, let model else { throw DetectorError.notFitted(Self.name) }
+        var arrays = FittedArrays()
+        arrays.add("supportVectors", model.supportVectors, shape: [model.coefficients.count, sampleShape.reduce(1, *)])
+        arrays.add("coefficients", model.coefficients)
+        arrays.add("rho", scalar: model.rho)
+        arrays.add("gamma", scalar: model.gamma)
+        arrays.add("iterations", scalar: Double(model.iterations))
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let loaded = Model(
+            supportVectors: try stored.doubles("supportVectors"), coefficients: try stored.doubles("coefficients"),
+            rho: try stored.scalar("rho"), gamma: try stored.scalar("gamma"), iterations: try stored.integer("iterations"))
+        guard loaded.supportVectors.count == loaded.coefficients.count * stored.sampleShape.reduce(1, *) else {
+            throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "its support vectors and coefficients disagree")
+        }
+        model = loaded
+        sampleShape = stored.sampleShape
+    }
+}

@@ -248,3 +248,40 @@ public struct PCAReconstruction: AnomalyDetector, Sendable {
         return (mean, covariance)
     }
 }
+
+extension PCAReconstruction: PersistentDetector {
+    public func saveFittedState(to url: URL) throws {
+        guard let sampleShape, let model else { throw DetectorError.notFitted(Self.name) }
+        let width = sampleShape.reduce(1, *)
+        var arrays = FittedArrays()
+        if let scaler = model.scaler {
+            arrays.add("scaler.mean", scaler.mean)
+            arrays.add("scaler.scale", scaler.scale)
+        }
+        arrays.add("mean", model.mean)
+        arrays.add("components", model.components, shape: [model.explainedVariance.count, width])
+        arrays.add("explainedVariance", model.explainedVariance)
+        arrays.add("explainedVarianceRatio", model.explainedVarianceRatio)
+        arrays.add("firstSelected", scalar: Double(model.firstSelected))
+        try arrays.save(to: url, detector: Self.name, sampleShape: sampleShape, configuration: configuration)
+    }
+
+    public mutating func loadFittedState(from url: URL) throws {
+        let stored = try FittedArrays.Stored(url: url, detector: Self.name)
+        let width = stored.sampleShape.reduce(1, *)
+        let scaler = stored.arrays["scaler.mean"] == nil
+            ? nil : FeatureScaler(mean: try stored.doubles("scaler.mean"), scale: try stored.doubles("scaler.scale"))
+        let loaded = Model(
+            scaler: scaler, mean: try stored.doubles("mean"), components: try stored.doubles("components"),
+            explainedVariance: try stored.doubles("explainedVariance"),
+            explainedVarianceRatio: try stored.doubles("explainedVarianceRatio"),
+            firstSelected: try stored.integer("firstSelected"))
+        let kept = loaded.explainedVariance.count
+        guard loaded.mean.count == width, loaded.components.count == kept * width,
+            loaded.explainedVarianceRatio.count == kept, (0...kept).contains(loaded.firstSelected),
+            scaler.map({ $0.mean.count == width && $0.scale.count == width }) ?? true
+        else { throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "its PCA basis is malformed") }
+        model = loaded
+        sampleShape = stored.sampleShape
+    }
+}

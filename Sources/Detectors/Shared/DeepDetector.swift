@@ -41,26 +41,14 @@ extension DeepDetector {
 
     public func saveFittedState(to url: URL) throws {
         guard let state else { throw DetectorError.notFitted(Self.methodName) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         try Checkpoint.save(
             state, to: url,
-            metadata: [
-                "detector": Self.methodName, "sampleShape": state.sampleShape.map(String.init).joined(separator: ","),
-                "configuration": String(decoding: try encoder.encode(configuration), as: UTF8.self),
-            ])
+            metadata: FittedStateMetadata.make(detector: Self.methodName, sampleShape: state.sampleShape, configuration: configuration))
     }
 
     public mutating func loadFittedState(from url: URL) throws {
         let metadata = try Checkpoint.read(from: url).metadata
-        guard metadata["detector"] == Self.methodName else {
-            throw DetectorError.incompatibleCheckpoint(
-                path: url.path, reason: "it holds a '\(metadata["detector"] ?? "?")' model, not \(Self.methodName)")
-        }
-        let shape = (metadata["sampleShape"] ?? "").split(separator: ",").compactMap { Int($0) }
-        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
-            throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "it records no sample shape")
-        }
+        let shape = try FittedStateMetadata.sampleShape(metadata, detector: Self.methodName, url: url)
         var generator = SeededGenerator(seed: 0)
         let restored = try Self.makeState(sampleShape: shape, configuration: configuration, using: &generator)
         try Checkpoint.load(into: restored, from: url)
