@@ -26,7 +26,9 @@ extension ExperimentData {
         return ExperimentData(name: name, sources: sources, fileHashes: hashes, notes: notes)
     }
 
-    /// SHA-256 of the data files of `name` (the whole data-set folder; for tables, its CSV).
+    /// SHA-256 of the data files of `name` (the whole data-set folder; for tables, its CSV), by
+    /// path relative to the data root (`mnist/train-images-idx3-ubyte.gz`), so that moving the
+    /// data root does not invalidate a run's manifest.
     static func hashFiles(of name: String, root: URL, into hashes: inout [String: String], notes: inout [String]) throws {
         let description = try DatasetCatalog.description(of: name)
         let folder = try DatasetCatalog.locate(name, root: root)
@@ -41,8 +43,11 @@ extension ExperimentData {
                 return description.kind == .images || url.lastPathComponent.hasPrefix(name + ".")
             }
             .sorted { $0.path < $1.path }
+        let rootPath = root.standardizedFileURL.path
         for file in files {
-            hashes[file.path] = try FileHash.sha256(of: file)
+            let path = file.standardizedFileURL.path
+            let relative = path.hasPrefix(rootPath + "/") ? String(path.dropFirst(rootPath.count + 1)) : path
+            hashes[relative] = try FileHash.sha256(of: file)
         }
     }
 }

@@ -99,3 +99,19 @@ import Testing
         #expect(test.samples.count == raw.count)
     }
 }
+
+@Suite struct ManifestPathTests {
+    /// File hashes are keyed by path relative to the data root: the same data under another
+    /// root gives the same manifest entries.
+    @Test func movingTheDataRootKeepsTheManifestValid() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let moved = root.appendingPathComponent("elsewhere/data")
+        try FileManager.default.createDirectory(at: moved.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: miniData, to: moved)
+        let original = try ExperimentData.load("thyroid", root: miniData).fileHashes
+        let copy = try ExperimentData.load("thyroid", root: moved).fileHashes
+        #expect(original == copy)
+        #expect(Array(original.keys) == ["tabular/thyroid.csv.gz"])
+    }
+}
