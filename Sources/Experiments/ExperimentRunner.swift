@@ -200,7 +200,7 @@ public struct ExperimentRunner {
                 configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
                 scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
-                training: history.epochs, thresholds: thresholds)
+                training: history.epochs, thresholds: thresholds, testSamples: test.samples)
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
             try? FileManager.default.removeItem(at: checkpoints)
             let directory = try RunDirectory.finish(folder, id: id, in: outputRoot)

@@ -16,6 +16,8 @@ public struct HTMLReport {
     public var notes: [String]
     /// More inline SVG charts (training curves), shown after the score plots.
     public var extraPlots: [String] = []
+    /// HTML of the image gallery (most and least anomalous test images), for image data.
+    var galleryHTML: String? = nil
 
     public init(
         title: String, configuration: [(String, String)], metrics: [(String, String)],
@@ -60,6 +62,9 @@ public struct HTMLReport {
         table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; }
         th { background: #f5f5f5; font-weight: 600; } .plots { display: flex; flex-wrap: wrap; gap: 16px; }
         .note { color: #8a5a00; } footer { margin-top: 32px; color: #888; font-size: 12px; }
+        h3 { font-size: 14px; } .gallery { display: flex; flex-wrap: wrap; gap: 8px; }
+        figure { margin: 0; text-align: center; font-size: 11px; } figure img { width: 84px; image-rendering: pixelated; border: 3px solid #2ca02c; }
+        figure.anomaly img { border-color: #d62728; }
         </style></head><body>
         <h1>\(e(title))</h1>
         \(notes.map { "<p class=\"note\">\(e($0))</p>" }.joined(separator: "\n"))
@@ -71,6 +76,7 @@ public struct HTMLReport {
         \(pr)
         \(histogram)
         </div>
+        \(galleryHTML.map { "<h2>Test images (frame: red = anomaly, green = normal)</h2>\n" + $0 } ?? "")
         \(extraPlots.isEmpty ? "" : "<h2>Training</h2>\n<div class=\"plots\">\n" + extraPlots.joined(separator: "\n") + "\n</div>")
         <h2>Configuration</h2>
         \(table(configuration))

@@ -88,7 +88,8 @@ enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
-        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil
+        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil,
+        testSamples: Samples? = nil
     ) throws -> HTMLReport {
         let roc = try rocCurve(scores: scores, labels: isAnomaly)
         let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
@@ -116,6 +117,7 @@ enum ReportBuilder {
             anomalyScores: zip(scores, isAnomaly).filter { $0.1 }.map { Double($0.0) },
             notes: notes)
         report.extraPlots = trainingPlots(training)
+        report.galleryHTML = testSamples.flatMap { ImageGallery(samples: $0, scores: scores, isAnomaly: isAnomaly)?.html() }
         return report
     }
 

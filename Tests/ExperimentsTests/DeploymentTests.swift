@@ -38,6 +38,12 @@ import Testing
         #expect(metrics.contains("testFalsePositiveRate") && !metrics.contains("calibrationScores"))
         let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("threshold, fpr 0.05 of the validation data"))
+        // The gallery of most / least anomalous test images: 8 + 8 inline 28×28 BMPs.
+        #expect(report.contains("Most anomalous test images") && report.contains("Least anomalous test images"))
+        let uris = report.components(separatedBy: "data:image/bmp;base64,").dropFirst()
+        #expect(uris.count == 16)
+        let bitmap = try #require(uris.first.flatMap { Data(base64Encoded: String($0.prefix { $0 != "\"" })) })
+        #expect(bitmap.count == 54 + 28 * 84 && bitmap.prefix(2) == Data("BM".utf8))
     }
 
     @Test func predictLabelsAtTheTargetRateAndRejectsBadTargets() throws {
