@@ -288,8 +288,9 @@ public struct TrainingLoop {
         }
         if let record = meta["best"] {
             let parts = record.split(separator: ",")
+            let shapes = Dictionary(uniqueKeysWithValues: model.namedTensors().map { ($0.name, $0.tensor.shape) })
             guard parts.count == 2, let epoch = Int(parts[0]), let loss = Double(parts[1]),
-                Set(bestTensors.keys) == Set(modelTensors.keys)
+                Set(bestTensors.keys) == Set(shapes.keys), bestTensors.allSatisfy({ shapes[$0.key] == $0.value.shape })
             else { throw incompatible("its model-selection entries are incomplete") }
             let device = model.namedTensors().first?.tensor.device ?? .cpu
             best = (loss, epoch, bestTensors.mapValues { $0.to(device) })
