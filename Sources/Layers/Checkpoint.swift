@@ -272,14 +272,13 @@ public enum Checkpoint {
     static func makeHeader(_ entries: [(name: String, dtype: String, shape: [Int], byteCount: Int)], metadata: [String: String])
         -> String
     {
-        let tensors = entries
         var fields: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
-        for (name, dtype, shape, byteCount) in tensors {
+        for (name, dtype, shape, byteCount) in entries {
             let end = offset + byteCount
             let dimensions = shape.map(String.init).joined(separator: ",")
             fields.append(

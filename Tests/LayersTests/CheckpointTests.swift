@@ -82,6 +82,26 @@ private func checkpointError(
 }
 
 @Suite struct CheckpointRoundTripTests {
+    /// Arrays saved at full precision (F64 / F32) read back bit for bit, with their shapes, and
+    /// the file stays a valid safetensors file for `read` (which converts to Float32).
+    @Test func fullPrecisionArraysRoundTrip() throws {
+        let dir = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("state.safetensors")
+        let doubles = [0.1, -1e-300, Double.pi, 12_345_678.901234567, 0]
+        let floats: [Float] = [0.1, -3.5, .greatestFiniteMagnitude]
+        try Checkpoint.save(
+            arrays: [("a", [5], .float64(doubles)), ("b", [1, 3], .float32(floats)), ("empty", [0], .float64([]))],
+            to: url, metadata: ["k": "v"])
+        let (arrays, metadata) = try Checkpoint.readArrays(from: url)
+        #expect(metadata == ["k": "v"])
+        #expect(arrays["a"]?.values == doubles && arrays["a"]?.shape == [5])
+        #expect(arrays["b"]?.values == floats.map(Double.init) && arrays["b"]?.shape == [1, 3])
+        #expect(arrays["empty"]?.values == [])
+        let asTensors = try Checkpoint.read(from: url)
+        #expect(asTensors.tensors["a"]?.toArray() == doubles.map(Float.init))
+    }
+
     @Test func saveChangeLoadRestoresEveryTensor() throws {
         let dir = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
