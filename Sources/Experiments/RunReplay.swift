@@ -32,7 +32,7 @@ public struct RunReplay {
             let model = directory.appendingPathComponent(RunDirectory.checkpointName)
             guard FileManager.default.fileExists(atPath: model.path) else {
                 throw ExperimentError.invalidArgument(
-                    "\(model.path): missing; the run folder has no saved model and '\(configuration.method)' is not retrained silently")
+                    "\(model.path): missing; the run folder has no saved model and '\(configuration.method)' is not retrained silently (runs written before classical detectors saved their state need `anomaly train` again)")
             }
             try detector.loadFittedState(from: model)
             let statistics = directory.appendingPathComponent(RunDirectory.standardizationName)

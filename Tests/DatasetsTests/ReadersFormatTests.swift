@@ -143,6 +143,9 @@ struct ReadersCSVTests {
             ("x,y,label\n1,2,0,9\n", ":2: column 4: ragged row: 4 fields, but the header has 3 columns"),
             ("x,y,label\n1,abc,0\n", ":2: column 2: 'abc' in column 'y' is not a number"),
             ("x,y,label\n1,,0\n", ":2: column 2: missing value in column 'y'"),
+            ("x,y,label\n1,2,0\nnan,4,1\n", ":3: column 1: 'nan' in column 'x' is not a finite number (NaN, infinity or beyond Float32's range)"),
+            ("x,y,label\n1,-inf,0\n", ":2: column 2: '-inf' in column 'y' is not a finite number (NaN, infinity or beyond Float32's range)"),
+            ("x,y,label\n1,1e300,0\n", ":2: column 2: '1e300' in column 'y' is not a finite number (NaN, infinity or beyond Float32's range)"),
             ("x,y,label\n1,2,0.5\n", ":2: column 3: label 0.5 in column 'label' is not an integer"),
         ]
         for (index, (text, suffix)) in cases.enumerated() {

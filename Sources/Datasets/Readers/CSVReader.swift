@@ -165,6 +165,12 @@ public enum CSVReader {
                             path: path, line: lineNumber, column: column + 1,
                             problem: "'\(text)' in column '\(columnNames[column])' is not a number")
                     }
+                    if !value.isFinite || !Float(value).isFinite {
+                        let text = String(decoding: buffer[trimmedStart..<trimmedEnd].prefix(40), as: UTF8.self)
+                        throw DatasetError.invalidField(
+                            path: path, line: lineNumber, column: column + 1,
+                            problem: "'\(text)' in column '\(columnNames[column])' is not a finite number (NaN, infinity or beyond Float32's range)")
+                    }
                     rowValues[column] = value
                     column += 1
                     if fieldEnd >= contentEnd { break }
