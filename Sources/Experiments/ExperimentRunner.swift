@@ -297,7 +297,7 @@ public struct ExperimentRunner {
             throw ExperimentError.invalidArgument("\(data.name): no source named '\(split.trainingSource)'")
         }
         var standardizer: Standardizer? = nil
-        if data.isTabular && configuration.standardize {
+        if data.isTabular && configuration.standardize && trainSource.samples.sampleShape.count == 1 {
             let guardRule: ScaleGuard
             if case .tabular(let p) = configuration.experimentProtocol, case .drocc = p.rule { guardRule = .drocc } else { guardRule = .goad }
             standardizer = try Standardizer(
