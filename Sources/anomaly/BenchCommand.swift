@@ -42,6 +42,8 @@ struct Bench: ParsableCommand {
         let logger = common.makeLogger()
         let methodNames = methods.split(separator: ",").map(String.init)
         let datasetNames = datasets.split(separator: ",").map(String.init)
+        guard !methodNames.isEmpty else { throw ValidationError("--methods: no method named (e.g. --methods iforest,knn)") }
+        guard !datasetNames.isEmpty else { throw ValidationError("--datasets: no data set named (e.g. --datasets thyroid)") }
         let seedValues = try seeds.split(separator: ",").map { s -> UInt64 in
             guard let v = UInt64(s) else { throw ValidationError("--seeds: '\(s)' is not a non-negative integer") }
             return v

@@ -82,6 +82,10 @@ final class PipeDrain: @unchecked Sendable {
             (["train", "--method", "knn", "--dataset", "no-such-set"], "unknown data set 'no-such-set'"),
             (["train", "--method", "no-such-method", "--dataset", "thyroid"], "unknown method 'no-such-method'"),
             (["train", "--method", "knn", "--dataset", "thyroid", "--frobnicate"], "Unknown option '--frobnicate'"),
+            (["train", "--method", "iforest", "--dataset", "thyroid", "--option", "treeCount=9223372036854775807"],
+             "option treeCount=9223372036854775807 is invalid: must be in 1...100000"),
+            (["train", "--method", "ocsvm", "--dataset", "thyroid", "--option", "cacheSizeMB=1e15"], "option cacheSizeMB="),
+            (["bench", "--methods", ",", "--datasets", "thyroid"], "--methods: no method named"),
         ]
         for (arguments, message) in cases {
             guard let r = try runTool(arguments + ["--data-dir", miniData.path], in: dir) else {
