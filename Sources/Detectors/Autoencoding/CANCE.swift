@@ -408,7 +408,7 @@ public struct CANCE: DeepDetector {
         let metadata = try Checkpoint.read(from: url).metadata
         guard metadata["detector"] == methodName,
             let json = metadata["configuration"]?.data(using: .utf8),
-            let configuration = try? JSONDecoder().decode(Configuration.self, from: json)
+            let configuration = try? ConfigurationDecoding.decode(Configuration.self, from: json, defaults: Configuration())
         else { throw refuse("not a fitted CANCE model") }
         var source = CANCE(configuration)
         try source.loadFittedState(from: url)
