@@ -180,6 +180,17 @@ import Testing
         let reused = try fitted(["variant": "error", "autoencoderModel": folder.path])
         let context = InferenceContext()
         #expect(try reused.score(prepared.test.samples, context: context) == own.score(prepared.test.samples, context: context))
+        // A model written before an option existed (its recorded configuration lacks the key)
+        // still lends its autoencoder: the configuration is read over the defaults.
+        let contents = try Checkpoint.read(from: model)
+        var metadata = contents.metadata
+        var recorded = try #require(
+            try JSONSerialization.jsonObject(with: Data(metadata["configuration"]!.utf8)) as? [String: Any])
+        recorded["extractor"] = nil
+        metadata["configuration"] = String(decoding: try JSONSerialization.data(withJSONObject: recorded), as: UTF8.self)
+        try Checkpoint.save(contents.names.map { ($0, contents.tensors[$0]!) }, to: model, metadata: metadata)
+        let older = try fitted(["variant": "error", "autoencoderModel": model.path])
+        #expect(try older.score(prepared.test.samples, context: context) == own.score(prepared.test.samples, context: context))
         #expect(throws: DetectorError.self) { _ = try fitted(["autoencoderModel": folder.appendingPathComponent("none").path]) }
     }
 
