@@ -146,8 +146,8 @@ public struct ExperimentRunner {
             (id, folder) = try RunDirectory.partialFolder(resuming)
             try Self.checkResumable(folder, record: record, manifest: manifest)
         } else {
-            id = try RunDirectory.newIdentifier(in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
-            folder = try RunDirectory.createPartial(in: outputRoot, id: id)
+            (id, folder) = try RunDirectory.createPartial(
+                in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
             do {
                 try manifest.write(to: folder.appendingPathComponent("manifest.json"))
                 try RunDirectory.writeJSON(record, to: folder.appendingPathComponent("config.json"))

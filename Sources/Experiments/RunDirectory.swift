@@ -12,16 +12,25 @@ public enum RunDirectory {
     public static let standardizationName = "standardization.json"
 
     /// Creates the partial folder `root/.<id>.partial` of a new run.
-    public static func createPartial(in root: URL, id: String) throws -> URL {
+    /// Creates the partial folder of a new run, `.<id>.partial`, atomically: `mkdir` fails when
+    /// the folder exists, so two runs started in the same second (same method, data set and
+    /// seed) take different ids (`…-s0-2`) instead of sharing — or deleting — one folder.
+    public static func createPartial(in root: URL, method: String, dataset: String, seed: UInt64) throws -> (id: String, folder: URL) {
         let fm = FileManager.default
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        let partial = root.appendingPathComponent(".\(id).partial")
-        try? fm.removeItem(at: partial)
-        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
-        guard fm.isWritableFile(atPath: partial.path) else {
+        guard fm.isWritableFile(atPath: root.path) else {
             throw ExperimentError.invalidArgument("\(root.path): the output folder is not writable")
         }
-        return partial
+        var attempt = 0
+        while true {
+            let id = try newIdentifier(in: root, method: method, dataset: dataset, seed: seed, skipping: attempt)
+            let partial = root.appendingPathComponent(".\(id).partial")
+            if mkdir(partial.path, 0o755) == 0 { return (id, partial) }
+            guard errno == EEXIST, attempt < 10_000 else {
+                throw ExperimentError.invalidArgument("\(partial.path): cannot create the run folder (\(String(cString: strerror(errno))))")
+            }
+            attempt += 1
+        }
     }
 
     /// The partial folder named by a user (`runs/.<id>.partial`, or `runs/<id>` for it) and its id.
@@ -51,15 +60,24 @@ public enum RunDirectory {
     }
 
     /// `20261122-181500-iforest-thyroid-s0`, with `-2`, `-3`… if taken.
-    public static func newIdentifier(in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date()) throws -> String {
+    /// `<UTC time>-<method>-<data set>-s<seed>`, with `-2`, `-3`, … when a run folder (finished or
+    /// partial) of that name exists; `skipping` more suffixes after that.
+    public static func newIdentifier(
+        in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date(), skipping: Int = 0
+    ) throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let clean = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }) }
         let base = "\(formatter.string(from: date))-\(clean(method))-\(clean(dataset))-s\(seed)"
-        var id = base, n = 2
-        while FileManager.default.fileExists(atPath: root.appendingPathComponent(id).path) {
+        var id = base, n = 2, skipped = 0
+        func taken(_ id: String) -> Bool {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent(id).path)
+                || FileManager.default.fileExists(atPath: root.appendingPathComponent(".\(id).partial").path)
+        }
+        while taken(id) || skipped < skipping {
+            if !taken(id) { skipped += 1 }
             id = "\(base)-\(n)"
             n += 1
         }

@@ -170,3 +170,19 @@ import Testing
         }
     }
 }
+
+@Suite struct RunFolderNamingTests {
+    /// Runs started in the same second with the same method, data set and seed get their own
+    /// folders; an existing partial folder is never reused or deleted.
+    @Test func sameSecondRunsGetTheirOwnFolders() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let date = Date()
+        let base = try RunDirectory.newIdentifier(in: root, method: "knn", dataset: "thyroid", seed: 0, date: date)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent(".\(base).partial"), withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: root.appendingPathComponent(".\(base).partial/marker"))
+        let folders = try (0..<3).map { _ in try RunDirectory.createPartial(in: root, method: "knn", dataset: "thyroid", seed: 0) }
+        #expect(Set(folders.map(\.id)).count == 3 && !folders.map(\.id).contains(base))
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(".\(base).partial/marker").path))
+    }
+}
