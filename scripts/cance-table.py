@@ -13,8 +13,9 @@ for r in csv.DictReader(open(os.path.join(cance, "results.csv"))):
     auroc[("cance", int(r["normal_class"]), int(r["seed"]))] = 100 * float(r["auroc"])
 for variant, _ in variants[:3]:
     for path in glob.glob(os.path.join(ablations, variant, "class-*-seed-*", "results.csv")):
+        _, normal, _, seed = os.path.basename(os.path.dirname(path)).split("-")  # class-C-seed-S
         for r in csv.DictReader(open(path)):
-            auroc[(variant, int(r["normal_class"]), int(r["seed"]))] = 100 * float(r["auroc"])
+            auroc[(variant, int(normal), int(seed))] = 100 * float(r["auroc"])
 pairs = sorted({(c, s) for (_, c, s) in auroc if all((v, c, s) in auroc for v, _ in variants)})
 classes = sorted({c for c, _ in pairs})
 seeds = sorted({s for _, s in pairs})
