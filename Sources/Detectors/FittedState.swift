@@ -50,7 +50,12 @@ struct FittedArrays {
         entries.append((name, shape ?? [values.count], .float32(values)))
     }
 
-    mutating func add<I: BinaryInteger>(_ name: String, integers: [I]) { add(name, integers.map(Double.init)) }
+    mutating func add<I: BinaryInteger>(_ name: String, integers: [I]) {
+        var values: [Double] = []
+        values.reserveCapacity(integers.count)
+        for value in integers { values.append(Double(value)) }
+        add(name, values)
+    }
 
     mutating func add(_ name: String, scalar: Double) { add(name, [scalar]) }
 

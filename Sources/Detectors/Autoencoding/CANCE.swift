@@ -642,8 +642,7 @@ public struct TruncatedNormal: Sendable, Equatable {
         guard upper > lower else { return lower }
         let u = Double.random(in: 0..<1, using: &g)
         guard scale > 0, mass > 1e-300 else { return lower + (upper - lower) * u }
-        let (alpha, beta) = standardBounds
-        let p = Self.cdf(alpha) + u * mass
+        let p = Self.cdf(standardBounds.alpha) + u * mass
         let x = location + scale * Self.quantile(min(max(p, 1e-300), 1 - 1e-16))
         return min(max(x, lower), upper)
     }
