@@ -237,7 +237,10 @@ public struct CANCE: DeepDetector {
             let a = noiseStandardDeviations()
             let dataLogOdds = logOdds(data), noiseLogOdds = logOdds(noise(epsilon, a.detached()))
             let nce = (-1 * dataLogOdds).softplus().mean() + noiseLogOdds.softplus().mean() * Float(ratio)
-            let dataLogQ = logNoiseDensity(data, a), noiseLogQ = logNoiseDensity(noise(epsilon, a), a)
+            // At c' = μ + L A ε the whitened noise is ε itself: log q_A(c') = −½‖ε‖² − Σ log A_ii − …,
+            // so the noise term needs no second sample and no solve; its gradient reaches a through A.
+            let dataLogQ = logNoiseDensity(data, a)
+            let noiseLogQ = -0.5 * epsilon.squared().sum(axis: 1) - (a.log().sum() + logNormalizer)
             let dataHat = (dataLogOdds + dataLogQ).detached() - dataLogQ
             let noiseHat = (noiseLogOdds + noiseLogQ).detached() - noiseLogQ
             let adversarial = (-1 * dataHat).softplus().mean() + noiseHat.softplus().mean() * Float(ratio)
@@ -425,11 +428,16 @@ public struct CANCE: DeepDetector {
 
     /// L_cov: the mean of the squared off-diagonal entries of the batch covariance of z `[B, k]`.
     public static func covarianceLoss(_ z: Tensor) -> Tensor {
-        let (b, k) = (z.shape[0], z.shape[1])
-        guard k > 1, b > 1 else { return (z * 0).sum() }
+        let b = z.shape[0]
+        guard z.shape[1] > 1, b > 1 else { return (z * 0).sum() }
         let centred = z - z.mean(axis: 0, keepDims: true)
-        let covariance = matmul(centred, centred, transposeA: true) / Float(b - 1)
-        let offDiagonal = covariance * (Tensor.ones([k, k]) - Tensor.eye(k)).to(z.device)
+        return offDiagonalMeanSquare(matmul(centred, centred, transposeA: true) / Float(b - 1))
+    }
+
+    /// Σ_{i≠j} C_ij² / (k(k − 1)) of a `k × k` covariance.
+    static func offDiagonalMeanSquare(_ covariance: Tensor) -> Tensor {
+        let k = covariance.shape[0]
+        let offDiagonal = covariance * (Tensor.ones([k, k]) - Tensor.eye(k)).to(covariance.device)
         return offDiagonal.squared().sum() / Float(k * (k - 1))
     }
 
@@ -492,9 +500,9 @@ public struct CANCE: DeepDetector {
         }
         let mse = squaredError / Double(max(samples.values.count, 1))
         guard let covarianceWeight, let moments, moments.dimension > 1 else { return mse }
-        let (k, covariance) = (moments.dimension, moments.covariance)
-        let offDiagonal = (0..<(k * k)).reduce(0.0) { $0 + ($1 / k == $1 % k ? 0 : covariance[$1] * covariance[$1]) }
-        return mse + covarianceWeight * offDiagonal / Double(k * (k - 1))
+        let k = moments.dimension
+        let covariance = Tensor(moments.covariance.map(Float.init), shape: [k, k])
+        return mse + covarianceWeight * Double(offDiagonalMeanSquare(covariance).item())
     }
 
     // MARK: The density (§2.5.3–2.5.4)
