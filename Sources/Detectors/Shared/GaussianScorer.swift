@@ -36,21 +36,14 @@ public enum GaussianScorer {
         for m in 0..<k {
             guard let l = choleskyFactor(Array(values[(m * d * d)..<((m + 1) * d * d)]), size: d) else { return nil }
             logDeterminants[m] = Float((0..<d).reduce(0.0) { $0 + 2 * Foundation.log(l[$1 * d + $1]) })
-            // Σ⁻¹ = L⁻ᵀ L⁻¹, column by column: solve L y = e_c, then Lᵀ x = y.
-            for c in 0..<d {
-                var y = [Double](repeating: 0, count: d)
-                for i in 0..<d {
-                    var s = i == c ? 1.0 : 0.0
-                    for p in 0..<i { s -= l[i * d + p] * y[p] }
-                    y[i] = s / l[i * d + i]
+            // Σ⁻¹ = L⁻ᵀ L⁻¹ (L⁻¹ lower-triangular: the sum runs from max(i, j)).
+            let inverse = lowerTriangularInverse(l, dimension: d)
+            for i in 0..<d {
+                for j in 0..<d {
+                    var s = 0.0
+                    for p in max(i, j)..<d { s += inverse[p * d + i] * inverse[p * d + j] }
+                    inverses[m * d * d + i * d + j] = Float(s)
                 }
-                var x = [Double](repeating: 0, count: d)
-                for i in stride(from: d - 1, through: 0, by: -1) {
-                    var s = y[i]
-                    for p in (i + 1)..<d { s -= l[p * d + i] * x[p] }
-                    x[i] = s / l[i * d + i]
-                }
-                for i in 0..<d { inverses[m * d * d + i * d + c] = Float(x[i]) }
             }
         }
         return (Tensor(inverses, shape: [k, d, d]), Tensor(logDeterminants))
