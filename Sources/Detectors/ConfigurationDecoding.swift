@@ -5,6 +5,15 @@ import Foundation
 /// clearing an optional), and the result is decoded with the synthesised `Decodable`. So no
 /// configuration needs a hand-written decoder, and `{}` decodes to the defaults.
 public enum ConfigurationDecoding {
+    /// A configuration as JSON, keys sorted, non-finite numbers as "inf"/"-inf"/"nan": what run
+    /// folders (config.json) and model files record.
+    public static func json<C: Encodable>(_ configuration: C) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(configuration), as: UTF8.self)
+    }
+
     /// Decodes `data` (a JSON object, possibly partial) over `defaults`.
     public static func decode<C: Codable>(_ type: C.Type = C.self, from data: Data, defaults: C) throws -> C {
         guard let overrides = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -5,12 +5,9 @@ import Layers
 /// detector wrote it, the sample shape it was fitted on, and its configuration as JSON.
 enum FittedStateMetadata {
     static func make<C: Encodable>(detector: String, sampleShape: [Int], configuration: C) throws -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return [
+        [
             "detector": detector, "sampleShape": sampleShape.map(String.init).joined(separator: ","),
-            "configuration": String(decoding: try encoder.encode(configuration), as: UTF8.self),
+            "configuration": try ConfigurationDecoding.json(configuration),
         ]
     }
 

@@ -15,10 +15,7 @@ public final class AnyDetector {
 
     public init<D: AnomalyDetector>(method: String, _ detector: D, configuration: D.Configuration) {
         self.method = method
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        configurationJSON = (try? encoder.encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        configurationJSON = (try? ConfigurationDecoding.json(configuration)) ?? "{}"
         let box = DetectorBox(detector)
         fitBody = { data, context in try box.detector.fit(data, context: context) }
         scoreBody = { samples, context in try box.detector.score(samples, context: context) }
