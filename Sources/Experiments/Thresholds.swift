@@ -57,20 +57,25 @@ public struct RunThresholds: Codable, Sendable, Equatable {
     }
 
     /// The thresholds with their false-positive rate and recall on labelled test scores.
-    public func evaluated(scores: [Float], isAnomaly: [Bool]) -> RunThresholds {
+    public func evaluated(scores: [Float], isAnomaly: [Bool]) throws -> RunThresholds {
         var copy = self
-        let normals = zip(scores, isAnomaly).filter { !$0.1 }.map(\.0)
-        let anomalies = zip(scores, isAnomaly).filter { $0.1 }.map(\.0)
-        func share(_ values: [Float], above t: Double) -> Double? {
-            values.isEmpty ? nil : Double(values.filter { Double($0) >= t }.count) / Double(values.count)
-        }
-        copy.thresholds = thresholds.map {
+        copy.thresholds = try thresholds.map {
             var t = $0
-            t.testFalsePositiveRate = share(normals, above: t.threshold)
-            t.testRecall = share(anomalies, above: t.threshold)
+            (t.testFalsePositiveRate, t.testRecall) = Self.rates(
+                flagged: try anomalyPredictions(scores: scores, threshold: t.threshold), isAnomaly: isAnomaly)
             return t
         }
         return copy
+    }
+
+    /// The share of normals flagged (false-positive rate) and of anomalies flagged (recall);
+    /// nil where there are none of that kind.
+    public static func rates(flagged: [Bool], isAnomaly: [Bool]) -> (falsePositiveRate: Double?, recall: Double?) {
+        func share(_ anomalous: Bool) -> Double? {
+            let group = zip(flagged, isAnomaly).filter { $0.1 == anomalous }
+            return group.isEmpty ? nil : Double(group.filter(\.0).count) / Double(group.count)
+        }
+        return (share(false), share(true))
     }
 
     /// Without the calibration scores (the copy in metrics.json).

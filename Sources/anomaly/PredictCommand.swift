@@ -53,24 +53,21 @@ struct Predict: ParsableCommand {
         let replay = try RunReplay(directory: folder, dataRoot: common.dataRoot, progress: TerminalProgress(), logger: common.makeLogger())
         let (samples, labels) = try readScoringInput(URL(fileURLWithPath: input))
         let scores = try replay.score(samples)
-        let predicted = try anomalyPredictions(scores: scores, threshold: chosen).map { $0 ? 1 : 0 }
+        let flagged = try anomalyPredictions(scores: scores, threshold: chosen)
         var text = "index,score,label,threshold\n"
-        for (i, s) in scores.enumerated() { text += "\(i),\(s),\(predicted[i]),\(chosen)\n" }
+        for (i, s) in scores.enumerated() { text += "\(i),\(s),\(flagged[i] ? 1 : 0),\(chosen)\n" }
         if let labelsOutput {
             try Data(text.utf8).write(to: URL(fileURLWithPath: labelsOutput), options: .atomic)
             Swift.print("\(scores.count) labels written to \(labelsOutput)")
         } else {
             Swift.print(text, terminator: "")
         }
-        var summary = "\(predicted.reduce(0, +)) of \(scores.count) samples anomalous at threshold \(chosen) (\(description))"
+        var summary = "\(flagged.filter { $0 }.count) of \(scores.count) samples anomalous at threshold \(chosen) (\(description))"
         if let labels {
-            let normals = zip(predicted, labels).filter { $0.1 == 0 }, anomalies = zip(predicted, labels).filter { $0.1 == 1 }
-            if !normals.isEmpty {
-                summary += String(format: "; FPR %.2f %% on %d labelled normals", 100 * Double(normals.filter { $0.0 == 1 }.count) / Double(normals.count), normals.count)
-            }
-            if !anomalies.isEmpty {
-                summary += String(format: ", recall %.2f %% on %d labelled anomalies", 100 * Double(anomalies.filter { $0.0 == 1 }.count) / Double(anomalies.count), anomalies.count)
-            }
+            let isAnomaly = labels.map { $0 == 1 }
+            let (fpr, recall) = RunThresholds.rates(flagged: flagged, isAnomaly: isAnomaly)
+            if let fpr { summary += String(format: "; FPR %.2f %% on %d labelled normals", 100 * fpr, isAnomaly.filter { !$0 }.count) }
+            if let recall { summary += String(format: ", recall %.2f %% on %d labelled anomalies", 100 * recall, isAnomaly.filter { $0 }.count) }
         }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
