@@ -21,16 +21,18 @@ public enum RunDirectory {
         guard fm.isWritableFile(atPath: root.path) else {
             throw ExperimentError.invalidArgument("\(root.path): the output folder is not writable")
         }
-        var attempt = 0
-        while true {
-            let id = try newIdentifier(in: root, method: method, dataset: dataset, seed: seed, skipping: attempt)
+        // A run that takes the same name between the check and mkdir makes mkdir fail with
+        // EEXIST; the next identifier then sees its folder and moves past it.
+        let date = Date()
+        for _ in 0..<10_000 {
+            let id = try newIdentifier(in: root, method: method, dataset: dataset, seed: seed, date: date)
             let partial = root.appendingPathComponent(".\(id).partial")
             if mkdir(partial.path, 0o755) == 0 { return (id, partial) }
-            guard errno == EEXIST, attempt < 10_000 else {
+            guard errno == EEXIST else {
                 throw ExperimentError.invalidArgument("\(partial.path): cannot create the run folder (\(String(cString: strerror(errno))))")
             }
-            attempt += 1
         }
+        throw ExperimentError.invalidArgument("\(root.path): no free run folder name")
     }
 
     /// The partial folder named by a user (`runs/.<id>.partial`, or `runs/<id>` for it) and its id.
@@ -59,11 +61,10 @@ public enum RunDirectory {
         return final
     }
 
-    /// `20261122-181500-iforest-thyroid-s0`, with `-2`, `-3`… if taken.
-    /// `<UTC time>-<method>-<data set>-s<seed>`, with `-2`, `-3`, … when a run folder (finished or
-    /// partial) of that name exists; `skipping` more suffixes after that.
+    /// `<UTC time>-<method>-<data set>-s<seed>` (`20261122-181500-iforest-thyroid-s0`), with `-2`,
+    /// `-3`, … when a run folder of that name, finished or partial, exists.
     public static func newIdentifier(
-        in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date(), skipping: Int = 0
+        in root: URL, method: String, dataset: String, seed: UInt64, date: Date = Date()
     ) throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -71,13 +72,10 @@ public enum RunDirectory {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let clean = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }) }
         let base = "\(formatter.string(from: date))-\(clean(method))-\(clean(dataset))-s\(seed)"
-        var id = base, n = 2, skipped = 0
-        func taken(_ id: String) -> Bool {
-            FileManager.default.fileExists(atPath: root.appendingPathComponent(id).path)
-                || FileManager.default.fileExists(atPath: root.appendingPathComponent(".\(id).partial").path)
-        }
-        while taken(id) || skipped < skipping {
-            if !taken(id) { skipped += 1 }
+        var id = base, n = 2
+        while FileManager.default.fileExists(atPath: root.appendingPathComponent(id).path)
+            || FileManager.default.fileExists(atPath: root.appendingPathComponent(".\(id).partial").path)
+        {
             id = "\(base)-\(n)"
             n += 1
         }
