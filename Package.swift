@@ -43,7 +43,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers"]),
+        .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers", "Datasets", "Detectors"]),
         // Test helpers shared by test targets (finite-difference gradient check).
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], exclude: ["Fixtures"]),

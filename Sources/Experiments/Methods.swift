@@ -45,6 +45,15 @@ public enum MethodRegistry {
         MethodEntry(
             "cance", CANCE.self, defaults: .init(),
             summary: "CANCE (Liao & Brockmeier 2025): decorrelated-latent autoencoder, composite feature [z, error, 1 − cos], density by NCE against an adversarially widened Gaussian; variant=error|latnce|cnce|cance."),
+        MethodEntry(
+            "simclr", CSI.self, defaults: .simclr,
+            summary: "SimCLR (Chen et al. 2020) on a CIFAR ResNet: NT-Xent over two augmented views; score: max cosine of the 10-view mean projection to the training projections (CSI's 'simclr' score)."),
+        MethodEntry(
+            "csi", CSI.self, defaults: .init(),
+            summary: "CSI (Tack et al. 2020): rotations as shifted instances in NT-Xent plus rotation prediction; score: norm-weighted nearest-neighbour cosine + rotation logit over 4 rotations × 10 views."),
+        MethodEntry(
+            "nsa", NSA.self, defaults: .init(),
+            summary: "NSA (Yousef et al. 2023): SimSiam/BYOL/SimCLR with L2-normalisations; score: angular Mahalanobis k-Cos or c-Cos, optionally ensembled over layers; variant=simsiam|byol|simclr, normalized, shiftedNegatives."),
     ]
 
     /// The methods `anomaly demo` compares by default: CANCE, the seed method, first.

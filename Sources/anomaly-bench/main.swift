@@ -17,6 +17,9 @@ struct Options {
     var torch = true
     var child: String? = nil
     var python = ProcessInfo.processInfo.environment["PYTHON"] ?? "python3"
+    var epochImages = 2048
+    var epochBatch = 32
+    var epochShape = [3, 32, 32]
 
     init(_ args: [String]) {
         var i = 0
@@ -28,14 +31,17 @@ struct Options {
                 return args[i]
             }
             switch a {
-            case "gemm", "train", "conv", "all": mode = a
+            case "gemm", "train", "conv", "epoch", "all": mode = a
+            case "--images": epochImages = Int(value()) ?? { fail("--images needs an integer") }()
+            case "--shape": epochShape = value().split(separator: "x").compactMap { Int($0) }
+            case "--batch": epochBatch = Int(value()) ?? { fail("--batch needs an integer") }()
             case "--seconds": seconds = Double(value()) ?? { fail("--seconds needs a number") }()
             case "--only": only = Set(value().split(separator: ",").map(String.init))
             case "--no-torch": torch = false
             case "--child": child = value()
             case "--python": python = value()
             case "-h", "--help":
-                print("usage: anomaly-bench [gemm|train|conv|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH]")
+                print("usage: anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH] [--images N --batch B --shape CxHxW (epoch)]")
                 exit(0)
             default: fail("unknown option '\(a)' (try --help)")
             }
@@ -204,6 +210,7 @@ if let child = options.child {
     runChild(child, seconds: options.seconds)
 } else {
     if options.mode == "conv" { benchConvolutions(options) }
+    if options.mode == "epoch" { benchContrastiveEpoch(options) }
     if options.mode == "gemm" || options.mode == "all" { benchGEMM(options) }
     if options.mode == "train" || options.mode == "all" {
         if options.mode == "all" { print("") }

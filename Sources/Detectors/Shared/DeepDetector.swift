@@ -26,11 +26,25 @@ public protocol DeepDetector: AnomalyDetector, PersistentDetector where Configur
     /// An untrained state for samples of `sampleShape` (the architecture only).
     static func makeState(sampleShape: [Int], configuration: Configuration, using generator: inout SeededGenerator)
         throws -> State
+    /// An untrained state sized like a stored one: detectors whose buffers grow with the
+    /// training data (a feature bank) read their sizes from `storedShapes` (the checkpoint's
+    /// tensor names and shapes). The default ignores them.
+    static func makeState(
+        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]],
+        using generator: inout SeededGenerator
+    ) throws -> State
     /// Anomaly scores of one batch `[B] + sampleShape`, as a `[B]` tensor (no gradients recorded).
     static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor
 }
 
 extension DeepDetector {
+    public static func makeState(
+        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]],
+        using generator: inout SeededGenerator
+    ) throws -> State {
+        try makeState(sampleShape: sampleShape, configuration: configuration, using: &generator)
+    }
+
     public func score(_ samples: Samples, context: InferenceContext) throws -> [Float] {
         guard let state else { throw DetectorError.notFitted(Self.methodName) }
         state.eval()
@@ -47,11 +61,13 @@ extension DeepDetector {
     }
 
     public mutating func loadFittedState(from url: URL) throws {
-        let metadata = try Checkpoint.read(from: url).metadata
-        let shape = try FittedStateMetadata.sampleShape(metadata, detector: Self.methodName, url: url)
+        let contents = try Checkpoint.read(from: url)
+        let shape = try FittedStateMetadata.sampleShape(contents.metadata, detector: Self.methodName, url: url)
         var generator = SeededGenerator(seed: 0)
-        let restored = try Self.makeState(sampleShape: shape, configuration: configuration, using: &generator)
-        try Checkpoint.load(into: restored, from: url)
+        let restored = try Self.makeState(
+            sampleShape: shape, configuration: configuration, storedShapes: contents.tensors.mapValues(\.shape),
+            using: &generator)
+        try Checkpoint.assign(contents.tensors, names: contents.names, to: restored.namedTensors(), path: url.path)
         restored.eval()
         state = restored
     }

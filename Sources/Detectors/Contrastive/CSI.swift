@@ -1,0 +1,147 @@
+import Datasets
+import Foundation
+import Layers
+import Tensors
+
+/// CSI — Contrasting Shifted Instances (Tack et al., NeurIPS 2020; METHODS.md §1.4), and SimCLR
+/// (§1.3) as CSI without shifted instances (`shiftedInstances=false`, the method `simclr`).
+///
+/// Training (one-class, unlabelled normal images):
+/// 1. A batch of B images → two independently h-flipped copies → the 4 rotations of each
+///    (SimCLR: none) → `simclr_aug` per view: 8B views (SimCLR: 2B).
+/// 2. L_con-SI = NT-Xent over the views, τ = 0.5, the instance being (image, rotation): the other
+///    rotations of an image are negatives (§1.3, §1.4).
+/// 3. L_cls-SI = cross-entropy of the shift head against each view's rotation; L = L_con-SI + λ·L_cls-SI.
+/// 4. LARS, rate 0.1 warmed up ×10 over 10 epochs, cosine decay (CSI's defaults).
+///
+/// Score (the code's feature-level ensemble, §1.4 and pitfall 11): per rotation k, projections
+/// averaged over T = 10 test views (flip, crop area 0.54), norm-weighted cosine to the nearest
+/// training axis plus the weighted correct-rotation logit, averaged over k. CSI's score is a
+/// normality score; this detector returns its negative (higher = more anomalous). SimCLR's
+/// "simclr" score: one shift, no flips, no logit term.
+public struct CSI: DeepDetector {
+    public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
+        /// Rotations as distinct instances plus the shift head (CSI); false gives SimCLR.
+        public var shiftedInstances = true
+        public var encoder = EncoderOptions()
+        public var training = ContrastiveTrainingOptions.csi
+        /// τ of NT-Xent.
+        public var temperature = 0.5
+        /// λ of the shift-classification loss.
+        public var shiftWeight = 1.0
+        public var projectionSize = 128
+        /// T: augmented views averaged per test image and rotation.
+        public var testViews = 10
+
+        public init() {}
+
+        /// SimCLR with CSI's "simclr" score.
+        public static var simclr: Configuration {
+            var c = Configuration()
+            c.shiftedInstances = false
+            return c
+        }
+
+        public var shiftCount: Int { shiftedInstances ? 4 : 1 }
+
+        public func validate() throws {
+            try encoder.validate(prefix: "encoder.")
+            try training.validate(prefix: "training.")
+            try OptionCheck.require("temperature", temperature, in: 1e-3...100)
+            try OptionCheck.require("shiftWeight", shiftWeight, in: 0...1000)
+            try OptionCheck.require("projectionSize", projectionSize, in: 1...65_536)
+            try OptionCheck.require("testViews", testViews, in: 1...1000)
+        }
+    }
+
+    /// The network and the bank of training axes with CSI's weights.
+    public final class State: DetectorState {
+        public let network: ContrastiveNetwork
+        public let bank: ShiftedFeatureBank
+
+        init(sampleShape: [Int], network: ContrastiveNetwork, bank: ShiftedFeatureBank) {
+            self.network = network
+            self.bank = bank
+            super.init(sampleShape: sampleShape)
+        }
+    }
+
+    public static let methodName = "csi"
+    public let configuration: Configuration
+    public var state: State?
+
+    public init(_ configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public static func makeState(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator)
+        throws -> State
+    {
+        try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: 1, using: &g)
+    }
+
+    public static func makeState(
+        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]], using g: inout SeededGenerator
+    ) throws -> State {
+        try makeState(
+            sampleShape: sampleShape, configuration: configuration, bankCount: storedShapes["bank.axes"]?[1] ?? 1,
+            using: &g)
+    }
+
+    static func makeState(
+        sampleShape: [Int], configuration c: Configuration, bankCount: Int, using g: inout SeededGenerator
+    ) throws -> State {
+        let network = ContrastiveNetwork.csi(
+            sampleShape: sampleShape, encoder: c.encoder, projectionSize: c.projectionSize, shiftCount: c.shiftCount,
+            using: &g)
+        return State(
+            sampleShape: sampleShape, network: network,
+            bank: ShiftedFeatureBank(shiftCount: c.shiftCount, count: bankCount, dimension: c.projectionSize))
+    }
+
+    public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
+        let samples = try validatedTrainingSamples(data)
+        try ContrastivePretraining.requireImages(samples, detector: Self.methodName)
+        let c = configuration
+        var generator = SeededGenerator(seed: context.seed)
+        let state = try Self.makeState(
+            sampleShape: samples.sampleShape, configuration: c, bankCount: samples.count, using: &generator)
+        let network = state.network
+        let views = ContrastivePretraining.views(options: c.training, rotationCount: c.shiftCount)
+        let temperature = Float(c.temperature), lambda = Float(c.shiftWeight)
+        try ContrastivePretraining.run(
+            model: network, trained: network, samples: samples, options: c.training, views: views, context: context,
+            scorer: Self.monitor(state, training: samples, c, context)
+        ) { batch, imageCount in
+            let h = network.encode(batch)
+            let z = network.projector(h)
+            var terms = [LossTerm("con-SI", ntXentLoss(z, temperature: temperature))]  // §1.3 over (image, rotation)
+            if c.shiftedInstances {
+                let rotations = views.rotationLabels(batchSize: imageCount)
+                terms.append(LossTerm("cls-SI", shiftClassificationLoss(logits: network.shiftLogits(h), rotations: rotations) * lambda))
+            }
+            return terms
+        }
+        state.bank.fit(samples, network: network, viewCount: c.testViews, flips: c.shiftedInstances, context: context)
+        state.eval()
+        self.state = state
+    }
+
+    public static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor {
+        -state.bank.normality(
+            inputs, network: state.network, viewCount: configuration.testViews, flips: configuration.shiftedInstances)
+    }
+
+    /// The test-evaluation callback: the bank is refitted with the current network first.
+    static func monitor(_ state: State, training: Samples, _ c: Configuration, _ context: TrainingContext)
+        -> (Samples) throws -> [Float]
+    {
+        let score = scorer(state, c, context)
+        var quiet = context
+        quiet.progress = SilentProgress()
+        return { samples in
+            state.bank.fit(training, network: state.network, viewCount: c.testViews, flips: c.shiftedInstances, context: quiet)
+            return try score(samples)
+        }
+    }
+}

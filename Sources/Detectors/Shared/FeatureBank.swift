@@ -1,0 +1,140 @@
+import Datasets
+import Foundation
+import Layers
+import Tensors
+
+/// Nearest-neighbour similarity against a bank of training features, batched and memory-bounded:
+/// the bank is read in chunks of `chunkRows`, so a query batch of N rows never holds more than an
+/// N × chunkRows similarity matrix (10,000 test images against 6,000 features stay within a few
+/// MiB per scoring batch).
+public enum FeatureBank {
+    /// `max_m ⟨q_n, bank_m⟩` for every row of `queries` [N, d] against `bank` [M, d]. With
+    /// `selfOffset` s, query n is bank row s + n and is left out (leave-one-out training scores).
+    public static func maxSimilarity(_ queries: Tensor, bank: Tensor, selfOffset: Int? = nil, chunkRows: Int = 4096)
+        -> Tensor
+    {
+        precondition(queries.rank == 2 && bank.rank == 2 && queries.shape[1] == bank.shape[1], "FeatureBank: need [N, d] queries and an [M, d] bank, got \(queries.shape), \(bank.shape)")
+        let n = queries.shape[0], m = bank.shape[0]
+        precondition(m > (selfOffset == nil ? 0 : 1), "FeatureBank: the bank needs more rows than the one left out")
+        var best: Tensor? = nil
+        var start = 0
+        while start < m {
+            let end = min(start + chunkRows, m)
+            var similarities = matmul(queries, bank.slice(start..<end), transposeB: true)
+            if let s = selfOffset, s < end, s + n > start {
+                // −∞ would survive only as long as another entry exists; −1e30 is below any product.
+                var mask = [Float](repeating: 0, count: n * (end - start))
+                for row in 0..<n where (start..<end).contains(s + row) { mask[row * (end - start) + s + row - start] = -1e30 }
+                similarities = similarities + Tensor(mask, shape: [n, end - start]).to(queries.device)
+            }
+            let chunkBest = similarities.max(axis: 1)
+            best = best.map { $0.maximum(chunkBest) } ?? chunkBest
+            start = end
+        }
+        return best!
+    }
+}
+
+/// CSI's score (METHODS.md §1.4, the code's feature-level ensemble): for every shift k, test
+/// projections averaged over T augmented views z̄_k(x), the unit training axes a_{m,k}, and
+///
+///     s(x) = (1/K) Σ_k [ w^sim_k · max_m ⟨z̄_k(x), a_{m,k}⟩ + w^cls_k · ℓ̄_k(x) ],
+///     w^sim_k = 1 / mean_m ‖z̄_k(x_m)‖,   w^cls_k = 1 / mean_m ℓ̄_k(x_m),
+///
+/// a normality score. With one shift and no shift head (SimCLR's "simclr" score) it is
+/// max_m ⟨z̄(x), a_m⟩ (w^sim = 1, w^cls = 0).
+public final class ShiftedFeatureBank: Module {
+    /// [K, M, d] unit training projections.
+    public let axes: Tensor
+    /// [K] w^sim_k.
+    public let similarityWeights: Tensor
+    /// [K] w^cls_k (zeros without a shift head).
+    public let shiftWeights: Tensor
+
+    public init(shiftCount: Int, count: Int, dimension: Int) {
+        axes = Tensor.zeros([shiftCount, count, dimension])
+        similarityWeights = Tensor.ones([shiftCount])
+        shiftWeights = Tensor.zeros([shiftCount])
+    }
+
+    public var shiftCount: Int { axes.shape[0] }
+
+    /// The views' averaged projections z̄_k [N, d] and correct-shift logits ℓ̄_k [N] (empty
+    /// without a shift head) of a batch, for k < `shiftCount`. View t of every batch draws its
+    /// augmentation from a generator seeded with t (CSI's `set_random_seed(t)`), so scores do
+    /// not depend on earlier batches.
+    public static func averagedViews(
+        _ inputs: Tensor, network: ContrastiveNetwork, shiftCount: Int, viewCount: Int, flips: Bool
+    ) -> (projections: [Tensor], logits: [Tensor]) {
+        let augmentation = CSIAugmentation(
+            simclr: .evaluation, viewCount: 1, rotationCount: shiftCount,
+            flip: RandomHorizontalFlip(probability: flips ? 0.5 : 0))
+        var projections: [Tensor] = [], logits: [Tensor] = []
+        for k in 0..<shiftCount {
+            var projectionSum: Tensor? = nil, logitSum: Tensor? = nil
+            for t in 0..<viewCount {
+                var generator = SeededGenerator(seed: UInt64(t) &* 4 &+ UInt64(k))
+                let view = augmentation.testView(inputs.to(.cpu), rotation: k, using: &generator).to(inputs.device)
+                let h = network.encode(view)
+                let z = network.projector(h)
+                projectionSum = projectionSum.map { $0 + z } ?? z
+                if network.shiftHead != nil {
+                    let correct = network.shiftLogits(h).slice(axis: 1, k..<(k + 1)).reshaped([inputs.shape[0]])
+                    logitSum = logitSum.map { $0 + correct } ?? correct
+                }
+            }
+            projections.append(projectionSum! * (1 / Float(viewCount)))
+            if let logitSum { logits.append(logitSum * (1 / Float(viewCount))) }
+        }
+        return (projections, logits)
+    }
+
+    /// Sets the axes and weights from the training samples' averaged views (evaluation mode).
+    public func fit(
+        _ samples: Samples, network: ContrastiveNetwork, viewCount: Int, flips: Bool, context: TrainingContext
+    ) {
+        let k = shiftCount
+        var projections = [[Tensor]](repeating: [], count: k), logits = [[Tensor]](repeating: [], count: k)
+        network.eval()
+        context.progress.begin("feature bank", total: (samples.count + 255) / 256)
+        var done = 0
+        BatchScorer.forEachBatch(samples, sampleShape: samples.sampleShape, batchSize: 256, device: context.device) { _, x in
+            let views = Self.averagedViews(x, network: network, shiftCount: k, viewCount: viewCount, flips: flips)
+            for s in 0..<k {
+                projections[s].append(views.projections[s])
+                if !views.logits.isEmpty { logits[s].append(views.logits[s]) }
+            }
+            done += 1
+            context.progress.update(completed: done, metrics: [:])
+        }
+        context.progress.end()
+        withoutGradients {
+            var simWeights: [Float] = [], clsWeights: [Float] = []
+            var units: [Tensor] = []
+            for s in 0..<k {
+                let z = Tensor.concat(projections[s])
+                units.append(l2Normalize(z, axis: 1))
+                simWeights.append(1 / z.squared().sum(axis: 1).sqrt().mean().item())
+                clsWeights.append(logits[s].isEmpty ? 0 : 1 / Tensor.concat(logits[s]).mean().item())
+            }
+            axes.assign(Tensor.stack(units))
+            similarityWeights.assign(Tensor(simWeights))
+            shiftWeights.assign(Tensor(clsWeights))
+        }
+    }
+
+    /// s_CSI of a batch (a normality score, [N]).
+    public func normality(_ inputs: Tensor, network: ContrastiveNetwork, viewCount: Int, flips: Bool) -> Tensor {
+        let k = shiftCount
+        let views = Self.averagedViews(inputs, network: network, shiftCount: k, viewCount: viewCount, flips: flips)
+        let simWeights = similarityWeights.toArray(), clsWeights = shiftWeights.toArray()
+        var total: Tensor? = nil
+        for s in 0..<k {
+            let bank = axes.slice(s..<(s + 1)).reshaped([axes.shape[1], axes.shape[2]])
+            var term = FeatureBank.maxSimilarity(views.projections[s], bank: bank) * simWeights[s]
+            if !views.logits.isEmpty { term = term + views.logits[s] * clsWeights[s] }
+            total = total.map { $0 + term } ?? term
+        }
+        return total! * (1 / Float(k))
+    }
+}

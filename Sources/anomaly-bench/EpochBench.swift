@@ -1,0 +1,51 @@
+import Datasets
+import Detectors
+import Foundation
+import Layers
+import Tensors
+
+// MARK: Contrastive epoch
+
+/// One contrastive epoch through the real pipeline (loader thread gathering and augmenting:
+/// h-flip, 4 rotations, colour jitter, grey, resized crop; then CSI's step: NT-Xent over the 8B
+/// views + rotation cross-entropy, Adam) against the bare step on the same, pre-built batches.
+/// Both run the same number of steps on the same network; the ratio says how much of the step's
+/// throughput loading and augmentation cost.
+func benchContrastiveEpoch(_ options: Options) {
+    let architecture = options.only.contains("resnet18") ? EncoderOptions.Architecture.resnet18 : .resnet20
+    let images = options.epochImages, batch = options.epochBatch, shape = options.epochShape
+    print("Contrastive epoch (CSI on \(architecture.rawValue), \(images) images of \(shape.map(String.init).joined(separator: "×")), \(batch) images = \(8 * batch) views per step, Adam), \(CPUThreads.count) threads")
+    var g = SeededGenerator(seed: 0)
+    let samples = Samples(values: Tensor.uniform([images] + shape, using: &g).toArray(), shape: [images] + shape)
+    let training = ContrastiveTrainingOptions(
+        epochs: 1, batchSize: batch, optimizer: .adam, learningRate: 1e-3, weightDecay: 0, warmupEpochs: 0,
+        warmupMultiplier: 1)
+    let views = ContrastivePretraining.views(options: training, rotationCount: 4)
+    let loader = ContrastivePretraining.loader(samples, options: training, views: views, seed: 0)
+    let network = ContrastiveNetwork.csi(
+        sampleShape: shape, encoder: EncoderOptions(architecture: architecture), shiftCount: 4, using: &g)
+    network.train()
+    let optimizer = Adam(parameters: network.parameters(), learningRate: 1e-3)
+    let rotations = views.rotationLabels(batchSize: batch)
+    func step(_ x: Tensor) {
+        optimizer.zeroGradients()
+        let h = network.encode(x)
+        (ntXentLoss(network.projector(h), temperature: 0.5) + crossEntropy(logits: network.shiftLogits(h), labels: rotations)).backward()
+        optimizer.step()
+    }
+    step(loader.batch(epoch: 0, index: 0).inputs)  // warm-up
+    let prebuilt = (0..<loader.batchCount).map { loader.batch(epoch: 0, index: $0).inputs }
+    var start = Date()
+    for x in prebuilt { step(x) }
+    let bare = Date().timeIntervalSince(start)
+    start = Date()
+    for batchOfViews in loader.epoch(0) { step(batchOfViews.inputs) }
+    let full = Date().timeIntervalSince(start)
+    start = Date()
+    for x in prebuilt { _ = views(x.slice(0..<batch), using: &g) }
+    let augmentation = Date().timeIntervalSince(start) * Double(batch) / Double(8 * batch) * 8
+    let perSecond = { (t: Double) in Double(loader.batchCount * batch) / t }
+    print(String(format: "bare step   %8.1f img/s  (%.2f s for %d steps)", perSecond(bare), bare, loader.batchCount))
+    print(String(format: "full epoch  %8.1f img/s  (%.2f s): %.2f× the bare step", perSecond(full), full, bare / full))
+    print(String(format: "augmentation alone, on the calling thread: %.2f s per epoch", augmentation))
+}
