@@ -30,8 +30,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Check every op of every training step for NaN/Inf and name the first offender (slower).")
     var checkNumerics = false
 
+    @Option(help: "Test AUROC every N epochs during training, in each run's report and metrics.json (deep methods).")
+    var evaluateEvery: Int?
+
     func validate() throws {
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if let evaluateEvery, evaluateEvery < 1 { throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)") }
     }
 
     @OptionGroup var methodOptions: MethodOptions
@@ -62,6 +66,7 @@ struct Bench: ParsableCommand {
         var runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
         runner.training.checkpointEvery = checkpointEvery
         runner.training.checksNumerics = checkNumerics
+        runner.training.evaluateEvery = evaluateEvery
         runner.training.stopRequested = { _, _ in InterruptSignal.isRaised }
         InterruptSignal.install()
         let classGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]

@@ -108,23 +108,31 @@ public struct CSI: DeepDetector {
             sampleShape: samples.sampleShape, configuration: c, bankCount: samples.count, using: &generator)
         let network = state.network
         let views = ContrastivePretraining.views(options: c.training, rotationCount: c.shiftCount)
-        let temperature = Float(c.temperature), lambda = Float(c.shiftWeight)
         try ContrastivePretraining.run(
             model: network, trained: network, samples: samples, options: c.training, views: views, context: context,
             scorer: Self.monitor(state, training: samples, c, context)
         ) { batch, imageCount in
-            let h = network.encode(batch)
-            let z = network.projector(h)
-            var terms = [LossTerm("con-SI", ntXentLoss(z, temperature: temperature))]  // §1.3 over (image, rotation)
-            if c.shiftedInstances {
-                let rotations = views.rotationLabels(batchSize: imageCount)
-                terms.append(LossTerm("cls-SI", shiftClassificationLoss(logits: network.shiftLogits(h), rotations: rotations) * lambda))
-            }
-            return terms
+            Self.lossTerms(network, views: batch, imageCount: imageCount, configuration: c)
         }
         state.bank.fit(samples, network: network, viewCount: c.testViews, flips: c.shiftedInstances, context: context)
         state.eval()
         self.state = state
+    }
+
+    /// L_CSI = L_con-SI + λ·L_cls-SI of one batch of views in `CSIAugmentation`'s row order
+    /// (SimCLR: L_con only).
+    public static func lossTerms(_ network: ContrastiveNetwork, views: Tensor, imageCount: Int, configuration c: Configuration)
+        -> [LossTerm]
+    {
+        let h = network.encode(views)
+        let z = network.projector(h)
+        var terms = [LossTerm("con-SI", ntXentLoss(z, temperature: Float(c.temperature)))]  // §1.3 over (image, rotation)
+        if c.shiftedInstances {
+            let rotations = (0..<views.shape[0]).map { ($0 / imageCount) % c.shiftCount }
+            let classification = shiftClassificationLoss(logits: network.shiftLogits(h), rotations: rotations)
+            terms.append(LossTerm("cls-SI", classification * Float(c.shiftWeight)))
+        }
+        return terms
     }
 
     public static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor {

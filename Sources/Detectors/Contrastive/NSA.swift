@@ -123,7 +123,8 @@ public struct NSA: DeepDetector {
             using: &g)
     }
 
-    static func makeNetwork(sampleShape: [Int], _ c: Configuration, using g: inout SeededGenerator) -> ContrastiveNetwork {
+    /// The online network of a variant: the encoder, g and (SimSiam, BYOL) h.
+    public static func makeNetwork(sampleShape: [Int], _ c: Configuration, using g: inout SeededGenerator) -> ContrastiveNetwork {
         let encoder = c.encoder.encoder(sampleShape: sampleShape, using: &g)
         let w = encoder.featureCount
         let padding = c.encoder.inputPadding(sampleShape: sampleShape)
@@ -176,35 +177,48 @@ public struct NSA: DeepDetector {
             model = OnlineAndTarget(online: online, target: copy)
         }
         let views = ContrastivePretraining.views(options: c.training, rotationCount: c.shiftedNegatives ? 4 : 1)
-        let normalizesProjection = c.normalized && c.variant != .simclr
-        // ẑ (or z) and, with a predictor, p for a batch of views.
-        func embed(_ network: ContrastiveNetwork, _ x: Tensor) -> (z: Tensor, p: Tensor?) {
-            let y = network.encode(x)
-            let z = network.projector(c.normalized ? l2Normalize(y) : y)
-            let projection = normalizesProjection ? l2Normalize(z) : z
-            return (projection, network.predictor.map { $0(projection) })
-        }
-        let temperature = Float(c.temperature), decay = Float(c.targetDecay)
+        let decay = Float(c.targetDecay)
         try ContrastivePretraining.run(
             model: model, trained: online, samples: samples, options: c.training, views: views, context: context,
             scorer: Self.monitor(state, training: samples, c, context)
         ) { batch, _ in
-            let (z, p) = embed(online, batch)
-            switch c.variant {
-            case .simsiam:
-                return [LossTerm("negative-cosine", symmetricNegativeCosineLoss(predictions: p!, targets: z))]
-            case .byol:
-                // target ← EMA(online) with the weights of the previous step, then the targets ẑ'.
-                target!.updateExponentialMovingAverage(from: online, decay: decay, copyingBuffers: false)
-                let targets = withoutGradients { embed(target!, batch).z }
-                return [LossTerm("negative-cosine", symmetricNegativeCosineLoss(predictions: p!, targets: targets))]
-            case .simclr:
-                return [LossTerm("nt-xent", ntXentLoss(z, temperature: temperature))]
-            }
+            // BYOL: target ← EMA(online) with the weights after the previous step, then the loss.
+            target?.updateExponentialMovingAverage(from: online, decay: decay, copyingBuffers: false)
+            return Self.lossTerms(online, target: target, views: batch, configuration: c)
         }
         try Self.fitScorers(state, training: samples, c, context)
         state.eval()
         self.state = state
+    }
+
+    /// ẑ (ŷ = f(x)/‖f(x)‖ → g, normalised again for SimSiam and BYOL) and, with a predictor,
+    /// p = h(ẑ), for a batch of views; without `normalized` the plain projections.
+    public static func embed(_ network: ContrastiveNetwork, _ views: Tensor, configuration c: Configuration)
+        -> (projection: Tensor, prediction: Tensor?)
+    {
+        let y = network.encode(views)
+        let z = network.projector(c.normalized ? l2Normalize(y) : y)
+        let projection = c.normalized && c.variant != .simclr ? l2Normalize(z) : z
+        return (projection, network.predictor.map { $0(projection) })
+    }
+
+    /// The loss of one batch of two-view (SC(−): shifted) views: the symmetric negative cosine
+    /// against stop-gradient targets (SimSiam: the other view's ẑ; BYOL: the target network's),
+    /// or NT-Xent (SimCLR).
+    public static func lossTerms(
+        _ online: ContrastiveNetwork, target: ContrastiveNetwork?, views: Tensor, configuration c: Configuration
+    ) -> [LossTerm] {
+        let (z, p) = embed(online, views, configuration: c)
+        switch c.variant {
+        case .simsiam:
+            return [LossTerm("negative-cosine", symmetricNegativeCosineLoss(predictions: p!, targets: z))]
+        case .byol:
+            guard let target else { preconditionFailure("NSA: BYOL needs its target network") }
+            let targets = withoutGradients { embed(target, views, configuration: c).projection }
+            return [LossTerm("negative-cosine", symmetricNegativeCosineLoss(predictions: p!, targets: targets))]
+        case .simclr:
+            return [LossTerm("nt-xent", ntXentLoss(z, temperature: Float(c.temperature)))]
+        }
     }
 
     /// Fits every layer's scorer to the training features (evaluation mode).

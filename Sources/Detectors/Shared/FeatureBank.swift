@@ -108,33 +108,36 @@ public final class ShiftedFeatureBank: Module {
             context.progress.update(completed: done, metrics: [:])
         }
         context.progress.end()
+        fit(projections: projections.map { Tensor.concat($0) }, logits: logits.compactMap { $0.isEmpty ? nil : Tensor.concat($0) })
+    }
+
+    /// Sets the axes and weights from the training images' averaged projections z̄_k [M, d] and
+    /// correct-shift logits ℓ̄_k [M] (empty without a shift head), one entry per shift.
+    public func fit(projections: [Tensor], logits: [Tensor]) {
+        precondition(projections.count == shiftCount && (logits.isEmpty || logits.count == shiftCount), "ShiftedFeatureBank: one entry per shift")
         withoutGradients {
-            var simWeights: [Float] = [], clsWeights: [Float] = []
-            var units: [Tensor] = []
-            for s in 0..<k {
-                let z = Tensor.concat(projections[s])
-                units.append(l2Normalize(z, axis: 1))
-                simWeights.append(1 / z.squared().sum(axis: 1).sqrt().mean().item())
-                clsWeights.append(logits[s].isEmpty ? 0 : 1 / Tensor.concat(logits[s]).mean().item())
-            }
-            axes.assign(Tensor.stack(units))
-            similarityWeights.assign(Tensor(simWeights))
-            shiftWeights.assign(Tensor(clsWeights))
+            axes.assign(Tensor.stack(projections.map { l2Normalize($0, axis: 1) }))
+            similarityWeights.assign(Tensor(projections.map { 1 / $0.squared().sum(axis: 1).sqrt().mean().item() }))
+            shiftWeights.assign(Tensor(logits.isEmpty ? [Float](repeating: 0, count: shiftCount) : logits.map { 1 / $0.mean().item() }))
         }
+    }
+
+    /// s_CSI from the averaged projections z̄_k [N, d] and logits ℓ̄_k [N] of N images.
+    public func normality(projections: [Tensor], logits: [Tensor]) -> Tensor {
+        let simWeights = similarityWeights.toArray(), clsWeights = shiftWeights.toArray()
+        var total: Tensor? = nil
+        for s in 0..<shiftCount {
+            let bank = axes.slice(s..<(s + 1)).reshaped([axes.shape[1], axes.shape[2]])
+            var term = FeatureBank.maxSimilarity(projections[s], bank: bank) * simWeights[s]
+            if !logits.isEmpty { term = term + logits[s] * clsWeights[s] }
+            total = total.map { $0 + term } ?? term
+        }
+        return total! * (1 / Float(shiftCount))
     }
 
     /// s_CSI of a batch (a normality score, [N]).
     public func normality(_ inputs: Tensor, network: ContrastiveNetwork, viewCount: Int, flips: Bool) -> Tensor {
-        let k = shiftCount
-        let views = Self.averagedViews(inputs, network: network, shiftCount: k, viewCount: viewCount, flips: flips)
-        let simWeights = similarityWeights.toArray(), clsWeights = shiftWeights.toArray()
-        var total: Tensor? = nil
-        for s in 0..<k {
-            let bank = axes.slice(s..<(s + 1)).reshaped([axes.shape[1], axes.shape[2]])
-            var term = FeatureBank.maxSimilarity(views.projections[s], bank: bank) * simWeights[s]
-            if !views.logits.isEmpty { term = term + views.logits[s] * clsWeights[s] }
-            total = total.map { $0 + term } ?? term
-        }
-        return total! * (1 / Float(k))
+        let views = Self.averagedViews(inputs, network: network, shiftCount: shiftCount, viewCount: viewCount, flips: flips)
+        return normality(projections: views.projections, logits: views.logits)
     }
 }
