@@ -161,6 +161,14 @@ enum ReportBuilder {
                     title: "\(phase): loss per epoch", xLabel: "epoch", yLabel: "mean loss", series: series,
                     xRange: range(rows.map { Double($0.epoch) } + [0]), yRange: range(values)))
         }
+        for name in Set(epochs.flatMap { ($0.diagnostics ?? [:]).keys }).sorted() {
+            let points = epochs.enumerated().compactMap { i, e in e.diagnostics?[name].map { (Double(i + 1), $0) } }
+            plots.append(
+                SVGPlot.lineChart(
+                    title: "\(name) per epoch", xLabel: "epoch (all phases)", yLabel: name,
+                    series: [.init(name: name, points: points, color: "#2ca02c")],
+                    xRange: range(points.map(\.0) + [0]), yRange: range(points.map(\.1))))
+        }
         let evaluated = epochs.enumerated().compactMap { i, e in e.testAUROC.map { (Double(i + 1), $0) } }
         if !evaluated.isEmpty {
             plots.append(

@@ -236,7 +236,16 @@ public enum ContrastivePretraining {
             loader: loader(samples, options: options, views: views, seed: context.seed &+ 11), model: model,
             optimizer: optimizer, schedule: options.schedule, seed: context.seed &+ 11)
         let perImage = views.viewCount * views.rotationCount
-        try loop.run(context: context, scorer: scorer) { batch, _ in
+        let probe = samples.selecting(Array(0..<min(samples.count, 1000)))
+        let diagnostics = { () throws -> [String: Double] in
+            guard let network = trained as? ContrastiveNetwork else { return [:] }
+            var features: [Tensor] = []
+            BatchScorer.forEachBatch(probe, sampleShape: probe.sampleShape, batchSize: 256, device: context.device) {
+                features.append(network.encode($1))
+            }
+            return SphereStatistics.measure(Tensor.concat(features))
+        }
+        try loop.run(context: context, scorer: scorer, diagnostics: diagnostics) { batch, _ in
             try step(batch.inputs.to(context.device), batch.inputs.shape[0] / perImage)
         }
     }
@@ -247,6 +256,33 @@ public enum ContrastivePretraining {
         guard shape.count == 3, shape[1] >= 8, shape[2] >= 8 else {
             throw DetectorError.invalidConfiguration(
                 "\(detector) needs images [C, H, W] of at least 8×8 pixels; the training samples have shape \(shape)")
+        }
+    }
+}
+
+/// How the unit-normalised features of the training images fill the sphere, NSA's diagnostics
+/// (§2.4.5): the von Mises–Fisher concentration κ (Banerjee et al. 2005's approximation from the
+/// mean resultant length R̄: κ ≈ R̄(d − R̄²)/(1 − R̄²)) and the MMD² (unbiased, Gaussian kernel
+/// exp(−‖a − b‖²/2)) between the features and as many points drawn uniformly on the sphere
+/// (fixed seed). Compact normal features have a large κ and a large MMD to the uniform.
+public enum SphereStatistics {
+    public static func measure(_ features: Tensor) -> [String: Double] {
+        withoutGradients {
+            let (n, d) = (features.shape[0], features.shape[1])
+            guard n >= 2 else { return [:] }
+            let u = l2Normalize(features)
+            let r = Double(u.mean(axis: 0).squared().sum().sqrt().item())
+            let kappa = r * (Double(d) - r * r) / max(1 - r * r, 1e-12)
+            var g = SeededGenerator(seed: 0x5EED)
+            let uniform = l2Normalize(Tensor.normal([n, d], using: &g).to(features.device))
+            // k(a, b) = exp(−‖a − b‖²/2) = exp(aᵀb − 1) on the unit sphere.
+            func meanKernel(_ a: Tensor, _ b: Tensor, excludingDiagonal: Bool) -> Double {
+                let total = Double((matmul(a, b, transposeB: true) - 1).exp().sum().item())
+                return excludingDiagonal ? (total - Double(n)) / Double(n * (n - 1)) : total / Double(n * n)
+            }
+            let mmd = meanKernel(u, u, excludingDiagonal: true) + meanKernel(uniform, uniform, excludingDiagonal: true)
+                - 2 * meanKernel(u, uniform, excludingDiagonal: false)
+            return ["vMF kappa": kappa, "MMD to uniform": mmd]
         }
     }
 }

@@ -28,6 +28,9 @@ public final class TrainingHistory: @unchecked Sendable {
         /// Test AUROC after this epoch, when the run monitors it.
         public var testAUROC: Double?
         public var seconds: Double
+        /// The method's own per-epoch measurements of its representation (NSA: the vMF
+        /// concentration κ and the MMD to the uniform distribution on the sphere).
+        public var diagnostics: [String: Double]? = nil
     }
 
     private let lock = NSLock()
@@ -112,6 +115,7 @@ public struct TrainingLoop {
     /// validation loss; `step` computes one batch's loss terms.
     public mutating func run(
         context: TrainingContext, scorer: ((Samples) throws -> [Float])? = nil, selection: ModelSelection? = nil,
+        diagnostics: (() throws -> [String: Double])? = nil,
         step: (_ batch: Batch, _ generator: inout SeededGenerator) throws -> [LossTerm]
     ) throws {
         let file = context.checkpointDirectory?.appendingPathComponent("\(phase).safetensors")
@@ -158,6 +162,11 @@ public struct TrainingLoop {
             var record = TrainingHistory.Epoch(
                 phase: phase, epoch: epoch + 1, losses: means, learningRate: learningRate, testAUROC: nil,
                 seconds: Date().timeIntervalSince(started))
+            if let diagnostics {
+                model.eval()
+                record.diagnostics = try diagnostics()
+                model.train()
+            }
             if let evaluation = context.evaluation, let scorer, (epoch + 1) % evaluation.every == 0 || epoch + 1 == epochs {
                 model.eval()
                 record.testAUROC = try evaluation.auroc(scorer)
@@ -166,6 +175,8 @@ public struct TrainingLoop {
             context.history.append(record)
             let summary =
                 names.map { "\($0) \(String(format: "%.5g", means[$0]!))" }.joined(separator: ", ")
+                + (record.diagnostics ?? [:]).sorted { $0.key < $1.key }.map { ", \($0.key) \(String(format: "%.4g", $0.value))" }
+                .joined()
                 + (record.testAUROC.map { String(format: ", test AUROC %.4f", $0) } ?? "")
             context.logger.info("\(phase) epoch \(epoch + 1)/\(epochs): \(summary)")
             let stop = epoch + 1 < epochs && context.stopRequested(phase, epoch + 1)

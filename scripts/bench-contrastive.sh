@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The contrastive-family benchmarks of the README (METHODS.md §1.3–1.4, §2.4) on Fashion-MNIST,
+# one class normal (the 6,000 training images of that class), the 10,000 test images scored.
+# Every stage is an `anomaly bench … --resume FOLDER`: run the script again with the same stages
+# and it reads back finished runs and continues an interrupted one. Results:
+# runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
+#   scripts/bench-contrastive.sh [stage ...]
+#   stages: fmnist-knn fmnist-ssn fmnist-simclr fmnist-csi
+#           fmnist-polluted-ssn fmnist-polluted-sc fmnist-polluted-simclr fmnist-polluted-knn
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${ANOMALYKIT_DATA:-../shared/data}
+TOOL=.build/release/anomaly
+[ -x "$TOOL" ] || swift build -c release
+CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
+EPOCHS=${EPOCHS:-5}
+# CPU budget (2 cores): ResNet-20 (images zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
+# warm-up, EPOCHS epochs; test AUROC after every epoch (the curve).
+COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
+    --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
+    --evaluate-every 1 --data-dir "$DATA")
+# SS(n): SimSiam with NSA's normalisations; projector 64→512→512→512, predictor 512→128→128→512
+# (the spec's 2048/512 widths scaled to ResNet-20's 64-d feature); uncentred k-Cos (see README).
+SSN=(--methods nsa --option variant=simsiam --option normalized=true --option projectionWidth=512
+    --option predictorWidth=128 --option training.batchSize=256 --option centering=false)
+SC=(--methods nsa --option variant=simclr --option normalized=true --option training.batchSize=256 --option centering=false)
+# SimCLR and CSI with CSI's score, 2 test-time views (the spec's 10 cost 5× the scoring time).
+SIMCLR=(--methods simclr --option training.batchSize=256 --option testViews=2)
+CSI=(--methods csi --option training.batchSize=64 --option testViews=2)
+POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
+stage() {
+    case "$1" in
+    fmnist-knn)
+        "$TOOL" bench --methods knn --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            --data-dir "$DATA" --resume runs/bench/fmnist-knn ;;
+    fmnist-ssn)
+        "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-ssn ;;
+    fmnist-simclr)
+        "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-simclr ;;
+    fmnist-csi)
+        "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-csi ;;
+    fmnist-polluted-knn)
+        "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
+            --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;
+    fmnist-polluted-ssn)
+        "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
+            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-ssn ;;
+    fmnist-polluted-sc)
+        "$TOOL" bench "${SC[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
+            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-sc ;;
+    fmnist-polluted-simclr)
+        "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
+            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-simclr ;;
+    *) echo "unknown stage $1" >&2; exit 2 ;;
+    esac
+}
+if [ $# -eq 0 ]; then set -- fmnist-knn fmnist-ssn fmnist-simclr fmnist-csi; fi
+for s in "$@"; do stage "$s"; done
