@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Tables and AUROC-vs-epoch curves of scripts/bench-contrastive.sh (Fashion-MNIST, one class
+normal, seed 0).
+
+    python3 scripts/contrastive-table.py [--svg docs/bench/fmnist-contrastive-curves.svg] [stage ...]
+
+Prints (markdown) the final AUROC % per normal class and its mean for every stage found under
+runs/bench/, then the class-averaged test AUROC after each epoch (with the mean vMF κ and MMD to
+the uniform sphere of the NSA runs), and writes the curves as an SVG with the raw-pixel kNN floor
+as a horizontal line. Only classes that every listed stage finished enter the means."""
+import argparse, csv, json, os, statistics
+
+STAGES = [("fmnist-knn", "kNN, raw pixels"), ("fmnist-ssn", "SS(n)"), ("fmnist-simclr", "SimCLR"),
+          ("fmnist-csi", "CSI"), ("fmnist-polluted-knn", "kNN, raw pixels, p = 0.1"),
+          ("fmnist-polluted-simclr", "SimCLR, p = 0.1"), ("fmnist-polluted-sc", "SC(n), p = 0.1"),
+          ("fmnist-polluted-ssn", "SS(n), p = 0.1")]
+
+
+def load(stage):
+    path = os.path.join("runs/bench", stage, "results.csv")
+    if not os.path.exists(path):
+        return None
+    runs = {}
+    for r in csv.DictReader(open(path)):
+        metrics = json.load(open(os.path.join("runs/bench", stage, r["run"], "metrics.json")))
+        runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
+                                        "epochs": metrics.get("training", [])}
+    return runs
+
+
+def curve(runs, classes, key):
+    """Mean over classes of a per-epoch value, for the epochs every class has."""
+    series = [[e.get(key) if key == "testAUROC" else (e.get("diagnostics") or {}).get(key) for e in runs[c]["epochs"]]
+              for c in classes]
+    length = min(len(s) for s in series)
+    out = []
+    for i in range(length):
+        values = [s[i] for s in series]
+        out.append(statistics.mean(values) if all(v is not None for v in values) else None)
+    return out
+
+
+def svg(curves, floor, path):
+    w, h, left, bottom = 640, 360, 60, 40
+    epochs = max((len(c) for _, c in curves), default=1)
+    values = [v for _, c in curves for v in c if v is not None] + ([floor] if floor else [])
+    lo, hi = min(values + [50.0]), max(values + [100.0])
+    x = lambda e: left + (w - left - 20) * (e / max(epochs, 1))
+    y = lambda v: h - bottom - (h - bottom - 20) * (v - lo) / (hi - lo)
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<line x1="{left}" y1="{h-bottom}" x2="{w-20}" y2="{h-bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="20" x2="{left}" y2="{h-bottom}" stroke="black"/>',
+           f'<text x="{w/2}" y="{h-8}" text-anchor="middle">epoch</text>',
+           f'<text x="14" y="{h/2}" transform="rotate(-90 14 {h/2})" text-anchor="middle">mean test AUROC %</text>']
+    for v in range(int(lo // 5 * 5), int(hi) + 1, 5):
+        if lo <= v <= hi:
+            out.append(f'<text x="{left-6}" y="{y(v)+4}" text-anchor="end">{v}</text>')
+    for e in range(0, epochs + 1):
+        out.append(f'<text x="{x(e)}" y="{h-bottom+16}" text-anchor="middle">{e}</text>')
+    if floor:
+        out.append(f'<line x1="{left}" y1="{y(floor)}" x2="{w-20}" y2="{y(floor)}" stroke="gray" stroke-dasharray="6 4"/>')
+        out.append(f'<text x="{w-24}" y="{y(floor)-4}" text-anchor="end" fill="gray">kNN on raw pixels {floor:.1f}</text>')
+    for i, (name, c) in enumerate(curves):
+        points = [(x(e + 1), y(v)) for e, v in enumerate(c) if v is not None]
+        color = colors[i % len(colors)]
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in points)}"/>')
+        out.append(f'<text x="{left+10}" y="{30+16*i}" fill="{color}">{name}</text>')
+    out.append("</svg>")
+    open(path, "w").write("\n".join(out))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--svg", default=None)
+    parser.add_argument("stages", nargs="*")
+    args = parser.parse_args()
+    wanted = [(s, n) for s, n in STAGES if not args.stages or s in args.stages]
+    loaded = [(s, n, load(s)) for s, n in wanted]
+    loaded = [(s, n, r) for s, n, r in loaded if r]
+    classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []
+    print("| method | " + " | ".join(map(str, classes)) + " | mean | fit s / class |")
+    print("|---" * (len(classes) + 3) + "|")
+    for _, name, runs in loaded:
+        cells = [f"{runs[c]['auroc']:.1f}" for c in classes]
+        mean = statistics.mean(runs[c]["auroc"] for c in classes)
+        fit = statistics.mean(runs[c]["fit"] for c in classes)
+        print(f"| {name} | " + " | ".join(cells) + f" | **{mean:.1f}** | {fit:.0f} |")
+    print(f"\nclasses: {classes}\n")
+    curves = []
+    print("| method | " + " | ".join(f"epoch {e}" for e in range(1, 1 + max((len(curve(r, classes, 'testAUROC')) for _, _, r in loaded), default=0))) + " |")
+    print("|---" * (1 + max((len(curve(r, classes, 'testAUROC')) for _, _, r in loaded), default=0)) + "|")
+    for stage, name, runs in loaded:
+        c = curve(runs, classes, "testAUROC")
+        if not c:
+            continue
+        c = [None if v is None else 100 * v for v in c]
+        curves.append((name, c))
+        print(f"| {name} | " + " | ".join("—" if v is None else f"{v:.1f}" for v in c) + " |")
+        for key in ("vMF kappa", "MMD to uniform"):
+            d = curve(runs, classes, key)
+            if d and all(v is not None for v in d):
+                print(f"| {name}: {key} | " + " | ".join(f"{v:.3g}" for v in d) + " |")
+    floor = next((statistics.mean(r[c]["auroc"] for c in classes) for s, _, r in loaded if s == "fmnist-knn"), None)
+    if args.svg and curves:
+        svg(curves, floor, args.svg)
+        print(f"\nwrote {args.svg}")
+
+
+if __name__ == "__main__":
+    main()
