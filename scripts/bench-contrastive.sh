@@ -15,18 +15,19 @@ TOOL=.build/release/anomaly
 CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
 EPOCHS=${EPOCHS:-5}
 # CPU budget (2 cores): ResNet-20 (images zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
-# warm-up, EPOCHS epochs; test AUROC after every epoch (the curve).
+# warm-up, EPOCHS epochs of 64 images a step (128 views; CSI 16 images = 128 views); test AUROC
+# after every epoch (the curve).
 COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
     --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
     --evaluate-every 1 --data-dir "$DATA")
 # SS(n): SimSiam with NSA's normalisations; projector 64→512→512→512, predictor 512→128→128→512
 # (the spec's 2048/512 widths scaled to ResNet-20's 64-d feature); uncentred k-Cos (see README).
 SSN=(--methods nsa --option variant=simsiam --option normalized=true --option projectionWidth=512
-    --option predictorWidth=128 --option training.batchSize=256 --option centering=false)
-SC=(--methods nsa --option variant=simclr --option normalized=true --option training.batchSize=256 --option centering=false)
+    --option predictorWidth=128 --option training.batchSize=64 --option centering=false)
+SC=(--methods nsa --option variant=simclr --option normalized=true --option training.batchSize=64 --option centering=false)
 # SimCLR and CSI with CSI's score, 2 test-time views (the spec's 10 cost 5× the scoring time).
-SIMCLR=(--methods simclr --option training.batchSize=256 --option testViews=2)
-CSI=(--methods csi --option training.batchSize=64 --option testViews=2)
+SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
+CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
 POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
 stage() {
     case "$1" in

@@ -48,4 +48,17 @@ func benchContrastiveEpoch(_ options: Options) {
     print(String(format: "bare step   %8.1f img/s  (%.2f s for %d steps)", perSecond(bare), bare, loader.batchCount))
     print(String(format: "full epoch  %8.1f img/s  (%.2f s): %.2f× the bare step", perSecond(full), full, bare / full))
     print(String(format: "augmentation alone, on the calling thread: %.2f s per epoch", augmentation))
+    guard torchAvailable(options), let script = benchScript("torch_contrastive_epoch.py") else { return }
+    let arguments = [
+        script, "--json", "--images", "\(images)", "--batch", "\(batch)", "--arch", architecture.rawValue,
+        "--shape", shape.map(String.init).joined(separator: "x"), "--threads", "\(CPUThreads.count)",
+    ]
+    guard let theirs = run(options.python, arguments).flatMap({ jsonLines($0).first }),
+        let torchFull = theirs["full_img_per_s"] as? Double, let torchBare = theirs["bare_img_per_s"] as? Double
+    else {
+        print("PyTorch reference failed to run")
+        return
+    }
+    print(String(format: "PyTorch     %8.1f img/s full epoch, %.1f bare step (same images, batch, threads)", torchFull, torchBare))
+    print(String(format: "ours / PyTorch: full epoch %.2f×, bare step %.2f×", perSecond(full) / torchFull, perSecond(bare) / torchBare))
 }

@@ -16,7 +16,7 @@ Reported: the full epoch (augmentation + step per batch, all on the main thread,
 its GPU), the bare step over pre-built augmented batches, and the augmentation alone (the time
 to pre-build those batches). img/s counts source images: steps*B/seconds.
 
-    python scripts/bench/torch_contrastive_epoch.py [--images 2048] [--batch 32] [--shape 3x32x32]
+    python bench/torch_contrastive_epoch.py [--images 2048] [--batch 32] [--shape 3x32x32]
         [--arch resnet20|resnet18] [--threads 2] [--seed 0] [--json]
 """
 import argparse
@@ -31,35 +31,25 @@ import torch.nn.functional as F
 
 # ---------------------------------------------------------------- augmentation (batched)
 
-def rgb2hsv(x):
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    cmax, cmin = x.max(1)[0], x.min(1)[0]
-    hue = torch.atan2(math.sqrt(3) * (g - b), 2 * r - g - b)
-    hue = (hue % (2 * math.pi)) / (2 * math.pi)
-    sat = torch.nan_to_num((cmax - cmin) / cmax, nan=0.0, posinf=0.0, neginf=0.0)
-    return hue, sat, cmax
-
-
-def hsv2rgb(h, s, v):
-    h, s, v = h.unsqueeze(1), s.unsqueeze(1), v.unsqueeze(1)
-    n = h.new_tensor([5.0, 3.0, 1.0]).view(1, 3, 1, 1)
-    k = (n + h * 6) % 6
-    return v - v * s * torch.clamp(torch.min(k, 4 - k), 0, 1)
-
-
 def contrast(x, c):  # c: [n]; c = 1 is the identity on [0, 1] data
     mean = x.mean(dim=(2, 3), keepdim=True)
     return torch.clamp((x - mean) * c.view(-1, 1, 1, 1) + mean, 0, 1)
 
 
 def hsv_jitter(x, fh, fs, fv):
+    """CSI's RandomHSVFunction: RGB -> HSV (atan2 hue), shift/scale, clamp, back to RGB."""
+    fv = fv.view(-1, 1, 1)
     if x.shape[1] == 1:
-        return torch.clamp(x * fv.view(-1, 1, 1, 1), 0, 1)
-    h, s, v = rgb2hsv(x)
-    h = torch.clamp((h + fh.view(-1, 1, 1) * 255.0 / 360.0) % 1, 0, 1)
-    s = torch.clamp(s * fs.view(-1, 1, 1), 0, 1)
-    v = torch.clamp(v * fv.view(-1, 1, 1), 0, 1)
-    return hsv2rgb(h, s, v)
+        return torch.clamp(x * fv.unsqueeze(1), 0, 1)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    cmax, cmin = x.max(1)[0], x.min(1)[0]
+    h = torch.atan2(math.sqrt(3) * (g - b), 2 * r - g - b) % (2 * math.pi) / (2 * math.pi)
+    s = torch.nan_to_num((cmax - cmin) / cmax, nan=0.0, posinf=0.0, neginf=0.0)
+    h = torch.clamp((h + fh.view(-1, 1, 1) * 255.0 / 360.0) % 1, 0, 1).unsqueeze(1)
+    s = torch.clamp(s * fs.view(-1, 1, 1), 0, 1).unsqueeze(1)
+    v = torch.clamp(cmax * fv, 0, 1).unsqueeze(1)
+    k = (h.new_tensor([5.0, 3.0, 1.0]).view(1, 3, 1, 1) + h * 6) % 6
+    return v - v * s * torch.clamp(torch.min(k, 4 - k), 0, 1)
 
 
 def uniform(n, lo, hi):
