@@ -319,6 +319,9 @@ import Testing
             #expect(throws: DetectorError.self) { try detector.fit(table, context: TrainingContext()) }
         }
         #expect(throws: (any Error).self) { _ = try MethodRegistry.entry(named: "nsa").make(options: ["variant": "moco"]) }
+        // CSI rotates its images: non-square ones are refused by message, not trapped.
+        let wide = TrainingData(unlabeled: Samples(values: [Float](repeating: 0.5, count: 4 * 16 * 24), shape: [4, 1, 16, 24]))
+        #expect(throws: DetectorError.self) { try MethodRegistry.entry(named: "csi").make(options: [:]).fit(wide, context: TrainingContext()) }
         #expect(throws: (any Error).self) { _ = try MethodRegistry.entry(named: "nsa").make(options: ["shiftedNegatives": "true"]) }
         #expect(throws: DetectorError.invalidOption(option: "shiftedNegatives", value: "true", requirement: "applies to variant=simclr only")) {
             var configuration = NSA.Configuration()

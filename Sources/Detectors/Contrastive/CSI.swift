@@ -101,7 +101,7 @@ public struct CSI: DeepDetector {
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
         let samples = try validatedTrainingSamples(data)
-        try ContrastivePretraining.requireImages(samples, detector: Self.methodName)
+        try ContrastivePretraining.requireImages(samples, detector: Self.methodName, rotates: configuration.shiftedInstances)
         let c = configuration
         var generator = SeededGenerator(seed: context.seed)
         let state = try Self.makeState(

@@ -250,12 +250,17 @@ public enum ContrastivePretraining {
         }
     }
 
-    /// The contrastive methods read images: a clear error for other inputs.
-    public static func requireImages(_ samples: Samples, detector: String) throws {
+    /// The contrastive methods read images (square ones when they rotate them): a clear error
+    /// for other inputs.
+    public static func requireImages(_ samples: Samples, detector: String, rotates: Bool) throws {
         let shape = samples.sampleShape
         guard shape.count == 3, shape[1] >= 8, shape[2] >= 8 else {
             throw DetectorError.invalidConfiguration(
                 "\(detector) needs images [C, H, W] of at least 8×8 pixels; the training samples have shape \(shape)")
+        }
+        guard !rotates || shape[1] == shape[2] else {
+            throw DetectorError.invalidConfiguration(
+                "\(detector) rotates images by quarter turns and needs square ones; the training samples are \(shape[1])×\(shape[2])")
         }
     }
 }

@@ -161,7 +161,7 @@ public struct NSA: DeepDetector {
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
         let samples = try validatedTrainingSamples(data)
-        try ContrastivePretraining.requireImages(samples, detector: Self.methodName)
+        try ContrastivePretraining.requireImages(samples, detector: Self.methodName, rotates: configuration.shiftedNegatives)
         guard samples.count >= 2 else { throw DetectorError.emptyTrainingData(Self.methodName) }
         let c = configuration
         var generator = SeededGenerator(seed: context.seed)
