@@ -14,7 +14,7 @@ import Tensors
 func benchContrastiveEpoch(_ options: Options) {
     let architecture = options.only.contains("resnet18") ? EncoderOptions.Architecture.resnet18 : .resnet20
     let images = options.epochImages, batch = options.epochBatch, shape = options.epochShape
-    print("Contrastive epoch (CSI on \(architecture.rawValue), \(images) images of \(shape.map(String.init).joined(separator: "×")), \(batch) images = \(8 * batch) views per step, Adam), \(CPUThreads.count) threads")
+    print("Contrastive epoch (CSI on \(architecture.rawValue)\(options.epochPadding ? "" : ", no padding"), \(images) images of \(shape.map(String.init).joined(separator: "×")), \(batch) images = \(8 * batch) views per step, Adam), \(CPUThreads.count) threads")
     var g = SeededGenerator(seed: 0)
     let samples = Samples(values: Tensor.uniform([images] + shape, using: &g).toArray(), shape: [images] + shape)
     let training = ContrastiveTrainingOptions(
@@ -22,8 +22,9 @@ func benchContrastiveEpoch(_ options: Options) {
         warmupMultiplier: 1)
     let views = ContrastivePretraining.views(options: training, rotationCount: 4)
     let loader = ContrastivePretraining.loader(samples, options: training, views: views, seed: 0)
-    let network = ContrastiveNetwork.csi(
-        sampleShape: shape, encoder: EncoderOptions(architecture: architecture), shiftCount: 4, using: &g)
+    var encoder = EncoderOptions(architecture: architecture)
+    encoder.padsToMultipleOf8 = options.epochPadding
+    let network = ContrastiveNetwork.csi(sampleShape: shape, encoder: encoder, shiftCount: 4, using: &g)
     network.train()
     let optimizer = Adam(parameters: network.parameters(), learningRate: 1e-3)
     let rotations = views.rotationLabels(batchSize: batch)

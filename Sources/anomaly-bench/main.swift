@@ -20,6 +20,7 @@ struct Options {
     var epochImages = 2048
     var epochBatch = 32
     var epochShape = [3, 32, 32]
+    var epochPadding = true
 
     init(_ args: [String]) {
         var i = 0
@@ -34,6 +35,7 @@ struct Options {
             case "gemm", "train", "conv", "epoch", "all": mode = a
             case "--images": epochImages = Int(value()) ?? { fail("--images needs an integer") }()
             case "--shape": epochShape = value().split(separator: "x").compactMap { Int($0) }
+            case "--no-padding": epochPadding = false
             case "--batch": epochBatch = Int(value()) ?? { fail("--batch needs an integer") }()
             case "--seconds": seconds = Double(value()) ?? { fail("--seconds needs a number") }()
             case "--only": only = Set(value().split(separator: ",").map(String.init))
@@ -41,7 +43,7 @@ struct Options {
             case "--child": child = value()
             case "--python": python = value()
             case "-h", "--help":
-                print("usage: anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH] [--images N --batch B --shape CxHxW (epoch)]")
+                print("usage: anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH] [--images N --batch B --shape CxHxW --no-padding (epoch)]")
                 exit(0)
             default: fail("unknown option '\(a)' (try --help)")
             }
