@@ -291,6 +291,29 @@ import Testing
         #expect(try reloaded.score(prepared.test.samples, context: InferenceContext()) == scores)
     }
 
+    /// Another scoring of the same trained network: `encoderModel` takes a fitted NSA's network
+    /// and fits only the scorers; with the same scoring options it gives exactly that model's
+    /// scores, with others (the ensemble with c-Cos) its own.
+    @Test func encoderModelReusesTheTrainedNetwork() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prepared = try DeepDetectorTests.prepared(DeepDetectorTests.mnistRun("nsa"))
+        let entry = try MethodRegistry.entry(named: "nsa")
+        let budget = Self.budget["nsa"]!.merging(["training.epochs": "1"]) { $1 }
+        let trained = try entry.make(options: budget)
+        try trained.fit(prepared.training, context: TrainingContext(seed: 2))
+        try trained.saveFittedState(to: folder.appendingPathComponent("model.safetensors"))
+        let context = InferenceContext()
+        let same = try entry.make(options: budget.merging(["encoderModel": folder.path]) { $1 })
+        try same.fit(prepared.training, context: TrainingContext(seed: 9))
+        #expect(try same.score(prepared.test.samples, context: context) == trained.score(prepared.test.samples, context: context))
+        let ensemble = try entry.make(options: budget.merging(["encoderModel": folder.path, "ensemble": "true", "score": "ccos"]) { $1 })
+        try ensemble.fit(prepared.training, context: TrainingContext(seed: 2))
+        #expect(try ensemble.score(prepared.test.samples, context: context) != trained.score(prepared.test.samples, context: context))
+        let other = try entry.make(options: budget.merging(["encoderModel": folder.path, "projectionWidth": "48"]) { $1 })
+        #expect(throws: DetectorError.self) { try other.fit(prepared.training, context: TrainingContext(seed: 2)) }
+    }
+
     /// Interrupted after its first epoch and resumed, CSI ends with the scores of an
     /// uninterrupted fit.
     @Test func resumedCSIScoresLikeAnUninterruptedOne() throws {

@@ -401,27 +401,12 @@ public struct CANCE: DeepDetector {
 
     /// Copies the autoencoder of the fitted CANCE model at `path` (a model file or a run folder).
     static func loadAutoencoder(into state: State, from path: String) throws {
-        var url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            url = url.appendingPathComponent("model.safetensors")
-        }
-        func refuse(_ reason: String) -> DetectorError { .invalidConfiguration("autoencoderModel=\(path): \(reason)") }
-        guard FileManager.default.fileExists(atPath: url.path) else { throw refuse("no such model file") }
-        let metadata = try Checkpoint.read(from: url).metadata
-        guard metadata["detector"] == methodName,
-            let json = metadata["configuration"]?.data(using: .utf8),
-            let configuration = try? ConfigurationDecoding.decode(Configuration.self, from: json, defaults: Configuration())
-        else { throw refuse("not a fitted CANCE model") }
-        var source = CANCE(configuration)
-        try source.loadFittedState(from: url)
-        guard let fitted = source.state, fitted.sampleShape == state.sampleShape else {
-            throw refuse("its model was fitted on another sample shape")
-        }
+        let fitted = try referencedState(
+            option: "autoencoderModel", path: path, sampleShape: state.sampleShape, defaults: Configuration())
         do {
             try state.autoencoder.copyState(from: fitted.autoencoder)
         } catch {
-            throw refuse("its autoencoder has another architecture (\(error))")
+            throw DetectorError.invalidConfiguration("autoencoderModel=\(path): its autoencoder has another architecture (\(error))")
         }
         state.autoencoder.eval()
     }

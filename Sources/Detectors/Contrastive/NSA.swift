@@ -53,6 +53,10 @@ public struct NSA: DeepDetector {
         public var ensemble = false
         /// Centre the features before whitening (Eq. 2 as reconstructed); c-Cos never centres.
         public var centering = true
+        /// A fitted NSA model (model file or run folder) whose trained network this detector
+        /// takes instead of training its own: only the scorers are fitted, with this
+        /// configuration's `score`, `ensemble` and `centering` (the network options must match).
+        public var encoderModel: String?
 
         public init() {}
 
@@ -175,6 +179,19 @@ public struct NSA: DeepDetector {
             try copy.copyState(from: online)
             target = copy
             model = OnlineAndTarget(online: online, target: copy)
+        }
+        if let path = c.encoderModel {
+            let fitted = try Self.referencedState(
+                option: "encoderModel", path: path, sampleShape: samples.sampleShape, defaults: Configuration())
+            do {
+                try online.copyState(from: fitted.network)
+            } catch {
+                throw DetectorError.invalidConfiguration("encoderModel=\(path): its network has another architecture (\(error))")
+            }
+            try Self.fitScorers(state, training: samples, c, context)
+            state.eval()
+            self.state = state
+            return
         }
         let views = ContrastivePretraining.views(options: c.training, rotationCount: c.shiftedNegatives ? 4 : 1)
         let decay = Float(c.targetDecay)

@@ -93,6 +93,35 @@ extension DeepDetector {
     }
 }
 
+extension DeepDetector {
+    /// The fitted state of another run of this method, named by an option (`option=path`, a
+    /// model file or a run folder), read with the configuration recorded in it (over `defaults`
+    /// for keys it lacks): for reusing its
+    /// trained networks (CANCE's ablations on one autoencoder, NSA's scores on one encoder).
+    /// Errors name the option and what is wrong with the file.
+    public static func referencedState(option: String, path: String, sampleShape: [Int], defaults: Configuration) throws
+        -> State
+    {
+        var url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            url = url.appendingPathComponent("model.safetensors")
+        }
+        func refuse(_ reason: String) -> DetectorError { .invalidConfiguration("\(option)=\(path): \(reason)") }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw refuse("no such model file") }
+        let metadata = try Checkpoint.read(from: url).metadata
+        guard metadata["detector"] == methodName, let json = metadata["configuration"]?.data(using: .utf8),
+            let configuration = try? ConfigurationDecoding.decode(Configuration.self, from: json, defaults: defaults)
+        else { throw refuse("not a fitted \(methodName) model") }
+        var source = Self(configuration)
+        try source.loadFittedState(from: url)
+        guard let fitted = source.state, fitted.sampleShape == sampleShape else {
+            throw refuse("its model was fitted on another sample shape")
+        }
+        return fitted
+    }
+}
+
 /// Batched scoring without gradients: checks the samples against the fitted shape, feeds
 /// `[batch] + sampleShape` tensors on the context's device to `body`, and checks every score.
 public enum BatchScorer {
