@@ -5,7 +5,7 @@
 # and it reads back finished runs and continues an interrupted one. Results:
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
-#   stages: fmnist-knn fmnist-ssn fmnist-simclr fmnist-csi
+#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-csi
 #           fmnist-polluted-ssn fmnist-polluted-sc fmnist-polluted-simclr fmnist-polluted-knn
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,24 @@ SC=(--methods nsa --option variant=simclr --option normalized=true --option trai
 SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
 CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
 POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
+# The other NSA scores of the SS(n) networks already trained (option encoderModel: only the
+# scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of each.
+#   rescore BENCH_FOLDER OUTPUT_FOLDER [protocol options]
+rescore() {
+    local source=$1 output=$2
+    shift 2
+    tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal seed rest; do
+        run=${rest##*,}
+        for scoring in "score=kcos centering=true" "score=ccos" "score=kcos ensemble=true" "score=ccos ensemble=true"; do
+            name=${scoring// /-}
+            options=()
+            for o in $scoring; do options+=(--option "$o"); done
+            "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds "$seed" "$@" \
+                --option encoder.architecture=resnet20 --option encoderModel="$source/$run" "${options[@]}" --data-dir "$DATA" \
+                --resume "$output/${name//=/-}/class-$normal-seed-$seed" </dev/null
+        done
+    done
+}
 stage() {
     case "$1" in
     fmnist-knn)
@@ -43,6 +61,7 @@ stage() {
     fmnist-csi)
         "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
             "${COMMON[@]}" --resume runs/bench/fmnist-csi ;;
+    fmnist-ssn-scores) rescore runs/bench/fmnist-ssn runs/bench/fmnist-ssn-scores ;;
     fmnist-polluted-knn)
         "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;
