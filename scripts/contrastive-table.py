@@ -8,7 +8,7 @@ Prints (markdown) the final AUROC % per normal class and its mean for every stag
 runs/bench/, then the class-averaged test AUROC after each epoch (with the mean vMF κ and MMD to
 the uniform sphere of the NSA runs), and writes the curves as an SVG with the raw-pixel kNN floor
 as a horizontal line. Only classes that every listed stage finished enter the means."""
-import argparse, csv, json, os, statistics
+import argparse, csv, glob, json, os, statistics
 
 STAGES = [("fmnist-knn", "kNN, raw pixels"), ("fmnist-ssn", "SS(n)"), ("fmnist-simclr", "SimCLR"),
           ("fmnist-csi", "CSI"), ("fmnist-polluted-knn", "kNN, raw pixels, p = 0.1"),
@@ -16,16 +16,24 @@ STAGES = [("fmnist-knn", "kNN, raw pixels"), ("fmnist-ssn", "SS(n)"), ("fmnist-s
           ("fmnist-polluted-ssn", "SS(n), p = 0.1")]
 
 
+RESCORED = [("score-kcos-centering-true", "SS(n), centred k-Cos"), ("score-ccos", "SS(n), c-Cos"),
+            ("score-kcos-ensemble-true", "SS(n)_E, k-Cos"), ("score-ccos-ensemble-true", "SS(n)_E, c-Cos")]
+
+
 def load(stage):
-    path = os.path.join("runs/bench", stage, "results.csv")
-    if not os.path.exists(path):
-        return None
+    """{normal class: {auroc, fit, epochs}} of a bench folder, or of the per-class folders of a
+    rescoring stage (fmnist-ssn-scores/<scoring>/class-C-seed-S)."""
+    folders = [os.path.join("runs/bench", stage)] + sorted(glob.glob(os.path.join("runs/bench", stage, "class-*")))
     runs = {}
-    for r in csv.DictReader(open(path)):
-        metrics = json.load(open(os.path.join("runs/bench", stage, r["run"], "metrics.json")))
-        runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
-                                        "epochs": metrics.get("training", [])}
-    return runs
+    for folder in folders:
+        path = os.path.join(folder, "results.csv")
+        if not os.path.exists(path):
+            continue
+        for r in csv.DictReader(open(path)):
+            metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
+            runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
+                                            "epochs": metrics.get("training", [])}
+    return runs or None
 
 
 def curve(runs, classes, key):
@@ -76,7 +84,8 @@ def main():
     parser.add_argument("--svg", default=None)
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
-    wanted = [(s, n) for s, n in STAGES if not args.stages or s in args.stages]
+    stages = STAGES[:2] + [("fmnist-ssn-scores/" + s, n) for s, n in RESCORED] + STAGES[2:]
+    wanted = [(s, n) for s, n in stages if not args.stages or s in args.stages or s.split("/")[0] in args.stages]
     loaded = [(s, n, load(s)) for s, n in wanted]
     loaded = [(s, n, r) for s, n, r in loaded if r]
     classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []

@@ -17,8 +17,8 @@ public struct EncoderOptions: Codable, Sendable, Equatable {
     public var widthMultiplier = 1.0
     /// Zero-pads images whose height or width is not a multiple of 8 to the next multiple
     /// (Fashion-MNIST's 28×28 → 32×32, the CIFAR geometry) before the encoder: the engine's
-    /// implicit-GEMM convolutions need output widths that are multiples of 8, and 28-pixel
-    /// planes run about 3.7× slower without them.
+    /// implicit-GEMM convolutions need output widths that are multiples of 8; a ResNet-20
+    /// epoch on 28×28 images runs 1.6× faster padded (`anomaly-bench epoch --shape 1x28x28`).
     public var padsToMultipleOf8 = true
 
     public init(architecture: Architecture = .resnet18, widthMultiplier: Double = 1) {
