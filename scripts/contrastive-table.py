@@ -31,7 +31,8 @@ def load(stage):
             continue
         for r in csv.DictReader(open(path)):
             metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
-            runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
+            normal = r["normal_class"] or os.path.basename(folder).split("-")[1]  # class-C-seed-S
+            runs[int(normal)] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
                                             "epochs": metrics.get("training", [])}
     return runs or None
 
