@@ -27,11 +27,11 @@ func benchContrastiveEpoch(_ options: Options) {
     let network = ContrastiveNetwork.csi(sampleShape: shape, encoder: encoder, shiftCount: 4, using: &g)
     network.train()
     let optimizer = Adam(parameters: network.parameters(), learningRate: 1e-3)
-    let rotations = views.rotationLabels(batchSize: batch)
+    let csi = CSI.Configuration()
     func step(_ x: Tensor) {
         optimizer.zeroGradients()
-        let h = network.encode(x)
-        (ntXentLoss(network.projector(h), temperature: 0.5) + crossEntropy(logits: network.shiftLogits(h), labels: rotations)).backward()
+        let terms = CSI.lossTerms(network, views: x, imageCount: batch, configuration: csi)
+        (terms[0].value + terms[1].value).backward()
         optimizer.step()
     }
     step(loader.batch(epoch: 0, index: 0).inputs)  // warm-up
@@ -43,12 +43,12 @@ func benchContrastiveEpoch(_ options: Options) {
     for batchOfViews in loader.epoch(0) { step(batchOfViews.inputs) }
     let full = Date().timeIntervalSince(start)
     start = Date()
-    for x in prebuilt { _ = views(x.slice(0..<batch), using: &g) }
-    let augmentation = Date().timeIntervalSince(start) * Double(batch) / Double(8 * batch) * 8
+    for index in 0..<loader.batchCount { _ = loader.batch(epoch: 1, index: index) }
+    let augmentation = Date().timeIntervalSince(start)
     let perSecond = { (t: Double) in Double(loader.batchCount * batch) / t }
     print(String(format: "bare step   %8.1f img/s  (%.2f s for %d steps)", perSecond(bare), bare, loader.batchCount))
     print(String(format: "full epoch  %8.1f img/s  (%.2f s): %.2f× the bare step", perSecond(full), full, bare / full))
-    print(String(format: "augmentation alone, on the calling thread: %.2f s per epoch", augmentation))
+    print(String(format: "loading and augmentation alone, on the calling thread: %.2f s per epoch", augmentation))
     guard torchAvailable(options), let script = benchScript("torch_contrastive_epoch.py") else { return }
     let arguments = [
         script, "--json", "--images", "\(images)", "--batch", "\(batch)", "--arch", architecture.rawValue,

@@ -128,7 +128,7 @@ public struct CSI: DeepDetector {
         let z = network.projector(h)
         var terms = [LossTerm("con-SI", ntXentLoss(z, temperature: Float(c.temperature)))]  // §1.3 over (image, rotation)
         if c.shiftedInstances {
-            let rotations = (0..<views.shape[0]).map { ($0 / imageCount) % c.shiftCount }
+            let rotations = CSIAugmentation(rotationCount: c.shiftCount).rotationLabels(batchSize: imageCount)
             let classification = shiftClassificationLoss(logits: network.shiftLogits(h), rotations: rotations)
             terms.append(LossTerm("cls-SI", classification * Float(c.shiftWeight)))
         }

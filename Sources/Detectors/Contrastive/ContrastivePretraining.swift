@@ -184,8 +184,9 @@ public final class ContrastiveNetwork: Module {
         var layers: [any Layer] = []
         for (i, (from, to)) in zip(widths, widths.dropFirst()).enumerated() {
             let last = i == widths.count - 2
-            layers.append(Linear(from, to, bias: !(last ? normalizesOutput : true), using: &g))
-            if !last || normalizesOutput { layers.append(BatchNorm1d(to)) }
+            let normalized = !last || normalizesOutput  // a BatchNorm follows: no bias before it
+            layers.append(Linear(from, to, bias: !normalized, using: &g))
+            if normalized { layers.append(BatchNorm1d(to)) }
             if !last { layers.append(Lambda.relu) }
         }
         return Sequential(layers)

@@ -44,30 +44,18 @@ public final class AngularMahalanobis: Module {
     public func fit(_ features: Tensor) {
         let (m, d) = (features.shape[0], features.shape[1])
         precondition(m == bank.shape[0] && d == mean.shape[0], "AngularMahalanobis: fit with \(features.shape), built for \(bank.shape)")
+        let chunks = stride(from: 0, to: m, by: 1024).map { $0..<min($0 + 1024, m) }
         withoutGradients {
             var moments = BatchedMoments(dimension: d)
-            var start = 0
-            while start < m {
-                moments.add(features.slice(start..<min(start + 1024, m)))
-                start += 1024
-            }
+            for rows in chunks { moments.add(features.slice(rows)) }
             mean.assign(Tensor(moments.mean.map(Float.init)).to(mean.device))
             whitening.assign(Tensor(Self.inverseSquareRoot(moments.covariance, dimension: d), shape: [d, d]).to(mean.device))
             whitenedMean.assign(l2Normalize(matmul(mean.reshaped([1, d]), whitening), axis: 1).reshaped([d]))
-            var units: [Tensor] = []
-            start = 0
-            while start < m {
-                units.append(whitenedUnits(features.slice(start..<min(start + 1024, m))))
-                start += 1024
-            }
-            bank.assign(Tensor.concat(units))
+            bank.assign(Tensor.concat(chunks.map { whitenedUnits(features.slice($0)) }))
             var kScores: [Float] = [], cScores: [Float] = []
-            start = 0
-            while start < m {
-                let end = min(start + 1024, m)
-                kScores += Self.angle(FeatureBank.maxSimilarity(bank.slice(start..<end), bank: bank, selfOffset: start)).toArray()
-                cScores += cCos(features.slice(start..<end)).toArray()
-                start = end
+            for rows in chunks {
+                kScores += Self.angle(FeatureBank.maxSimilarity(bank.slice(rows), bank: bank, selfOffset: rows.lowerBound)).toArray()
+                cScores += cCos(features.slice(rows)).toArray()
             }
             trainingRange.assign(
                 Tensor([kScores.min()!, kScores.max()!, cScores.min()!, cScores.max()!]).to(mean.device))

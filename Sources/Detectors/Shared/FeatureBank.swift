@@ -69,12 +69,13 @@ public final class ShiftedFeatureBank: Module {
         let augmentation = CSIAugmentation(
             simclr: .evaluation, viewCount: 1, rotationCount: shiftCount,
             flip: RandomHorizontalFlip(probability: flips ? 0.5 : 0))
+        let images = inputs.to(.cpu)  // the augmentation kernels run on the host
         var projections: [Tensor] = [], logits: [Tensor] = []
         for k in 0..<shiftCount {
             var projectionSum: Tensor? = nil, logitSum: Tensor? = nil
             for t in 0..<viewCount {
                 var generator = SeededGenerator(seed: UInt64(t) &* 4 &+ UInt64(k))
-                let view = augmentation.testView(inputs.to(.cpu), rotation: k, using: &generator).to(inputs.device)
+                let view = augmentation.testView(images, rotation: k, using: &generator).to(inputs.device)
                 let h = network.encode(view)
                 let z = network.projector(h)
                 projectionSum = projectionSum.map { $0 + z } ?? z
