@@ -60,6 +60,27 @@ public enum DetectorInput {
         return Samples(values: anomalies.values, shape: [anomalies.count] + shape)
     }
 
+    /// Semi-label of an unlabelled sample, a labelled normal and a labelled anomaly (Deep SAD's
+    /// convention; Elsa's code writes −1 for labelled anomalies too).
+    public static let unlabeled = 0, labeledNormal = 1, labeledAnomaly = -1
+
+    /// Every training sample of a semi-supervised detector with its semi-label: the unlabelled
+    /// samples (0), the labelled normals (+1), then the labelled anomalies (−1), each part checked
+    /// as `trainingSamples` and `labeledAnomalies` do.
+    public static func semiSupervised(_ data: TrainingData, detector: String) throws
+        -> (samples: Samples, semiLabels: [Int])
+    {
+        let normal = try trainingSamples(data, detector: detector)
+        let unlabeledCount = data.unlabeled.count
+        var semiLabels = [Int](repeating: unlabeled, count: unlabeledCount)
+            + [Int](repeating: labeledNormal, count: normal.count - unlabeledCount)
+        guard let anomalies = try labeledAnomalies(data, shape: normal.sampleShape, detector: detector) else {
+            return (normal, semiLabels)
+        }
+        semiLabels += [Int](repeating: labeledAnomaly, count: anomalies.count)
+        return (Samples.concatenating([normal, anomalies]), semiLabels)
+    }
+
     private static func flattened(_ samples: Samples) -> Samples {
         Samples(values: samples.values, shape: [samples.count, samples.featureCount])
     }

@@ -60,6 +60,11 @@ public struct CSIAugmentation: BatchAugmentation {
         (0..<viewCount).flatMap { _ in (0..<rotationCount).flatMap { k in Array(repeating: k, count: batchSize) } }
     }
 
+    /// Per-image values (semi-labels) repeated for every output row, in output order.
+    public func viewLabels<T>(_ perImage: [T]) -> [T] {
+        (0..<(viewCount * rotationCount)).flatMap { _ in perImage }
+    }
+
     /// The row of image `image`, view `view`, rotation `rotation` in a batch of `batchSize`.
     public func row(image: Int, view: Int, rotation: Int, batchSize: Int) -> Int {
         (view * rotationCount + rotation) * batchSize + image

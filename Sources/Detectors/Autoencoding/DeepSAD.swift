@@ -63,15 +63,9 @@ public struct DeepSAD: DeepDetector {
     }
 
     public mutating func fit(_ data: TrainingData, context: TrainingContext) throws {
-        let normal = try validatedTrainingSamples(data)
+        try configuration.validate()
         // Semi-labels: 0 unlabelled, +1 labelled normal, −1 labelled anomaly.
-        let unlabeledCount = data.unlabeled.count
-        var samples = normal
-        var semiLabels = [Int](repeating: 0, count: unlabeledCount) + [Int](repeating: 1, count: normal.count - unlabeledCount)
-        if let anomalies = try DetectorInput.labeledAnomalies(data, shape: normal.sampleShape, detector: Self.methodName) {
-            samples = Samples.concatenating([normal, anomalies])
-            semiLabels += [Int](repeating: -1, count: anomalies.count)
-        }
+        let (samples, semiLabels) = try DetectorInput.semiSupervised(data, detector: Self.methodName)
         let configuration = configuration
         let state = try DeepSVDD.pretrainedState(
             samples: samples, preprocessing: configuration.preprocessing, network: configuration.network,

@@ -215,11 +215,12 @@ public enum ContrastivePretraining {
     /// The loader: shuffled batches of `options.batchSize` images (the last incomplete batch is
     /// dropped), transformed into views on the loader's thread.
     public static func loader(
-        _ samples: Samples, options: ContrastiveTrainingOptions, views: CSIAugmentation, seed: UInt64
+        _ samples: Samples, labels: [Int]? = nil, options: ContrastiveTrainingOptions, views: CSIAugmentation,
+        seed: UInt64
     ) -> BatchLoader {
         let size = min(options.batchSize, samples.count)
         return BatchLoader(
-            samples, batchSize: size, shuffle: true, dropLast: samples.count > size, seed: seed, prefetch: 2,
+            samples, labels: labels, batchSize: size, shuffle: true, dropLast: samples.count > size, seed: seed, prefetch: 2,
             transform: { inputs, generator in views(inputs, using: &generator) })
     }
 
@@ -231,12 +232,27 @@ public enum ContrastivePretraining {
         scorer: ((Samples) throws -> [Float])? = nil,
         step: (_ views: Tensor, _ imageCount: Int) throws -> [LossTerm]
     ) throws {
+        try runBatches(
+            phase: phase, model: model, trained: trained, samples: samples, options: options, views: views,
+            context: context, scorer: scorer
+        ) { views, batch in try step(views, batch.indices.count) }
+    }
+
+    /// `run` for methods that read more than the views: `step` also receives the loader's batch,
+    /// whose `labels` are the images' `labels` (semi-labels; one per image, not per view — see
+    /// `CSIAugmentation.viewLabels`) and whose `epoch`/`index` say where the loop is. `selection`
+    /// keeps the epoch with the lowest validation loss (`ModelSelection`).
+    public static func runBatches(
+        phase: String = "pretraining", model: Module, trained: Module, samples: Samples, labels: [Int]? = nil,
+        options: ContrastiveTrainingOptions, views: CSIAugmentation, context: TrainingContext,
+        scorer: ((Samples) throws -> [Float])? = nil, selection: ModelSelection? = nil,
+        step: (_ views: Tensor, _ batch: Batch) throws -> [LossTerm]
+    ) throws {
         let optimizer = options.makeOptimizer(trained)
         var loop = TrainingLoop(
             phase: phase, epochs: options.epochs,
-            loader: loader(samples, options: options, views: views, seed: context.seed &+ 11), model: model,
+            loader: loader(samples, labels: labels, options: options, views: views, seed: context.seed &+ 11), model: model,
             optimizer: optimizer, schedule: options.schedule, seed: context.seed &+ 11)
-        let perImage = views.viewCount * views.rotationCount
         let probe = samples.selecting(Array(0..<min(samples.count, 1000)))
         let diagnostics = { () throws -> [String: Double] in
             guard let network = trained as? ContrastiveNetwork else { return [:] }
@@ -246,8 +262,8 @@ public enum ContrastivePretraining {
             }
             return SphereStatistics.measure(Tensor.concat(features))
         }
-        try loop.run(context: context, scorer: scorer, diagnostics: diagnostics) { batch, _ in
-            try step(batch.inputs.to(context.device), batch.inputs.shape[0] / perImage)
+        try loop.run(context: context, scorer: scorer, selection: selection, diagnostics: diagnostics) { batch, _ in
+            try step(batch.inputs.to(context.device), batch)
         }
     }
 
