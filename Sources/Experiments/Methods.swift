@@ -54,6 +54,12 @@ public enum MethodRegistry {
         MethodEntry(
             "nsa", NSA.self, defaults: .init(),
             summary: "NSA (Yousef et al. 2023): SimSiam/BYOL/SimCLR with L2-normalisations; score: angular Mahalanobis k-Cos or c-Cos, optionally ensembled over layers; variant=simsiam|byol|simclr, normalized, shiftedNegatives."),
+        MethodEntry(
+            "elsa", Elsa.self, defaults: .init(),
+            summary: "Elsa (Han et al. 2021): SimCLR pre-training (or pretrained=<simclr run>), K = 50 spherical k-means prototypes, fine-tuning with the inverse-energy loss on labelled normals/anomalies, early stopping on RandAugment views; score: −LSE of prototype cosines."),
+        MethodEntry(
+            "elsa+", Elsa.self, defaults: .plus,
+            summary: "Elsa+ (Han et al. 2021): Elsa on a CSI network (pretrained=<csi run>) with rotation-augmented fine-tuning, the rotation loss, frozen BatchNorm and a 10-view × 4-rotation test ensemble."),
     ]
 
     /// The methods `anomaly demo` compares by default: CANCE, the seed method, first.

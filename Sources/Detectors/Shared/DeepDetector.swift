@@ -61,7 +61,11 @@ extension DeepDetector {
     }
 
     public mutating func loadFittedState(from url: URL) throws {
-        let contents = try Checkpoint.read(from: url)
+        state = try Self.loadState(from: Checkpoint.read(from: url), url: url, configuration: configuration)
+    }
+
+    /// The state stored in `contents` (read from `url`), built for `configuration`.
+    public static func loadState(from contents: Checkpoint.Contents, url: URL, configuration: Configuration) throws -> State {
         let shape = try FittedStateMetadata.sampleShape(contents.metadata, detector: Self.methodName, url: url)
         var generator = SeededGenerator(seed: 0)
         let restored = try Self.makeState(
@@ -69,7 +73,7 @@ extension DeepDetector {
             using: &generator)
         try Checkpoint.assign(contents.tensors, names: contents.names, to: restored.namedTensors(), path: url.path)
         restored.eval()
-        state = restored
+        return restored
     }
 
     /// Scores test samples with `state` as it is now: the training loop's evaluation callback
@@ -102,6 +106,14 @@ extension DeepDetector {
     public static func referencedState(option: String, path: String, sampleShape: [Int], defaults: Configuration) throws
         -> State
     {
+        try referenced(option: option, path: path, sampleShape: sampleShape, defaults: defaults).state
+    }
+
+    /// `referencedState` with the configuration the referenced run was fitted with (for building
+    /// a network of the same architecture, as Elsa does from a CSI run).
+    public static func referenced(option: String, path: String, sampleShape: [Int], defaults: Configuration) throws
+        -> (state: State, configuration: Configuration)
+    {
         var url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -118,7 +130,7 @@ extension DeepDetector {
         guard let fitted = source.state, fitted.sampleShape == sampleShape else {
             throw refuse("its model was fitted on another sample shape")
         }
-        return fitted
+        return (fitted, configuration)
     }
 }
 

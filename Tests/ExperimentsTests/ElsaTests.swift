@@ -1,0 +1,197 @@
+import Datasets
+import Detectors
+import Experiments
+import Foundation
+import Layers
+import Metrics
+import Tensors
+import TestSupport
+import Testing
+
+/// Elsa / Elsa+ (METHODS.md §2.1): the energy's constant and range (§8 oracles), the loss by
+/// hand and by finite differences, spherical k-means, and the detectors on the mini MNIST under
+/// the semi-supervised protocol.
+@Suite struct ElsaTests {
+    /// ResNet-8 at a unit-test budget: a few epochs on ~200 images.
+    static let budget = [
+        "encoder.architecture": "resnet8", "pretraining.epochs": "3", "pretraining.batchSize": "32",
+        "pretraining.optimizer": "adam", "pretraining.learningRate": "1e-3", "pretraining.warmupEpochs": "0",
+        "pretraining.warmupMultiplier": "1", "finetuning.epochs": "3", "finetuning.batchSize": "32",
+        "prototypeCount": "10", "testViews": "2",
+    ]
+
+    /// Normal 0, known anomaly 1, γl = γp = 0.1 (Deep SAD counting).
+    static func run(_ method: String, _ options: [String: String] = [:], seed: UInt64 = 1) -> RunConfiguration {
+        RunConfiguration(
+            method: method, methodOptions: budget.merging(options) { $1 }, dataset: "mnist",
+            experimentProtocol: .semiSupervised(
+                SemiSupervisedProtocol(
+                    normalClasses: [0], knownAnomalyClasses: [1], labeledNormalRatio: 0.1, labeledAnomalyRatio: 0.1,
+                    pollutionRatio: 0.1, counting: .deepSAD)),
+            seed: seed)
+    }
+
+    // MARK: Energy
+
+    /// K = 50, τ = 0.5: C = ln 50 + 2 = 5.9120 and S_τ ∈ [1.912, 5.912], reached when every
+    /// prototype equals ẑ or −ẑ.
+    @Test func energyConstantAndRange() {
+        let k = 50, tau: Float = 0.5
+        let z = l2Normalize(randomTensor([1, 16], seed: 1), axis: 1)
+        let same = Tensor.concat(Array(repeating: z, count: k))
+        let top = Elsa.energy(z, prototypes: same, temperature: tau).item()
+        let bottom = Elsa.energy(z, prototypes: same * -1, temperature: tau).item()
+        #expect(abs(top - 5.9120) < 1e-4, "\(top)")
+        #expect(abs(bottom - 1.9120) < 1e-4, "\(bottom)")
+        let prototypes = l2Normalize(randomTensor([k, 16], seed: 2), axis: 1)
+        let s = Elsa.energy(l2Normalize(randomTensor([64, 16], seed: 3), axis: 1), prototypes: prototypes, temperature: tau)
+        #expect(s.toArray().allSatisfy { $0 > 1.912 && $0 < 5.912 })
+        // Without τ (the code's test score) the range is ln K ± 1.
+        let plain = Elsa.energy(z, prototypes: same, temperature: nil).item()
+        #expect(abs(plain - (log(50) + 1)) < 1e-4)
+    }
+
+    /// K must satisfy ln K > 1/τ, else 1/S is singular (§2.1.5): K = 7 is refused at τ = 0.5,
+    /// K = 8 accepted.
+    @Test func prototypeCountBelowTheSingularBoundIsRefused() throws {
+        var c = Elsa.Configuration()
+        c.prototypeCount = 7
+        #expect(throws: DetectorError.self) { try c.validate() }
+        do {
+            try c.validate()
+        } catch let error as DetectorError {
+            #expect(error.description.contains("prototypeCount=7"))
+        }
+        c.prototypeCount = 8
+        try c.validate()
+    }
+
+    /// The loss of §2.1.5 computed by hand in Double: mean of 1/(C − S) over anomalies and 1/S
+    /// over the rest.
+    @Test func energyLossMatchesHandComputation() {
+        let (n, k, d) = (5, 10, 4)
+        let tau: Float = 0.5
+        let z = l2Normalize(randomTensor([n, d], seed: 4), axis: 1)
+        let p = l2Normalize(randomTensor([k, d], seed: 5), axis: 1)
+        let labels = [0, 1, -1, 0, -1]
+        let loss = Elsa.energyLoss(z, prototypes: p, semiLabels: labels, temperature: tau).item()
+        let zv = z.toArray().map(Double.init), pv = p.toArray().map(Double.init)
+        let bound = log(Double(k)) + 2
+        var expected = 0.0
+        for i in 0..<n {
+            let s = log((0..<k).map { j in exp((0..<d).map { zv[i * d + $0] * pv[j * d + $0] }.reduce(0, +) / 0.5) }.reduce(0, +))
+            expected += labels[i] == -1 ? 1 / (bound - s) : 1 / s
+        }
+        expected /= Double(n)
+        #expect(abs(Double(loss) - expected) < 1e-5 * expected, "\(loss) vs \(expected)")
+    }
+
+    @Test func energyLossGradientsMatchFiniteDifferences() {
+        let labels = [0, -1, 1, -1, 0, 0]
+        checkGradients([randomTensor([6, 5], seed: 6), randomTensor([9, 5], seed: 7)], h: 1e-2) { inputs in
+            Elsa.energyLoss(
+                l2Normalize(inputs[0], axis: 1), prototypes: l2Normalize(inputs[1], axis: 1), semiLabels: labels,
+                temperature: 0.5)
+        }
+    }
+
+    // MARK: Spherical k-means
+
+    /// Three tight groups around orthogonal directions: each centroid lands on one direction,
+    /// unit norm, the same for the same seed.
+    @Test func sphericalKMeansFindsSeparatedDirections() {
+        let d = 6
+        var g = SeededGenerator(seed: 3)
+        var values: [Float] = []
+        for i in 0..<90 {
+            for j in 0..<d { values.append((j == i % 3 ? 1 : 0) + 0.05 * g.nextNormal()) }
+        }
+        let points = Tensor(values, shape: [90, d])
+        var a = SeededGenerator(seed: 9), b = SeededGenerator(seed: 9)
+        let centroids = SphericalKMeans.fit(points, clusterCount: 3, using: &a)
+        #expect(centroids.toArray() == SphericalKMeans.fit(points, clusterCount: 3, using: &b).toArray())
+        let c = centroids.toArray()
+        var found = Set<Int>()
+        for row in 0..<3 {
+            let v = Array(c[(row * d)..<((row + 1) * d)])
+            #expect(abs(v.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+            let axis = v.indices.max { v[$0] < v[$1] }!
+            #expect(v[axis] > 0.99, "centroid \(v)")
+            found.insert(axis)
+        }
+        #expect(found == [0, 1, 2])
+    }
+
+    // MARK: Detectors
+
+    /// Fine-tuning pushes the known anomaly class out: on the test set Elsa+ ranks ones (the
+    /// labelled anomaly class) far above zeros; the run folder scores the same without the data,
+    /// and the same seed gives the same scores.
+    @Test func elsaPlusPushesTheKnownAnomalyClassAndReloads() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let configuration = Self.run("elsa+")
+        let result = try ExperimentRunner(outputRoot: root).run(
+            configuration, data: data, method: MethodRegistry.entry(named: "elsa+"))
+        let prepared = try DeepDetectorTests.prepared(configuration)
+        let labels = try #require(data.sources["test"]).labels
+        let classes = prepared.test.sourceIndices.map { labels[$0] }
+        let (ones, zeros) = (classes.indices.filter { classes[$0] == 1 }, classes.indices.filter { classes[$0] == 0 })
+        let known = try auroc(
+            normalScores: zeros.map { result.scores[$0] }, anomalyScores: ones.map { result.scores[$0] },
+            orientation: .higherIsAnomalous)
+        #expect(known > 0.85, "AUROC zeros vs ones (0.95 measured) \(known)")
+        let replay = try RunReplay(directory: result.directory, dataRoot: miniData)
+        #expect(try replay.score(prepared.test.samples) == result.scores)
+        let again = try ExperimentRunner(outputRoot: root).run(
+            configuration, data: data, method: MethodRegistry.entry(named: "elsa+"))
+        #expect(again.scores == result.scores)
+        // Early stopping recorded its score each epoch.
+        let metrics = try String(contentsOf: result.directory.appendingPathComponent("metrics.json"), encoding: .utf8)
+        #expect(metrics.contains("\"finetuning\"") && metrics.contains("\"validation\""))
+    }
+
+    /// `pretrained=<csi run>`: Elsa starts from that network, adopts its encoder options (the
+    /// options given here say ResNet-18; the run is ResNet-8) and its folder reloads. Elsa+ from
+    /// a SimCLR run is refused: it has no rotation head.
+    @Test func finetunesANamedPretrainingRun() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let csiOptions = [
+            "encoder.architecture": "resnet8", "training.epochs": "1", "training.batchSize": "32",
+            "training.optimizer": "adam", "training.learningRate": "1e-3", "training.warmupEpochs": "0",
+            "training.warmupMultiplier": "1", "testViews": "1",
+        ]
+        func pretrain(_ method: String) throws -> URL {
+            let run = RunConfiguration(
+                method: method, methodOptions: csiOptions, dataset: "mnist",
+                experimentProtocol: .oneClass(OneClassProtocol(normalClass: 0)), seed: 1)
+            return try ExperimentRunner(outputRoot: root).run(run, data: data, method: MethodRegistry.entry(named: method))
+                .directory
+        }
+        let csi = try pretrain("csi")
+        var options = Self.budget
+        options["encoder.architecture"] = "resnet18"
+        options["pretrained"] = csi.path
+        options["finetuning.epochs"] = "1"
+        let configuration = RunConfiguration(
+            method: "elsa", methodOptions: options, dataset: "mnist", experimentProtocol: Self.run("elsa").experimentProtocol,
+            seed: 1)
+        let result = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: MethodRegistry.entry(named: "elsa"))
+        let replay = try RunReplay(directory: result.directory, dataRoot: miniData)
+        #expect(try replay.score(DeepDetectorTests.prepared(configuration).test.samples) == result.scores)
+
+        let simclr = try pretrain("simclr")
+        var plus = Elsa(.plus)
+        plus.configuration.pretrained = simclr.path
+        let prepared = try DeepDetectorTests.prepared(configuration)
+        do {
+            try plus.fit(prepared.training, context: TrainingContext(seed: 0))
+            Issue.record("Elsa+ accepted a SimCLR network")
+        } catch let error as DetectorError {
+            #expect(error.description.contains("rotation head"), "\(error)")
+        }
+    }
+}
