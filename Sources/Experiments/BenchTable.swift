@@ -15,12 +15,16 @@ public struct BenchTable: Sendable {
         public var runID: String
         /// The normal class(es) of a per-class grid ("3"), empty otherwise.
         public var normalClass: String
+        /// The known anomaly class(es) of a grid over them ("5"), empty otherwise.
+        public var anomalyClass: String
 
         public init(
             method: String, dataset: String, protocolKind: String, seed: UInt64, auroc: Double,
-            averagePrecision: Double, f1: Double, fitSeconds: Double, runID: String, normalClass: String = ""
+            averagePrecision: Double, f1: Double, fitSeconds: Double, runID: String, normalClass: String = "",
+            anomalyClass: String = ""
         ) {
             self.normalClass = normalClass
+            self.anomalyClass = anomalyClass
             self.method = method
             self.dataset = dataset
             self.protocolKind = protocolKind
@@ -37,10 +41,36 @@ public struct BenchTable: Sendable {
 
     public init(rows: [Row]) { self.rows = rows }
 
+    /// The table of every finished run in a bench folder (`anomaly bench --merge`, after the
+    /// tasks of a job array each wrote their run): rows ordered by data set, method, classes and
+    /// seed; classes are labelled where the runs differ in them.
+    public init(merging index: RunIndex) {
+        let runs = index.finished
+        func label(_ classes: [Int]) -> String { classes.map(String.init).joined(separator: "+") }
+        let perNormal = Set(runs.map { label($0.configuration.experimentProtocol.normalClasses) }).count > 1
+        let perAnomaly = Set(runs.map { label($0.configuration.experimentProtocol.anomalyClasses) }).count > 1
+        rows = runs.map { run in
+            let c = run.configuration
+            return Row(
+                method: c.method, dataset: c.dataset, protocolKind: c.experimentProtocol.kind, seed: c.seed,
+                auroc: run.summary.auroc, averagePrecision: run.summary.averagePrecision, f1: run.summary.f1.f1,
+                fitSeconds: run.fitSeconds, runID: run.id,
+                normalClass: perNormal ? label(c.experimentProtocol.normalClasses) : "",
+                anomalyClass: perAnomaly ? label(c.experimentProtocol.anomalyClasses) : "")
+        }.sorted { a, b in
+            // Class labels compare by length first, so "10" follows "9".
+            func key(_ r: Row) -> [String] {
+                [r.dataset, r.method, String(format: "%06d", r.normalClass.count), r.normalClass,
+                 String(format: "%06d", r.anomalyClass.count), r.anomalyClass, String(format: "%020llu", r.seed)]
+            }
+            return key(a).lexicographicallyPrecedes(key(b))
+        }
+    }
+
     public func csv() -> String {
-        var text = "method,dataset,protocol,normal_class,seed,auroc,average_precision,f1,fit_seconds,run\n"
+        var text = "method,dataset,protocol,normal_class,anomaly_class,seed,auroc,average_precision,f1,fit_seconds,run\n"
         for r in rows {
-            text += "\(r.method),\(r.dataset),\(r.protocolKind),\(r.normalClass),\(r.seed),\(r.auroc),\(r.averagePrecision),\(r.f1),\(r.fitSeconds),\(r.runID)\n"
+            text += "\(r.method),\(r.dataset),\(r.protocolKind),\(r.normalClass),\(r.anomalyClass),\(r.seed),\(r.auroc),\(r.averagePrecision),\(r.f1),\(r.fitSeconds),\(r.runID)\n"
         }
         return text
     }

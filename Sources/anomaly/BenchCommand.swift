@@ -7,16 +7,31 @@ struct Bench: ParsableCommand {
         abstract: "Run a method × data set × seed grid under one protocol; write results.csv and results.md.")
 
     @Option(help: "Comma-separated method names.")
-    var methods: String
+    var methods: String?
 
     @Option(help: "Comma-separated data set names.")
-    var datasets: String
+    var datasets: String?
 
     @Option(help: "Comma-separated seeds.")
     var seeds: String = "0"
 
     @Flag(help: "Run each --normal-class on its own (the one-class protocol of the papers: one row per class).")
     var perClass = false
+
+    @Flag(help: "Run each --anomaly-class on its own as the known anomaly class (semi-supervised), skipping the normal class: with --per-class the papers' 10 × 9 grid.")
+    var perAnomalyClass = false
+
+    @Option(help: "Run only cell N (0-based) of the grid into the --resume folder, without writing results files: one task of a job array (see --slurm).")
+    var task: Int?
+
+    @Option(help: "Write a Slurm job-array script to PATH, one task per run of this grid (each `anomaly bench … --task $SLURM_ARRAY_TASK_ID`), instead of running it; then `sbatch PATH`, and `anomaly bench --merge FOLDER` when the tasks are done.")
+    var slurm: String?
+
+    @Option(help: "An extra #SBATCH line of the --slurm script (repeatable), e.g. --slurm-option=--time=24:00:00.")
+    var slurmOption: [String] = []
+
+    @Option(help: "Collect every finished run of a bench FOLDER (the tasks of a job array) into its results.csv and results.md.")
+    var merge: String?
 
     @Option(help: "Continue (or start) the bench in this folder: finished runs with the same configuration are read back, interrupted ones resumed.")
     var resume: String?
@@ -34,6 +49,13 @@ struct Bench: ParsableCommand {
     var evaluateEvery: Int?
 
     func validate() throws {
+        if merge == nil {
+            guard methods != nil else { throw ValidationError("--methods is required (or --merge FOLDER)") }
+            guard datasets != nil else { throw ValidationError("--datasets is required (or --merge FOLDER)") }
+        }
+        if let task, task < 0 { throw ValidationError("--task must be non-negative, got \(task)") }
+        if task != nil, resume == nil { throw ValidationError("--task needs --resume FOLDER: the bench folder every task writes its run into") }
+        if task != nil, slurm != nil { throw ValidationError("--task and --slurm exclude each other") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         if let evaluateEvery, evaluateEvery < 1 { throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)") }
     }
@@ -42,10 +64,31 @@ struct Bench: ParsableCommand {
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var common: CommonOptions
 
+    /// One run of the grid.
+    struct Cell {
+        var dataset: String
+        var entry: MethodEntry
+        var normalClasses: [Int]
+        var anomalyClasses: [Int]
+        var seed: UInt64
+    }
+
     func run() throws {
         let logger = common.makeLogger()
-        let methodNames = methods.split(separator: ",").map(String.init)
-        let datasetNames = datasets.split(separator: ",").map(String.init)
+        if let merge {
+            let folder = URL(fileURLWithPath: merge, isDirectory: true)
+            let index = RunIndex(scanning: folder)
+            guard !index.finished.isEmpty else { throw ValidationError("--merge \(merge): no finished run in that folder") }
+            let table = BenchTable(merging: index)
+            try Data(table.csv().utf8).write(to: folder.appendingPathComponent("results.csv"), options: .atomic)
+            try Data(table.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
+            output(table.markdown())
+            if !index.interrupted.isEmpty { output("\(index.interrupted.count) run(s) unfinished: run their tasks again to resume them") }
+            output("\(index.finished.count) runs merged into \(folder.path)/results.{csv,md}")
+            return
+        }
+        let methodNames = (methods ?? "").split(separator: ",").map(String.init)
+        let datasetNames = (datasets ?? "").split(separator: ",").map(String.init)
         guard !methodNames.isEmpty else { throw ValidationError("--methods: no method named (e.g. --methods iforest,knn)") }
         guard !datasetNames.isEmpty else { throw ValidationError("--datasets: no data set named (e.g. --datasets thyroid)") }
         let seedValues = try seeds.split(separator: ",").map { s -> UInt64 in
@@ -54,6 +97,7 @@ struct Bench: ParsableCommand {
         }
         let entries = try methodNames.map { try MethodRegistry.entry(named: $0) }
         let overrides = try methodOptions.parsed()  // each method takes the keys it has
+        let cells = try grid(datasets: datasetNames, entries: entries, seeds: seedValues)
         let runsRoot: URL
         if let resume {
             runsRoot = URL(fileURLWithPath: resume, isDirectory: true)
@@ -62,6 +106,17 @@ struct Bench: ParsableCommand {
                 in: common.outputRoot, method: "bench", dataset: datasetNames.joined(separator: "+"), seed: seedValues.first ?? 0)
             runsRoot = common.outputRoot.appendingPathComponent(benchID)
         }
+        if let slurm {
+            try writeSlurmScript(to: slurm, taskCount: cells.count, folder: runsRoot)
+            return
+        }
+        var selected = cells
+        if let task {
+            guard task < cells.count else {
+                throw ValidationError("--task \(task) is outside the grid: it has \(cells.count) runs (tasks 0…\(cells.count - 1))")
+            }
+            selected = [cells[task]]
+        }
         let done = RunIndex(scanning: runsRoot)
         var runner = ExperimentRunner(outputRoot: runsRoot, progress: TerminalProgress(), logger: logger)
         runner.training.checkpointEvery = checkpointEvery
@@ -69,54 +124,127 @@ struct Bench: ParsableCommand {
         runner.training.evaluateEvery = evaluateEvery
         runner.training.stopRequested = { _, _ in InterruptSignal.isRaised }
         InterruptSignal.install()
-        let classGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
+        var loaded: ExperimentData? = nil
         var rows: [BenchTable.Row] = []
-        for datasetName in datasetNames {
-            let data = try ExperimentData.load(datasetName, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
-            for entry in entries {
-                let known = Set(entry.options.map(\.name))
-                let applicable = overrides.filter { known.contains($0.key) }
-                for classes in classGroups {
-                    var options = protocolOptions
-                    options.normalClasses = classes
-                    let experimentProtocol = try options.experimentProtocol(isTabular: data.isTabular, datasetName: datasetName)
-                    let classLabel = perClass ? classes.map(String.init).joined(separator: "+") : ""
-                    for seed in seedValues {
-                        let configuration = RunConfiguration(
-                            method: entry.name, methodOptions: applicable, dataset: datasetName,
-                            experimentProtocol: experimentProtocol, seed: seed, trainingSubsample: methodOptions.trainingSubsample,
-                            device: device == "cpu" ? nil : device)
-                        let row: BenchTable.Row
-                        if let finished = done.finished.first(where: { $0.configuration == configuration }) {
-                            row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
-                                        auroc: finished.summary.auroc, averagePrecision: finished.summary.averagePrecision,
-                                        f1: finished.summary.f1.f1, fitSeconds: finished.fitSeconds, runID: finished.id,
-                                        normalClass: classLabel)
-                        } else {
-                            let partial = done.interrupted.first { $0.configuration == configuration }?.folder
-                            let result: RunResult
-                            do {
-                                result = try runner.run(configuration, data: data, method: entry, resuming: partial)
-                            } catch ExperimentError.resumable(let reason, _) {
-                                throw ExperimentError.invalidArgument(
-                                    "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
-                            }
-                            row = .init(method: entry.name, dataset: datasetName, protocolKind: experimentProtocol.kind, seed: seed,
-                                        auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
-                                        f1: result.summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id,
-                                        normalClass: classLabel)
-                            logger.notice("\(entry.name) \(datasetName) \(classLabel.isEmpty ? "" : "class \(classLabel) ")seed \(seed): AUROC \(String(format: "%.4f", result.summary.auroc))")
-                        }
-                        rows.append(row)
-                        let table = BenchTable(rows: rows)
-                        try Data(table.csv().utf8).write(to: runsRoot.appendingPathComponent("results.csv"), options: .atomic)
-                        try Data(table.markdown().utf8).write(to: runsRoot.appendingPathComponent("results.md"), options: .atomic)
-                    }
-                }
+        for cell in selected {
+            if loaded?.name != cell.dataset {
+                loaded = try ExperimentData.load(cell.dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
             }
+            let data = loaded!
+            let known = Set(cell.entry.options.map(\.name))
+            var options = protocolOptions
+            options.normalClasses = cell.normalClasses
+            options.anomalyClasses = cell.anomalyClasses
+            let experimentProtocol = try options.experimentProtocol(isTabular: data.isTabular, datasetName: cell.dataset)
+            let normalLabel = perClass ? cell.normalClasses.map(String.init).joined(separator: "+") : ""
+            let anomalyLabel = perAnomalyClass ? cell.anomalyClasses.map(String.init).joined(separator: "+") : ""
+            let configuration = RunConfiguration(
+                method: cell.entry.name, methodOptions: overrides.filter { known.contains($0.key) }, dataset: cell.dataset,
+                experimentProtocol: experimentProtocol, seed: cell.seed, trainingSubsample: methodOptions.trainingSubsample,
+                device: device == "cpu" ? nil : device)
+            let row: BenchTable.Row
+            if let finished = done.finished.first(where: { $0.configuration == configuration }) {
+                row = .init(method: cell.entry.name, dataset: cell.dataset, protocolKind: experimentProtocol.kind, seed: cell.seed,
+                            auroc: finished.summary.auroc, averagePrecision: finished.summary.averagePrecision,
+                            f1: finished.summary.f1.f1, fitSeconds: finished.fitSeconds, runID: finished.id,
+                            normalClass: normalLabel, anomalyClass: anomalyLabel)
+            } else {
+                let partial = done.interrupted.first { $0.configuration == configuration }?.folder
+                let result: RunResult
+                do {
+                    result = try runner.run(configuration, data: data, method: cell.entry, resuming: partial)
+                } catch ExperimentError.resumable(let reason, _) {
+                    throw ExperimentError.invalidArgument(
+                        "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
+                }
+                row = .init(method: cell.entry.name, dataset: cell.dataset, protocolKind: experimentProtocol.kind, seed: cell.seed,
+                            auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
+                            f1: result.summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id,
+                            normalClass: normalLabel, anomalyClass: anomalyLabel)
+                let where_ = [normalLabel.isEmpty ? "" : "class \(normalLabel) ", anomalyLabel.isEmpty ? "" : "known anomaly \(anomalyLabel) "].joined()
+                logger.notice("\(cell.entry.name) \(cell.dataset) \(where_)seed \(cell.seed): AUROC \(String(format: "%.4f", result.summary.auroc))")
+            }
+            rows.append(row)
+            // A task of a job array leaves the results files to `--merge` (tasks run concurrently).
+            if task == nil {
+                let table = BenchTable(rows: rows)
+                try Data(table.csv().utf8).write(to: runsRoot.appendingPathComponent("results.csv"), options: .atomic)
+                try Data(table.markdown().utf8).write(to: runsRoot.appendingPathComponent("results.md"), options: .atomic)
+            }
+        }
+        if let task {
+            output("task \(task) of \(cells.count) done in \(runsRoot.path) (AUROC \(String(format: "%.4f", rows[0].auroc))); when every task is done: anomaly bench --merge \(runsRoot.path)")
+            return
         }
         let table = BenchTable(rows: rows)
         output(table.markdown())
         output("results written to \(runsRoot.path)/results.{csv,md}")
+    }
+
+    /// Every run of the bench in a fixed order (data set, method, normal classes, known anomaly
+    /// classes, seed): the task numbers of a job array.
+    func grid(datasets: [String], entries: [MethodEntry], seeds: [UInt64]) throws -> [Cell] {
+        let normalGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
+        if perAnomalyClass && protocolOptions.anomalyClasses.isEmpty {
+            throw ValidationError("--per-anomaly-class needs --anomaly-class (the known anomaly classes to run one by one)")
+        }
+        var cells: [Cell] = []
+        for dataset in datasets {
+            for entry in entries {
+                for normal in normalGroups {
+                    let anomalyGroups = perAnomalyClass
+                        ? protocolOptions.anomalyClasses.filter { !normal.contains($0) }.map { [$0] }
+                        : [protocolOptions.anomalyClasses]
+                    for anomalies in anomalyGroups {
+                        for seed in seeds {
+                            cells.append(Cell(dataset: dataset, entry: entry, normalClasses: normal, anomalyClasses: anomalies, seed: seed))
+                        }
+                    }
+                }
+            }
+        }
+        return cells
+    }
+
+    /// A Slurm job array over the grid: task i runs `anomaly bench <these arguments> --resume
+    /// FOLDER --task i`; every task writes its own run folder (atomically), `--merge` collects them.
+    func writeSlurmScript(to path: String, taskCount: Int, folder: URL) throws {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // Drop the script options (and their values) and any --resume: the script sets its own.
+        var kept: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            if ["--slurm", "--slurm-option", "--resume"].contains(name) {
+                index += argument.contains("=") ? 1 : 2
+                continue
+            }
+            kept.append(argument)
+            index += 1
+        }
+        arguments = kept
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let tool = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        let executable = FileManager.default.isExecutableFile(atPath: tool) ? tool : "anomaly"
+        let directory = FileManager.default.currentDirectoryPath
+        var script = "#!/bin/bash\n"
+        script += "#SBATCH --job-name=anomalykit-bench\n"
+        script += "#SBATCH --array=0-\(taskCount - 1)\n"
+        script += "#SBATCH --output=\(folder.standardizedFileURL.path)/slurm-%A_%a.log\n"
+        for option in slurmOption { script += "#SBATCH \(option)\n" }
+        script += "# \(taskCount) runs of: anomaly \(arguments.joined(separator: " "))\n"
+        script += "# Each task runs one grid cell into the bench folder; a rerun task resumes its checkpoint.\n"
+        script += "# When all are done: \(executable) bench --merge \(quoted(folder.path))\n"
+        script += "set -euo pipefail\n"
+        script += "cd \(quoted(directory))\n"
+        script += "exec \(quoted(executable)) \(arguments.map(quoted).joined(separator: " ")) --resume \(quoted(folder.path)) --task \"$SLURM_ARRAY_TASK_ID\"\n"
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let url = URL(fileURLWithPath: path)
+        try Data(script.utf8).write(to: url, options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        output("wrote \(path): a job array of \(taskCount) tasks into \(folder.path)")
+        output("submit it with: sbatch \(path)")
+        output("then collect the results: anomaly bench --merge \(folder.path)")
     }
 }

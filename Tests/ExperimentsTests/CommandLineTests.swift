@@ -181,4 +181,50 @@ final class PipeDrain: @unchecked Sendable {
         let csv = try String(contentsOf: grid.appendingPathComponent("results.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 4)
     }
+
+    /// The 2 × 2 grid of normal × known-anomaly classes as a Slurm job array: the script runs one
+    /// cell per `SLURM_ARRAY_TASK_ID` into one folder; `--merge` then tables every run, the same
+    /// numbers a plain bench of the grid gives.
+    @Test func jobArrayTasksMergeIntoTheBenchTable() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let grid = [
+            "bench", "--methods", "knn", "--datasets", "mnist", "--data-dir", miniData.path, "--protocol", "semi-supervised",
+            "--per-class", "--normal-class", "0", "1", "--anomaly-class", "0", "1", "2", "--per-anomaly-class",
+        ]
+        guard let emitted = try runTool(grid + ["--slurm", "grid.sh", "--resume", "array"], in: dir) else {
+            Issue.record("the anomaly executable was not built next to the tests")
+            return
+        }
+        #expect(emitted.status == 0, "\(emitted.stderr)")
+        let script = try String(contentsOf: dir.appendingPathComponent("grid.sh"), encoding: .utf8)
+        #expect(script.contains("#SBATCH --array=0-3"))  // (0: 1, 2) and (1: 0, 2)
+        #expect(script.contains("--task \"$SLURM_ARRAY_TASK_ID\""))
+        for task in 0..<4 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = [dir.appendingPathComponent("grid.sh").path]
+            process.environment = ProcessInfo.processInfo.environment.merging(["SLURM_ARRAY_TASK_ID": "\(task)"]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "task \(task)")
+        }
+        let folder = dir.appendingPathComponent("array")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("results.csv").path))
+        let merged = try #require(try runTool(["bench", "--merge", "array"], in: dir))
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let rows = try String(contentsOf: folder.appendingPathComponent("results.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 5)
+        #expect(rows.dropFirst().map { $0.split(separator: ",")[3...4].joined(separator: "/") } == ["0/1", "0/2", "1/0", "1/2"])
+        // The same grid run in one process gives the same AUROCs.
+        let plain = try #require(try runTool(grid + ["--resume", "plain"], in: dir))
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let reference = try String(contentsOf: dir.appendingPathComponent("plain/results.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(reference.map { $0.split(separator: ",")[6] } == rows.map { $0.split(separator: ",")[6] })
+        // A task outside the grid is refused by name.
+        let outside = try #require(try runTool(grid + ["--resume", "array", "--task", "4"], in: dir))
+        #expect(outside.status != 0 && outside.stderr.contains("--task 4 is outside the grid"))
+    }
 }

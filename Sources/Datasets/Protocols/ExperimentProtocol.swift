@@ -29,6 +29,26 @@ public enum ExperimentProtocol: Codable, Sendable, Equatable {
         }
     }
 
+    /// The normal classes (empty where a protocol has none: tables, cross-data-set).
+    public var normalClasses: [Int] {
+        switch self {
+        case .oneClass(let p): return p.normalClasses
+        case .contaminatedOneClass(let p): return p.normalClasses
+        case .semiSupervised(let p): return p.normalClasses
+        case .oneVsRest, .crossDataset, .tabular: return []
+        }
+    }
+
+    /// The known (labelled) anomaly classes of a semi-supervised protocol, the anomalous classes
+    /// of one-vs-rest (empty otherwise).
+    public var anomalyClasses: [Int] {
+        switch self {
+        case .semiSupervised(let p): return p.knownAnomalyClasses ?? []
+        case .oneVsRest(let p): return p.anomalyClasses
+        default: return []
+        }
+    }
+
     /// Builds the split.
     /// - Parameters:
     ///   - trainLabels: class ids of the training file; for `.tabular`, the 0/1 anomaly labels of
