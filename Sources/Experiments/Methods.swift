@@ -54,6 +54,9 @@ public enum MethodRegistry {
         MethodEntry(
             "nsa", NSA.self, defaults: .init(),
             summary: "NSA (Yousef et al. 2023): SimSiam/BYOL/SimCLR with L2-normalisations; score: angular Mahalanobis k-Cos or c-Cos, optionally ensembled over layers; variant=simsiam|byol|simclr, normalized, shiftedNegatives."),
+        MethodEntry(
+            "hscl", HSCL.self, defaults: .init(),
+            summary: "HSCL (Wang et al. 2022), semi-supervised: CSI's loss plus learnable normal prototypes (S-P) and a normal-vs-labelled-anomaly contrast with prototype-weighted sampling (N-A); score: CSI's with the prototype for the nearest training axis (score=csi) or max cosine to a prototype (score=prototype)."),
     ]
 
     /// The methods `anomaly demo` compares by default: CANCE, the seed method, first.
