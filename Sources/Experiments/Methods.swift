@@ -60,6 +60,9 @@ public enum MethodRegistry {
         MethodEntry(
             "elsa+", Elsa.self, defaults: .plus,
             summary: "Elsa+ (Han et al. 2021): Elsa on a CSI network (pretrained=<csi run>) with rotation-augmented fine-tuning, the rotation loss, frozen BatchNorm and a 10-view × 4-rotation test ensemble."),
+        MethodEntry(
+            "hscl", HSCL.self, defaults: .init(),
+            summary: "HSCL (Wang et al. 2022), semi-supervised: CSI's loss plus learnable normal prototypes (S-P) and a normal-vs-labelled-anomaly contrast with prototype-weighted sampling (N-A); score: CSI's with the prototype for the nearest training axis (score=csi) or max cosine to a prototype (score=prototype)."),
     ]
 
     /// The methods `anomaly demo` compares by default: CANCE, the seed method, first.

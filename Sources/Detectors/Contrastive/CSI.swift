@@ -125,7 +125,15 @@ public struct CSI: DeepDetector {
         -> [LossTerm]
     {
         let h = network.encode(views)
-        let z = network.projector(h)
+        return lossTerms(network, features: h, projections: network.projector(h), imageCount: imageCount, configuration: c)
+    }
+
+    /// `lossTerms` from the views' encoder features h and projections z = g(h), for methods that
+    /// add terms of their own on the same forward pass (HSCL).
+    public static func lossTerms(
+        _ network: ContrastiveNetwork, features h: Tensor, projections z: Tensor, imageCount: Int,
+        configuration c: Configuration
+    ) -> [LossTerm] {
         var terms = [LossTerm("con-SI", ntXentLoss(z, temperature: Float(c.temperature)))]  // §1.3 over (image, rotation)
         if c.shiftedInstances {
             let rotations = CSIAugmentation(rotationCount: c.shiftCount).rotationLabels(batchSize: imageCount)

@@ -199,6 +199,12 @@ public final class ContrastiveNetwork: Module {
     }
 }
 
+/// A module that trains a `ContrastiveNetwork` together with parameters of its own (HSCL's
+/// prototypes): the loop's sphere diagnostics read the network's features.
+public protocol ContrastiveNetworkOwner {
+    var contrastiveNetwork: ContrastiveNetwork { get }
+}
+
 /// The pre-training loop every contrastive method shares (METHODS.md §1.2–1.4): a loader that
 /// builds the augmented views of each batch on its prefetch thread (h-flip per copy → optional
 /// rotations → `simclr_aug`, `CSIAugmentation`), the optimizer and the warm-up + cosine schedule
@@ -248,6 +254,21 @@ public enum ContrastivePretraining {
         scorer: ((Samples) throws -> [Float])? = nil, selection: ModelSelection? = nil,
         step: (_ views: Tensor, _ batch: Batch) throws -> [LossTerm]
     ) throws {
+        try runBatches(
+            phase: phase, model: model, trained: trained, samples: samples, labels: labels, options: options, views: views,
+            context: context, scorer: scorer, selection: selection
+        ) { views, batch, _ in try step(views, batch) }
+    }
+
+    /// `runBatches` whose `step` also draws from the loop's own generator (sampling inside the
+    /// loss, HSCL's anchors): it is saved with the checkpoint, so a resumed run draws what an
+    /// uninterrupted one would.
+    public static func runBatches(
+        phase: String = "pretraining", model: Module, trained: Module, samples: Samples, labels: [Int]? = nil,
+        options: ContrastiveTrainingOptions, views: CSIAugmentation, context: TrainingContext,
+        scorer: ((Samples) throws -> [Float])? = nil, selection: ModelSelection? = nil,
+        step: (_ views: Tensor, _ batch: Batch, _ generator: inout SeededGenerator) throws -> [LossTerm]
+    ) throws {
         let optimizer = options.makeOptimizer(trained)
         var loop = TrainingLoop(
             phase: phase, epochs: options.epochs,
@@ -255,15 +276,16 @@ public enum ContrastivePretraining {
             optimizer: optimizer, schedule: options.schedule, seed: context.seed &+ 11)
         let probe = samples.selecting(Array(0..<min(samples.count, 1000)))
         let diagnostics = { () throws -> [String: Double] in
-            guard let network = trained as? ContrastiveNetwork else { return [:] }
+            guard let network = (trained as? ContrastiveNetwork) ?? (trained as? ContrastiveNetworkOwner)?.contrastiveNetwork
+            else { return [:] }
             var features: [Tensor] = []
             BatchScorer.forEachBatch(probe, sampleShape: probe.sampleShape, batchSize: 256, device: context.device) {
                 features.append(network.encode($1))
             }
             return SphereStatistics.measure(Tensor.concat(features))
         }
-        try loop.run(context: context, scorer: scorer, selection: selection, diagnostics: diagnostics) { batch, _ in
-            try step(batch.inputs.to(context.device), batch)
+        try loop.run(context: context, scorer: scorer, selection: selection, diagnostics: diagnostics) { batch, generator in
+            try step(batch.inputs.to(context.device), batch, &generator)
         }
     }
 

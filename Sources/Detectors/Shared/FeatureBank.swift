@@ -94,7 +94,17 @@ public final class ShiftedFeatureBank: Module {
     public func fit(
         _ samples: Samples, network: ContrastiveNetwork, viewCount: Int, flips: Bool, context: TrainingContext
     ) {
-        let k = shiftCount
+        let views = Self.averagedViews(
+            of: samples, network: network, shiftCount: shiftCount, viewCount: viewCount, flips: flips, context: context)
+        fit(projections: views.projections, logits: views.logits)
+    }
+
+    /// `averagedViews` of every sample (evaluation mode, batches of 256): z̄_k [M, d] and ℓ̄_k [M]
+    /// (empty without a shift head), one entry per shift.
+    public static func averagedViews(
+        of samples: Samples, network: ContrastiveNetwork, shiftCount k: Int, viewCount: Int, flips: Bool,
+        context: TrainingContext
+    ) -> (projections: [Tensor], logits: [Tensor]) {
         var projections = [[Tensor]](repeating: [], count: k), logits = [[Tensor]](repeating: [], count: k)
         network.eval()
         context.progress.begin("feature bank", total: (samples.count + 255) / 256)
@@ -109,17 +119,28 @@ public final class ShiftedFeatureBank: Module {
             context.progress.update(completed: done, metrics: [:])
         }
         context.progress.end()
-        fit(projections: projections.map { Tensor.concat($0) }, logits: logits.compactMap { $0.isEmpty ? nil : Tensor.concat($0) })
+        return (projections.map { Tensor.concat($0) }, logits.compactMap { $0.isEmpty ? nil : Tensor.concat($0) })
+    }
+
+    /// CSI's weights from the training images' averaged views: w^sim_k = 1 / mean_m ‖z̄_k(x_m)‖,
+    /// w^cls_k = 1 / mean_m ℓ̄_k(x_m) (zeros when `logits` is empty).
+    public static func weights(projections: [Tensor], logits: [Tensor]) -> (similarity: [Float], shift: [Float]) {
+        withoutGradients {
+            let similarity = projections.map { 1 / $0.squared().sum(axis: 1).sqrt().mean().item() }
+            let shift = logits.isEmpty ? [Float](repeating: 0, count: projections.count) : logits.map { 1 / $0.mean().item() }
+            return (similarity, shift)
+        }
     }
 
     /// Sets the axes and weights from the training images' averaged projections z̄_k [M, d] and
     /// correct-shift logits ℓ̄_k [M] (empty without a shift head), one entry per shift.
     public func fit(projections: [Tensor], logits: [Tensor]) {
         precondition(projections.count == shiftCount && (logits.isEmpty || logits.count == shiftCount), "ShiftedFeatureBank: one entry per shift")
+        let weights = Self.weights(projections: projections, logits: logits)
         withoutGradients {
             axes.assign(Tensor.stack(projections.map { l2Normalize($0, axis: 1) }))
-            similarityWeights.assign(Tensor(projections.map { 1 / $0.squared().sum(axis: 1).sqrt().mean().item() }))
-            shiftWeights.assign(Tensor(logits.isEmpty ? [Float](repeating: 0, count: shiftCount) : logits.map { 1 / $0.mean().item() }))
+            similarityWeights.assign(Tensor(weights.similarity))
+            shiftWeights.assign(Tensor(weights.shift))
         }
     }
 
