@@ -83,7 +83,7 @@ import Testing
     ]
 
     /// Image-only methods (the contrastive family) replay their folders in ContrastiveTests.
-    static let imageOnly: Set<String> = ["simclr", "csi", "nsa"]
+    static let imageOnly: Set<String> = ["simclr", "csi", "nsa", "csi-synthetic"]
 
     @Test(arguments: MethodRegistry.all.map(\.name).filter { !imageOnly.contains($0) })
     func runFolderScoresWithTheDataGone(method: String) throws {
