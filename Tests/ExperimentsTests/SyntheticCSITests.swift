@@ -83,7 +83,7 @@ import Testing
         let csiViews = views.csiViews(x, using: &g)
         #expect(csiViews.shape == [16, 3, 5, 5])
         #expect(csiViews.toArray().allSatisfy { (0...1).contains($0) })
-        checkGradients([x], h: 1e-3, atol: 1e-3, rtol: 2e-2) {
+        checkGradients([x], h: 1e-2, atol: 1e-3, rtol: 2e-2) {
             var g = SeededGenerator(seed: 2)
             return (views.csiViews($0[0], using: &g) * randomTensor([16, 3, 5, 5], seed: 14)).sum()
         }
@@ -190,8 +190,9 @@ import Testing
         #expect(try resumed.score(prepared.test.samples, context: context) == reference.score(prepared.test.samples, context: context))
     }
 
-    /// At a unit-test budget the detector separates sevens from the other digits (measured
-    /// AUROC in the commit message of this test; the bound leaves a margin).
+    /// At a unit-test budget (ResNet-8 × 0.25, G/E/D width 16, 4 epochs on 224 sevens) the
+    /// detector separates sevens from the other digits: measured AUROC 0.663 (seed 1); the
+    /// bound leaves a margin.
     @Test func detectorLearnsTheNormalDigit() throws {
         let options = Self.budget.merging(["training.epochs": "4"]) { $1 }
         let configuration = DeepDetectorTests.mnistRun(
@@ -204,7 +205,7 @@ import Testing
         #expect(auroc > Self.minimumAUROC, "AUROC \(auroc)")
     }
 
-    static let minimumAUROC = 0.5
+    static let minimumAUROC = 0.6
 
     /// Tables, non-square images and out-of-range options are refused with DetectorError.
     @Test func badInputsAreRefusedByName() throws {
