@@ -399,12 +399,10 @@ public final class ImageGenerator: Module, Layer {
     public let sampleShape: [Int]
     /// H, W rounded up to multiples of 8.
     public let paddedSize: [Int]
-    let width: Int
 
     public init(sampleShape: [Int], latentSize: Int, width w: Int, using g: inout SeededGenerator) {
         self.sampleShape = sampleShape
         paddedSize = [sampleShape[1], sampleShape[2]].map { ($0 + 7) / 8 * 8 }
-        width = w
         let (w2, w4, w8) = (max(w / 2, 1), max(w / 4, 1), max(w / 8, 1))
         let (bh, bw) = (paddedSize[0] / 8, paddedSize[1] / 8)
         body = Sequential(

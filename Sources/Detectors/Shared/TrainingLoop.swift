@@ -77,9 +77,8 @@ public final class TrainingEvaluation: @unchecked Sendable {
 ///
 /// A checkpoint (`<checkpointDirectory>/<phase>.safetensors`, written atomically) holds every
 /// tensor of `model`, the optimizer state (and that of any `auxiliaryOptimizers`) by parameter
-/// name, the generator's state, the
-/// number of completed epochs and the history; the loader's order and the schedule are
-/// functions of the epoch. A loop that finds its checkpoint continues after the saved epoch and
+/// name, the generator's state, the number of completed epochs and the history; the loader's
+/// order and the schedule are functions of the epoch. A loop that finds its checkpoint continues after the saved epoch and
 /// ends with exactly the weights of an uninterrupted run; a finished phase is just loaded.
 public struct TrainingLoop {
     public let phase: String
