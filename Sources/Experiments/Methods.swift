@@ -52,6 +52,9 @@ public enum MethodRegistry {
             "csi", CSI.self, defaults: .init(),
             summary: "CSI (Tack et al. 2020): rotations as shifted instances in NT-Xent plus rotation prediction; score: norm-weighted nearest-neighbour cosine + rotation logit over 4 rotations × 10 views."),
         MethodEntry(
+            "csi-synthetic", SyntheticCSI.self, defaults: .init(),
+            summary: "CSI + synthetic inliers (Yu & Chiu 2021): CSI trained jointly with an adversarial autoencoder (SN-GAN G, E, D, latent D′) whose synthetic images join the contrastive batches every 5th step; score: norm-weighted cosine to one nearest training image shared by 4 rotations × 10 views."),
+        MethodEntry(
             "nsa", NSA.self, defaults: .init(),
             summary: "NSA (Yousef et al. 2023): SimSiam/BYOL/SimCLR with L2-normalisations; score: angular Mahalanobis k-Cos or c-Cos, optionally ensembled over layers; variant=simsiam|byol|simclr, normalized, shiftedNegatives."),
         MethodEntry(

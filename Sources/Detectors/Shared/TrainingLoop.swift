@@ -76,9 +76,9 @@ public final class TrainingEvaluation: @unchecked Sendable {
 /// sum and steps the optimizer.
 ///
 /// A checkpoint (`<checkpointDirectory>/<phase>.safetensors`, written atomically) holds every
-/// tensor of `model`, the optimizer state by parameter name, the generator's state, the
-/// number of completed epochs and the history; the loader's order and the schedule are
-/// functions of the epoch. A loop that finds its checkpoint continues after the saved epoch and
+/// tensor of `model`, the optimizer state (and that of any `auxiliaryOptimizers`) by parameter
+/// name, the generator's state, the number of completed epochs and the history; the loader's
+/// order and the schedule are functions of the epoch. A loop that finds its checkpoint continues after the saved epoch and
 /// ends with exactly the weights of an uninterrupted run; a finished phase is just loaded.
 public struct TrainingLoop {
     public let phase: String
@@ -88,6 +88,10 @@ public struct TrainingLoop {
     public let model: Module
     /// Steps the sum of the loss terms; nil when `step` updates the weights itself.
     public let optimizer: Optimizer?
+    /// Further optimizers that `step` drives itself (the players of an adversarial game, with
+    /// rates of their own), by name: their state is checkpointed under `optimizers.<name>.` by
+    /// the names of `model`'s parameters, so a resumed run continues them exactly.
+    public let auxiliaryOptimizers: [(name: String, optimizer: Optimizer)]
     /// Learning rate as a function of the fractional epoch.
     public let schedule: LearningRateSchedule
     /// The phase's own random stream (noise, sampling), saved with the checkpoint.
@@ -97,13 +101,18 @@ public struct TrainingLoop {
 
     public init(
         phase: String, epochs: Int, loader: BatchLoader, model: Module, optimizer: Optimizer?,
-        schedule: LearningRateSchedule, seed: UInt64
+        schedule: LearningRateSchedule, seed: UInt64, auxiliaryOptimizers: [(name: String, optimizer: Optimizer)] = []
     ) {
+        precondition(
+            Set(auxiliaryOptimizers.map(\.name)).count == auxiliaryOptimizers.count
+                && auxiliaryOptimizers.allSatisfy { !$0.name.isEmpty && !$0.name.contains(".") },
+            "TrainingLoop: auxiliary optimizers need distinct names without dots")
         self.phase = phase
         self.epochs = epochs
         self.loader = loader
         self.model = model
         self.optimizer = optimizer
+        self.auxiliaryOptimizers = auxiliaryOptimizers
         self.schedule = schedule
         generator = SeededGenerator(seed: seed)
     }
@@ -132,6 +141,8 @@ public struct TrainingLoop {
             context.progress.begin("\(phase) epoch \(epoch + 1)/\(epochs)", total: batches)
             var names: [String] = []
             var sums: [String: Double] = [:]
+            // Batches that reported each term: a term of every N-th batch is averaged over those.
+            var counts: [String: Int] = [:]
             var learningRate = 0.0
             for batch in loader.epoch(epoch) {
                 let rate = schedule.learningRate(at: Double(epoch) + Double(batch.index) / Double(max(batches, 1)))
@@ -141,14 +152,15 @@ public struct TrainingLoop {
                 for (name, value) in terms {
                     if sums[name] == nil { names.append(name) }
                     sums[name, default: 0] += Double(value)
+                    counts[name, default: 0] += 1
                 }
                 let done = batch.index + 1
                 context.progress.update(
                     completed: done,
-                    metrics: Dictionary(uniqueKeysWithValues: names.map { ($0, sums[$0]! / Double(done)) }))
+                    metrics: Dictionary(uniqueKeysWithValues: names.map { ($0, sums[$0]! / Double(counts[$0]!)) }))
             }
             context.progress.end()
-            var means = sums.mapValues { $0 / Double(max(batches, 1)) }
+            var means = Dictionary(uniqueKeysWithValues: sums.map { ($0.key, $0.value / Double(max(counts[$0.key]!, 1))) })
             if let selection {
                 model.eval()
                 let loss = try selection.loss()
@@ -242,6 +254,11 @@ public struct TrainingLoop {
                 (name: "optimizer.\($0.name)", tensor: $0.tensor)
             }
         }
+        for (name, auxiliary) in auxiliaryOptimizers {
+            tensors += auxiliary.namedState(parameterNames: model.namedParameters()).map {
+                (name: "optimizers.\(name).\($0.name)", tensor: $0.tensor)
+            }
+        }
         var metadata: [String: String] = [:]
         if let best {
             tensors += best.tensors.sorted { $0.key < $1.key }.map { (name: "best.\($0.key)", tensor: $0.value) }
@@ -276,6 +293,7 @@ public struct TrainingLoop {
         else { throw incompatible("its metadata is incomplete") }
         var modelTensors: [String: Tensor] = [:]
         var optimizerTensors: [String: Tensor] = [:]
+        var auxiliaryTensors = Dictionary(uniqueKeysWithValues: auxiliaryOptimizers.map { ($0.name, [String: Tensor]()) })
         var bestTensors: [String: Tensor] = [:]
         for (name, tensor) in contents.tensors {
             if name.hasPrefix("model.") {
@@ -284,6 +302,10 @@ public struct TrainingLoop {
                 bestTensors[String(name.dropFirst(5))] = tensor
             } else if name.hasPrefix("optimizer.") {
                 optimizerTensors[String(name.dropFirst(10))] = tensor
+            } else if name.hasPrefix("optimizers."), let dot = name.dropFirst(11).firstIndex(of: "."),
+                auxiliaryTensors[String(name.dropFirst(11)[..<dot])] != nil
+            {
+                auxiliaryTensors[String(name.dropFirst(11)[..<dot]), default: [:]][String(name[name.index(after: dot)...])] = tensor
             } else {
                 throw incompatible("unknown entry \(name)")
             }
@@ -295,6 +317,13 @@ public struct TrainingLoop {
                 try optimizer.loadNamedState(optimizerTensors, parameterNames: model.namedParameters())
             } catch {
                 throw incompatible(error.description)
+            }
+        }
+        for (name, auxiliary) in auxiliaryOptimizers {
+            do {
+                try auxiliary.loadNamedState(auxiliaryTensors[name] ?? [:], parameterNames: model.namedParameters())
+            } catch {
+                throw incompatible("optimizer '\(name)': \(error.description)")
             }
         }
         if let record = meta["best"] {
