@@ -83,7 +83,7 @@ extension ExperimentData {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { url in
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
                 guard !isDirectory.boolValue, !url.lastPathComponent.hasPrefix(".") else { return false }
                 return description.kind == .images || url.lastPathComponent.hasPrefix(name + ".")
             }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The semi-supervised benchmarks of the README (METHODS.md §2.1–2.3, §4.3, §5.1–5.3) on
+# Fashion-MNIST at a CPU budget. Scenario 2 of Elsa/HSCL: one normal class, one known anomaly
+# class, γl = 0.05 labelled normals and labelled anomalies, γp = 0.1 pollution of the unlabelled
+# data (Deep SAD counting), the 10,000 test images scored. Every method of a pair sees the same
+# split (same seed). Each stage is an `anomaly bench … --resume FOLDER`: run the script again and
+# it reads back finished runs and continues an interrupted one.
+#   scripts/bench-semisupervised.sh [stage ...]
+#   stages: fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
+#           fmnist-oc-synthetic (one-class, next to the CSI rows of bench-contrastive.sh)
+#   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1), POLLUTION (0.1), LABELED (0.05), EPOCHS (5)
+# Results: runs/bench/<stage>/<normal>-<known>/results.{md,csv}; table: python3 scripts/semi-table.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${ANOMALYKIT_DATA:-../shared/data}
+TOOL=.build/release/anomaly
+[ -x "$TOOL" ] || swift build -c release
+PAIRS=${PAIRS:-"0:1"}
+EPOCHS=${EPOCHS:-5}
+POLLUTION=${POLLUTION:-0.1}
+LABELED=${LABELED:-0.05}
+# CPU budget (2 cores), as the CSI rows of bench-contrastive.sh: ResNet-20 (28 → 32 padding),
+# Adam 1e-3 with cosine decay, no warm-up, EPOCHS epochs of 16 images a step (× 2 views × 4
+# rotations = 128 views), 2 test-time views per rotation.
+TRAIN=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
+    --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
+    --option training.batchSize=16 --option testViews=2)
+# Elsa+ fine-tunes the CSI network of the same split (pretrained=<that run>): 3 epochs of 16
+# images (128 views) at Adam 1e-4, K = 50 prototypes, early stopping on 5 % of the unlabelled data.
+ELSA=(--option finetuning.epochs=3 --option finetuning.batchSize=16 --option testViews=2)
+split() {
+    local normal=$1 known=$2
+    echo --datasets fashion-mnist --protocol semi-supervised --normal-class "$normal" --anomaly-class "$known" \
+        --labeled-ratio "$LABELED" --pollution "$POLLUTION" --seeds 0 --evaluate-every 1 --data-dir "$DATA"
+}
+stage() {
+    local name=$1
+    for pair in $PAIRS; do
+        local normal=${pair%%:*} known=${pair##*:}
+        local out=runs/bench/$name/$normal-$known
+        # shellcheck disable=SC2046
+        case "$name" in
+        fmnist-s2-csi) "$TOOL" bench --methods csi "${TRAIN[@]}" $(split "$normal" "$known") --resume "$out" ;;
+        fmnist-s2-hscl) "$TOOL" bench --methods hscl "${TRAIN[@]}" $(split "$normal" "$known") --resume "$out" ;;
+        fmnist-s2-deepsad) "$TOOL" bench --methods deepsad $(split "$normal" "$known") --resume "$out" ;;
+        fmnist-s2-elsa+)
+            local csi=runs/bench/fmnist-s2-csi/$normal-$known
+            [ -f "$csi/results.csv" ] || stage fmnist-s2-csi
+            local run
+            run=$(tail -n 1 "$csi/results.csv" | awk -F, '{print $NF}')
+            "$TOOL" bench --methods elsa+ "${ELSA[@]}" --option pretrained="$csi/$run" $(split "$normal" "$known") \
+                --resume "$out" ;;
+        fmnist-oc-synthetic)
+            # One-class (no labels, no pollution), the budget of bench-contrastive.sh's fmnist-csi,
+            # G/E/D at width 128.
+            "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets fashion-mnist \
+                --normal-class "$normal" --per-class --seeds 0 --evaluate-every 1 --data-dir "$DATA" \
+                --resume runs/bench/fmnist-oc-synthetic ;;
+        *) echo "unknown stage $name" >&2; exit 2 ;;
+        esac
+    done
+}
+if [ $# -eq 0 ]; then set -- fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad; fi
+for s in "$@"; do stage "$s"; done
