@@ -194,4 +194,28 @@ import Testing
             #expect(error.description.contains("rotation head"), "\(error)")
         }
     }
+
+    /// Interrupted after a pre-training epoch, and again after fine-tuning epoch 2 (its
+    /// prototypes refreshed after epoch 1, the best epoch so far kept in the checkpoint), and
+    /// resumed each time, Elsa ends with the scores of an uninterrupted fit.
+    @Test func resumedFitScoresLikeAnUninterruptedOne() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let options = Self.budget.merging(["pretraining.epochs": "2", "finetuning.epochs": "3", "prototypeRefresh": "1"]) { $1 }
+        let prepared = try DeepDetectorTests.prepared(Self.run("elsa", options))
+        let entry = try MethodRegistry.entry(named: "elsa")
+        let reference = try entry.make(options: options)
+        try reference.fit(prepared.training, context: TrainingContext(seed: 5))
+        for (phase, epoch) in [("pretraining", 1), ("finetuning", 2)] {
+            #expect(throws: DetectorError.interrupted(phase: phase, completedEpochs: epoch)) {
+                try entry.make(options: options).fit(
+                    prepared.training,
+                    context: TrainingContext(seed: 5, checkpointDirectory: folder, stopRequested: { p, e in p == phase && e == epoch }))
+            }
+        }
+        let resumed = try entry.make(options: options)
+        try resumed.fit(prepared.training, context: TrainingContext(seed: 5, checkpointDirectory: folder))
+        let context = InferenceContext()
+        #expect(try resumed.score(prepared.test.samples, context: context) == reference.score(prepared.test.samples, context: context))
+    }
 }
