@@ -95,6 +95,39 @@ import Testing
         }
     }
 
+    /// The two test scores of Elsa+ on one batch: the code's LSE (no τ) of the view-averaged
+    /// projections of each rotation, summed over rotations; the paper's S_τ of every view,
+    /// averaged over the views and summed over rotations.
+    @Test func codeAndPaperScoresFollowTheirDefinitions() throws {
+        var c = Elsa.Configuration.plus
+        c.encoder.architecture = .resnet8
+        c.encoder.widthMultiplier = 0.25
+        c.projectionSize = 8
+        c.prototypeCount = 10
+        c.testViews = 3
+        var g = SeededGenerator(seed: 1)
+        let state = try Elsa.makeState(sampleShape: [1, 16, 16], configuration: c, using: &g)
+        state.prototypes.assign(l2Normalize(randomTensor([10, 8], seed: 2), axis: 1))
+        state.eval()
+        let x = Tensor.uniform([4, 1, 16, 16], low: 0, high: 1, using: &g)
+        var tempered = [Double](repeating: 0, count: 4)
+        var sums = [[Float]](repeating: [Float](repeating: 0, count: 4 * 8), count: 4)
+        ShiftedFeatureBank.forEachTestView(x, network: state.network, shiftCount: 4, viewCount: 3, flips: true) { k, _, _, z in
+            let s = Elsa.energy(l2Normalize(z, axis: 1), prototypes: state.prototypes, temperature: 0.5).toArray()
+            for i in 0..<4 { tempered[i] += Double(s[i]) / 3 }
+            for (i, v) in z.toArray().enumerated() { sums[k][i] += v }
+        }
+        var plain = [Double](repeating: 0, count: 4)
+        for k in 0..<4 {
+            let s = Elsa.energy(l2Normalize(Tensor(sums[k], shape: [4, 8]), axis: 1), prototypes: state.prototypes, temperature: nil)
+            for i in 0..<4 { plain[i] += Double(s.toArray()[i]) }
+        }
+        c.score = .code
+        ContrastiveTests.expectClose(Elsa.scoreBatch(x, state: state, configuration: c).toArray(), plain.map { Float(-$0) }, "code score")
+        c.score = .paper
+        ContrastiveTests.expectClose(Elsa.scoreBatch(x, state: state, configuration: c).toArray(), tempered.map { Float(-$0) }, "paper score")
+    }
+
     // MARK: Spherical k-means
 
     /// Three tight groups around orthogonal directions: each centroid lands on one direction,

@@ -30,14 +30,26 @@ import Tensors
 ///    with z̄_k the projection of rotation k averaged over 10 random views. `score=paper` keeps
 ///    τ in the energy. The detector returns the negative (higher = more anomalous).
 ///
-/// Where the paper and the code differ the code is the default (§2.1.5–2.1.8): means rather
-/// than sums in the loss, τ dropped at test time, per-batch validation AUROC.
+/// Where the paper and the code differ the code is the default and the paper an option
+/// (§2.1.5–2.1.8): the loss's mean (`lossReduction=sum`), τ dropped at test time and view
+/// features averaged before scoring (`score=paper`), Elsa+'s rotation loss (`shiftWeight=0`) and
+/// frozen BatchNorm (`freezesBatchNorm=false`). The validation AUROC is per batch, as coded.
 public struct Elsa: DeepDetector {
     public enum Score: String, Codable, Sendable, CaseIterable {
-        /// LSE_p⟨ẑ, p⟩ without τ (the released code; reproduces the published numbers).
+        /// LSE_p⟨ẑ, p⟩ without τ on view-averaged projections (the released code; reproduces
+        /// the published numbers).
         case code
-        /// S_τ = LSE_p(⟨ẑ, p⟩/τ) (the paper's Eq. 12).
+        /// S_τ = LSE_p(⟨ẑ, p⟩/τ) (the paper's Eq. 12), averaged over the test views (the paper's
+        /// score-level ensemble of weakly augmented copies).
         case paper
+    }
+
+    /// How the fine-tuning loss reduces over the views of a batch.
+    public enum LossReduction: String, Codable, Sendable, CaseIterable {
+        /// The code's mean.
+        case mean
+        /// The paper's sums (Eq. 13).
+        case sum
     }
 
     public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
@@ -64,8 +76,11 @@ public struct Elsa: DeepDetector {
         public var temperature = 0.5
         /// Share of the unlabelled samples held out for early stopping (0: keep the last epoch).
         public var validationFraction = 0.05
-        /// Weight of Elsa+'s rotation loss.
+        /// Weight of Elsa+'s rotation loss (0: the paper's Elsa+, without it).
         public var shiftWeight = 1.0
+        /// Elsa+ fine-tunes with every BatchNorm in inference mode (the code's; false: the paper).
+        public var freezesBatchNorm = true
+        public var lossReduction = LossReduction.mean
         /// Random views averaged per test image (and rotation, Elsa+).
         public var testViews = 1
         public var score = Score.code
@@ -228,7 +243,7 @@ public struct Elsa: DeepDetector {
                 refreshPrototypes(batch.epoch)
                 network.train()
             }
-            if c.plus { Self.freezeBatchNorm(network) }
+            if c.plus && c.freezesBatchNorm { Self.freezeBatchNorm(network) }
             return Self.lossTerms(
                 network, views: batchViews, semiLabels: views.viewLabels(batch.labels), prototypes: state.prototypes,
                 configuration: c)
@@ -244,7 +259,9 @@ public struct Elsa: DeepDetector {
     ) -> [LossTerm] {
         let h = network.encode(views)
         let z = l2Normalize(network.projector(h), axis: 1)
-        var terms = [LossTerm("energy", energyLoss(z, prototypes: prototypes, semiLabels: semiLabels, temperature: Float(c.temperature)))]
+        var energy = energyLoss(z, prototypes: prototypes, semiLabels: semiLabels, temperature: Float(c.temperature))
+        if c.lossReduction == .sum { energy = energy * Float(semiLabels.count) }
+        var terms = [LossTerm("energy", energy)]
         if c.plus {
             let rows = semiLabels.indices.filter { semiLabels[$0] != DetectorInput.labeledAnomaly }
             if !rows.isEmpty {
@@ -304,13 +321,22 @@ public struct Elsa: DeepDetector {
     }
 
     public static func scoreBatch(_ inputs: Tensor, state: State, configuration c: Configuration) -> Tensor {
-        let views = ShiftedFeatureBank.averagedViews(
-            inputs, network: state.network, shiftCount: c.shiftCount, viewCount: c.testViews, flips: c.plus)
-        let temperature: Float? = c.score == .paper ? Float(c.temperature) : nil
-        let normality = views.projections.map {
-            energy(l2Normalize($0, axis: 1), prototypes: state.prototypes, temperature: temperature)
-        }.reduce(Tensor.zeros([inputs.shape[0]]).to(inputs.device), +)
-        return -normality
+        let network = state.network
+        switch c.score {
+        case .code:
+            let views = ShiftedFeatureBank.averagedViews(
+                inputs, network: network, shiftCount: c.shiftCount, viewCount: c.testViews, flips: c.plus)
+            return -views.projections.map { energy(l2Normalize($0, axis: 1), prototypes: state.prototypes, temperature: nil) }
+                .reduce(Tensor.zeros([inputs.shape[0]]).to(inputs.device), +)
+        case .paper:
+            var total = Tensor.zeros([inputs.shape[0]]).to(inputs.device)
+            ShiftedFeatureBank.forEachTestView(
+                inputs, network: network, shiftCount: c.shiftCount, viewCount: c.testViews, flips: c.plus
+            ) { _, _, _, z in
+                total = total + energy(l2Normalize(z, axis: 1), prototypes: state.prototypes, temperature: Float(c.temperature))
+            }
+            return total * (-1 / Float(c.testViews))
+        }
     }
 
     /// The early-stopping score of §2.1.7 over fixed validation views.

@@ -66,28 +66,39 @@ public final class ShiftedFeatureBank: Module {
     public static func averagedViews(
         _ inputs: Tensor, network: ContrastiveNetwork, shiftCount: Int, viewCount: Int, flips: Bool
     ) -> (projections: [Tensor], logits: [Tensor]) {
+        var projectionSums = [Tensor?](repeating: nil, count: shiftCount)
+        var logitSums = [Tensor?](repeating: nil, count: shiftCount)
+        forEachTestView(inputs, network: network, shiftCount: shiftCount, viewCount: viewCount, flips: flips) {
+            k, _, h, z in
+            projectionSums[k] = projectionSums[k].map { $0 + z } ?? z
+            if network.shiftHead != nil {
+                let correct = network.shiftLogits(h).slice(axis: 1, k..<(k + 1)).reshaped([inputs.shape[0]])
+                logitSums[k] = logitSums[k].map { $0 + correct } ?? correct
+            }
+        }
+        let scale = 1 / Float(viewCount)
+        return (projectionSums.map { $0! * scale }, logitSums.compactMap { $0.map { $0 * scale } })
+    }
+
+    /// Calls `body(k, t, h, z)` with the features h and projections z of test view t of shift k
+    /// of a batch: `simclr_aug(R_k(hflip(x)))` (crop area 0.54; no flip unless `flips`), view t
+    /// drawing from a generator seeded with (t, k) so scores do not depend on earlier batches.
+    public static func forEachTestView(
+        _ inputs: Tensor, network: ContrastiveNetwork, shiftCount: Int, viewCount: Int, flips: Bool,
+        _ body: (_ shift: Int, _ view: Int, _ features: Tensor, _ projections: Tensor) -> Void
+    ) {
         let augmentation = CSIAugmentation(
             simclr: .evaluation, viewCount: 1, rotationCount: shiftCount,
             flip: RandomHorizontalFlip(probability: flips ? 0.5 : 0))
         let images = inputs.to(.cpu)  // the augmentation kernels run on the host
-        var projections: [Tensor] = [], logits: [Tensor] = []
         for k in 0..<shiftCount {
-            var projectionSum: Tensor? = nil, logitSum: Tensor? = nil
             for t in 0..<viewCount {
                 var generator = SeededGenerator(seed: UInt64(t) &* 4 &+ UInt64(k))
                 let view = augmentation.testView(images, rotation: k, using: &generator).to(inputs.device)
                 let h = network.encode(view)
-                let z = network.projector(h)
-                projectionSum = projectionSum.map { $0 + z } ?? z
-                if network.shiftHead != nil {
-                    let correct = network.shiftLogits(h).slice(axis: 1, k..<(k + 1)).reshaped([inputs.shape[0]])
-                    logitSum = logitSum.map { $0 + correct } ?? correct
-                }
+                body(k, t, h, network.projector(h))
             }
-            projections.append(projectionSum! * (1 / Float(viewCount)))
-            if let logitSum { logits.append(logitSum * (1 / Float(viewCount))) }
         }
-        return (projections, logits)
     }
 
     /// Sets the axes and weights from the training samples' averaged views (evaluation mode).
