@@ -5,7 +5,7 @@
 # and it reads back finished runs and continues an interrupted one. Results:
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
-#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-csi
+#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-simclr-cosine fmnist-csi
 #           fmnist-polluted-ssn fmnist-polluted-sc fmnist-polluted-simclr fmnist-polluted-knn
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,14 @@ stage() {
         "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
             "${COMMON[@]}" --resume runs/bench/fmnist-csi ;;
     fmnist-ssn-scores) rescore runs/bench/fmnist-ssn runs/bench/fmnist-ssn-scores ;;
+    fmnist-simclr-cosine)
+        # The SimCLR networks of fmnist-simclr re-scored with normalised test projections
+        # (score=cosine; only the feature bank is fitted): does the projection norm invert classes?
+        tail -n +2 runs/bench/fmnist-simclr/results.csv | while IFS=, read -r _ _ _ normal rest; do
+            "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
+                --option encoder.architecture=resnet20 --option encoderModel="runs/bench/fmnist-simclr/${rest##*,}" \
+                --option score=cosine --data-dir "$DATA" --resume "runs/bench/fmnist-simclr-cosine/class-$normal" </dev/null
+        done ;;
     fmnist-polluted-knn)
         "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;

@@ -352,4 +352,31 @@ import Testing
             try configuration.validate()
         }
     }
+
+    /// `encoderModel=<simclr run>` re-scores that run's network: with the run's own scoring
+    /// options it reproduces the run's scores; `score=cosine` normalises the averaged test
+    /// projections, so each score is −w^sim · (a cosine) and lies within ±w^sim.
+    @Test func csiEncoderModelRescoresAndCosineScoreIsBounded() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let options = Self.budget["simclr"]!.merging(["training.epochs": "1"]) { $1 }
+        let configuration = RunConfiguration(
+            method: "simclr", methodOptions: options, dataset: "mnist",
+            experimentProtocol: .oneClass(OneClassProtocol(normalClass: 7)), seed: 1)
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let result = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: MethodRegistry.entry(named: "simclr"))
+        let prepared = try DeepDetectorTests.prepared(configuration)
+        let entry = try MethodRegistry.entry(named: "simclr")
+        let rescored = try entry.make(options: options.merging(["encoderModel": result.directory.path]) { $1 })
+        try rescored.fit(prepared.training, context: TrainingContext(seed: 1))
+        #expect(try rescored.score(prepared.test.samples, context: InferenceContext()) == result.scores)
+        let json = try entry.make(options: options.merging(["encoderModel": result.directory.path, "score": "cosine"]) { $1 })
+            .configurationJSON
+        var cosine = CSI(try JSONDecoder().decode(CSI.Configuration.self, from: Data(json.utf8)))
+        try cosine.fit(prepared.training, context: TrainingContext(seed: 1))
+        let weight = try #require(cosine.state).bank.similarityWeights.item()
+        let scores = try cosine.score(prepared.test.samples, context: InferenceContext())
+        #expect(scores.allSatisfy { abs($0) <= weight * 1.0001 })
+        #expect(scores != result.scores)
+    }
 }

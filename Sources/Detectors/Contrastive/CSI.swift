@@ -20,6 +20,15 @@ import Tensors
 /// normality score; this detector returns its negative (higher = more anomalous). SimCLR's
 /// "simclr" score: one shift, no flips, no logit term.
 public struct CSI: DeepDetector {
+    /// How test projections enter the score.
+    public enum Score: String, Codable, Sendable, CaseIterable {
+        /// CSI's: the unnormalised averaged projection, so its norm counts (§1.4).
+        case csi
+        /// The same with the averaged test projections normalised: cosine to the nearest
+        /// training axis (a diagnostic of what the norm contributes).
+        case cosine
+    }
+
     public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
         /// Rotations as distinct instances plus the shift head (CSI); false gives SimCLR.
         public var shiftedInstances = true
@@ -32,6 +41,10 @@ public struct CSI: DeepDetector {
         public var projectionSize = 128
         /// T: augmented views averaged per test image and rotation.
         public var testViews = 10
+        public var score = Score.csi
+        /// A fitted `csi`/`simclr` run (folder or model file) whose network is scored instead of
+        /// training one: only the feature bank is fitted (other `testViews` or `score`).
+        public var encoderModel: String?
 
         public init() {}
 
@@ -107,6 +120,19 @@ public struct CSI: DeepDetector {
         let state = try Self.makeState(
             sampleShape: samples.sampleShape, configuration: c, bankCount: samples.count, using: &generator)
         let network = state.network
+        if let path = c.encoderModel {
+            let fitted = try Self.referencedState(
+                option: "encoderModel", path: path, sampleShape: samples.sampleShape, defaults: Configuration())
+            do {
+                try network.copyState(from: fitted.network)
+            } catch {
+                throw DetectorError.invalidConfiguration("encoderModel=\(path): its network has another architecture (\(error))")
+            }
+            state.bank.fit(samples, network: network, viewCount: c.testViews, flips: c.shiftedInstances, context: context)
+            state.eval()
+            self.state = state
+            return
+        }
         let views = ContrastivePretraining.views(options: c.training, rotationCount: c.shiftCount)
         try ContrastivePretraining.run(
             model: network, trained: network, samples: samples, options: c.training, views: views, context: context,
@@ -143,9 +169,12 @@ public struct CSI: DeepDetector {
         return terms
     }
 
-    public static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor {
-        -state.bank.normality(
-            inputs, network: state.network, viewCount: configuration.testViews, flips: configuration.shiftedInstances)
+    public static func scoreBatch(_ inputs: Tensor, state: State, configuration c: Configuration) -> Tensor {
+        let bank = state.bank
+        var views = ShiftedFeatureBank.averagedViews(
+            inputs, network: state.network, shiftCount: bank.shiftCount, viewCount: c.testViews, flips: c.shiftedInstances)
+        if c.score == .cosine { views.projections = views.projections.map { l2Normalize($0, axis: 1) } }
+        return -bank.normality(projections: views.projections, logits: views.logits)
     }
 
     /// The test-evaluation callback: the bank is refitted with the current network first.

@@ -167,10 +167,4 @@ public final class ShiftedFeatureBank: Module {
         }
         return total! * (1 / Float(shiftCount))
     }
-
-    /// s_CSI of a batch (a normality score, [N]).
-    public func normality(_ inputs: Tensor, network: ContrastiveNetwork, viewCount: Int, flips: Bool) -> Tensor {
-        let views = Self.averagedViews(inputs, network: network, shiftCount: shiftCount, viewCount: viewCount, flips: flips)
-        return normality(projections: views.projections, logits: views.logits)
-    }
 }
