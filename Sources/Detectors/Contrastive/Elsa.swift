@@ -188,6 +188,9 @@ public struct Elsa: DeepDetector {
                 throw DetectorError.invalidConfiguration(
                     "pretrained=\(path): Elsa+ fine-tunes a CSI network with a rotation head; that run is SimCLR (use a csi run, or plus=false)")
             }
+            if used.encoder != configuration.encoder || used.projectionSize != configuration.projectionSize {
+                context.logger.info("elsa: pretrained=\(path) has encoder \(used.encoder.architecture.rawValue) ×\(used.encoder.widthMultiplier), projection \(used.projectionSize); fine-tuning that network")
+            }
             configuration.encoder = used.encoder
             configuration.projectionSize = used.projectionSize
             pretrained = fitted
