@@ -190,3 +190,28 @@ public struct CSI: DeepDetector {
         }
     }
 }
+
+/// A configuration that carries CSI's options under CSI's names and trains CSI's loss on its
+/// network (HSCL's L_ss, the synthetic-inlier method's F).
+public protocol CSIOptions {
+    var encoder: EncoderOptions { get }
+    var training: ContrastiveTrainingOptions { get }
+    var temperature: Double { get }
+    var shiftWeight: Double { get }
+    var projectionSize: Int { get }
+    var testViews: Int { get }
+}
+
+extension CSIOptions {
+    /// These options as CSI's configuration.
+    public var csi: CSI.Configuration {
+        var c = CSI.Configuration()
+        c.encoder = encoder
+        c.training = training
+        c.temperature = temperature
+        c.shiftWeight = shiftWeight
+        c.projectionSize = projectionSize
+        c.testViews = testViews
+        return c
+    }
+}

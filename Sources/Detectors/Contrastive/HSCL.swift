@@ -54,7 +54,7 @@ public struct HSCL: DeepDetector {
         case prototype
     }
 
-    public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
+    public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration, CSIOptions {
         public var encoder = EncoderOptions()
         public var training = ContrastiveTrainingOptions.hscl
         /// τ of NT-Xent in L_ss.
@@ -81,18 +81,6 @@ public struct HSCL: DeepDetector {
         public var testViews = 10
 
         public init() {}
-
-        /// The configuration of L_ss, CSI's loss.
-        public var csi: CSI.Configuration {
-            var c = CSI.Configuration()
-            c.encoder = encoder
-            c.training = training
-            c.temperature = temperature
-            c.shiftWeight = shiftWeight
-            c.projectionSize = projectionSize
-            c.testViews = testViews
-            return c
-        }
 
         public func validate() throws {
             try csi.validate()

@@ -58,7 +58,7 @@ import Tensors
 /// * The reported `con-SI`/`cls-SI` are L_CSI(X) on plain batches and L_JOINT on adversarial
 ///   ones; the GAN terms are averaged over the adversarial batches only.
 public struct SyntheticCSI: DeepDetector {
-    public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
+    public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration, CSIOptions {
         public var encoder = EncoderOptions()
         public var training = ContrastiveTrainingOptions.csi
         /// τ of NT-Xent.
@@ -86,18 +86,6 @@ public struct SyntheticCSI: DeepDetector {
         public var spectralNorm = true
 
         public init() {}
-
-        /// The CSI options F's loss uses.
-        public var csi: CSI.Configuration {
-            var c = CSI.Configuration()
-            c.encoder = encoder
-            c.training = training
-            c.temperature = temperature
-            c.shiftWeight = shiftWeight
-            c.projectionSize = projectionSize
-            c.testViews = testViews
-            return c
-        }
 
         public func validate() throws {
             try csi.validate()
