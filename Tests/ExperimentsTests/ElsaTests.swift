@@ -66,6 +66,14 @@ import Testing
         try c.validate()
     }
 
+    /// Fine-tuning holds Adam's 1e-4 (§2.1.6: no schedule); pre-training keeps CSI's warm-up and
+    /// cosine decay.
+    @Test func finetuningRateIsConstant() {
+        let c = Elsa.Configuration()
+        #expect([0, 1.5, 25, 49.9].map { c.finetuning.schedule.learningRate(at: $0) } == [Float](repeating: 1e-4, count: 4))
+        #expect(c.pretraining.schedule.learningRate(at: 500) < c.pretraining.schedule.learningRate(at: 10))
+    }
+
     /// The loss of §2.1.5 computed by hand in Double: mean of 1/(C − S) over anomalies and 1/S
     /// over the rest.
     @Test func energyLossMatchesHandComputation() {

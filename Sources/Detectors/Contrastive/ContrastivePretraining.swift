@@ -52,7 +52,7 @@ public struct EncoderOptions: Codable, Sendable, Equatable {
 
 /// Options of the contrastive pre-training loop (`training.epochs=100`): the optimizer, the
 /// schedule (linear warm-up from `learningRate` to `warmupMultiplier`·`learningRate`, then cosine
-/// decay towards 0 over all epochs, stepped per iteration — CSI's `GradualWarmupScheduler`, §1.4)
+/// decay towards 0 over all epochs (or a constant rate, `cosineDecay=false`), stepped per iteration — CSI's `GradualWarmupScheduler`, §1.4)
 /// and the training crop.
 public struct ContrastiveTrainingOptions: Codable, Sendable, Equatable {
     public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
@@ -72,11 +72,14 @@ public struct ContrastiveTrainingOptions: Codable, Sendable, Equatable {
     public var warmupMultiplier: Double
     /// Lower bound of the training crop's area fraction (RandomResizedCrop scale (s, 1)).
     public var cropScale: Double
+    /// Cosine decay towards 0 after the warm-up; false holds the (peak) rate (Elsa's fine-tuning).
+    public var cosineDecay: Bool
 
     public init(
         epochs: Int, batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double,
-        warmupEpochs: Double, warmupMultiplier: Double, cropScale: Double = 0.08
+        warmupEpochs: Double, warmupMultiplier: Double, cropScale: Double = 0.08, cosineDecay: Bool = true
     ) {
+        self.cosineDecay = cosineDecay
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
@@ -106,7 +109,8 @@ public struct ContrastiveTrainingOptions: Codable, Sendable, Equatable {
     /// Warm-up then cosine decay, in fractional epochs.
     public var schedule: LearningRateSchedule {
         let base = Float(learningRate), peak = Float(learningRate * warmupMultiplier)
-        let cosine = LearningRateSchedule.cosineDecay(from: peak, to: 0, over: Double(epochs))
+        let cosine = cosineDecay
+            ? LearningRateSchedule.cosineDecay(from: peak, to: 0, over: Double(epochs)) : LearningRateSchedule.constant(peak)
         guard warmupEpochs > 0 else { return cosine }
         return .gradualWarmup(base: base, multiplier: Float(warmupMultiplier), warmup: warmupEpochs, then: cosine)
     }

@@ -63,10 +63,11 @@ public struct Elsa: DeepDetector {
         public var projectionSize = 128
         /// Pre-training when no `pretrained` run is named (CSI's schedule, §2.1.2).
         public var pretraining = ContrastiveTrainingOptions.csi
-        /// Fine-tuning (§2.1.6); `finetuning.cropScale` is the fixed crop area of its views.
+        /// Fine-tuning (§2.1.6: Adam 1e-4, constant rate); `finetuning.cropScale` is the fixed
+        /// crop area of its views.
         public var finetuning = ContrastiveTrainingOptions(
             epochs: 50, batchSize: 64, optimizer: .adam, learningRate: 1e-4, weightDecay: 0, warmupEpochs: 0,
-            warmupMultiplier: 1, cropScale: 0.54)
+            warmupMultiplier: 1, cropScale: 0.54, cosineDecay: false)
         /// K prototypes; ln K must exceed 1/τ (K ≥ 8 at τ = 0.5) so that S_τ > 0.
         public var prototypeCount = 50
         /// Prototypes are recomputed after epochs 0, `refresh`, 2·`refresh`, …
