@@ -25,9 +25,10 @@ LABELED=${LABELED:-0.05}
 TRAIN=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
     --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
     --option training.batchSize=16 --option testViews=2)
-# Elsa+ fine-tunes the CSI network of the same split (pretrained=<that run>): 3 epochs of 16
-# images (128 views) at Adam 1e-4, K = 50 prototypes, early stopping on 5 % of the unlabelled data.
-ELSA=(--option finetuning.epochs=3 --option finetuning.batchSize=16 --option testViews=2)
+# Elsa+ fine-tunes the CSI network of the same split (pretrained=<that run>): 6 epochs of 16
+# images (128 views) at a constant Adam 1e-4, K = 50 prototypes (refreshed after epochs 0 and 3), early
+# stopping on 5 % of the unlabelled data.
+ELSA=(--option finetuning.epochs=6 --option finetuning.batchSize=16 --option testViews=2)
 split() {
     local normal=$1 known=$2
     echo --datasets fashion-mnist --protocol semi-supervised --normal-class "$normal" --anomaly-class "$known" \
