@@ -19,7 +19,7 @@ import Tensors
 /// training axis plus the weighted correct-rotation logit, averaged over k. CSI's score is a
 /// normality score; this detector returns its negative (higher = more anomalous). SimCLR's
 /// "simclr" score: one shift, no flips, no logit term.
-public struct CSI: DeepDetector {
+public struct CSI: BankSizedDetector {
     /// How test projections enter the score.
     public enum Score: String, Codable, Sendable, CaseIterable {
         /// CSI's: the unnormalised averaged projection, so its norm counts (§1.4).
@@ -87,21 +87,9 @@ public struct CSI: DeepDetector {
         self.configuration = configuration
     }
 
-    public static func makeState(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator)
-        throws -> State
-    {
-        try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: 1, using: &g)
-    }
+    public static let bankShapeKey = (name: "bank.axes", axis: 1, untrained: 1)
 
     public static func makeState(
-        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]], using g: inout SeededGenerator
-    ) throws -> State {
-        try makeState(
-            sampleShape: sampleShape, configuration: configuration, bankCount: storedShapes["bank.axes"]?[1] ?? 1,
-            using: &g)
-    }
-
-    static func makeState(
         sampleShape: [Int], configuration c: Configuration, bankCount: Int, using g: inout SeededGenerator
     ) throws -> State {
         let network = ContrastiveNetwork.csi(

@@ -24,7 +24,7 @@ import Tensors
 /// Choices the paper leaves open ([U]/[A] in the spec): the MLP widths (`projectionWidth` 2048,
 /// `predictorWidth` 512; SimCLR's projector Linear(w, w)–BN–ReLU–Linear(w, 128)), the batch size
 /// (512), τ = 0.5, the EMA decay 0.99, the ensemble's layers (stem and all stages).
-public struct NSA: DeepDetector {
+public struct NSA: BankSizedDetector {
     public enum Variant: String, Codable, Sendable, CaseIterable {
         case simsiam, byol, simclr
     }
@@ -113,19 +113,7 @@ public struct NSA: DeepDetector {
         self.configuration = configuration
     }
 
-    public static func makeState(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator)
-        throws -> State
-    {
-        try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: 2, using: &g)
-    }
-
-    public static func makeState(
-        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]], using g: inout SeededGenerator
-    ) throws -> State {
-        try makeState(
-            sampleShape: sampleShape, configuration: configuration, bankCount: storedShapes["layers.0.bank"]?[0] ?? 2,
-            using: &g)
-    }
+    public static let bankShapeKey = (name: "layers.0.bank", axis: 0, untrained: 2)
 
     /// The online network of a variant: the encoder, g and (SimSiam, BYOL) h.
     public static func makeNetwork(sampleShape: [Int], _ c: Configuration, using g: inout SeededGenerator) -> ContrastiveNetwork {
@@ -146,7 +134,7 @@ public struct NSA: DeepDetector {
         }
     }
 
-    static func makeState(sampleShape: [Int], configuration c: Configuration, bankCount: Int, using g: inout SeededGenerator)
+    public static func makeState(sampleShape: [Int], configuration c: Configuration, bankCount: Int, using g: inout SeededGenerator)
         throws -> State
     {
         let network = makeNetwork(sampleShape: sampleShape, c, using: &g)

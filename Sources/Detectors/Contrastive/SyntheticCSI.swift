@@ -57,7 +57,7 @@ import Tensors
 ///   the training checkpoint keeps (`TrainingLoop.auxiliaryOptimizers`).
 /// * The reported `con-SI`/`cls-SI` are L_CSI(X) on plain batches and L_JOINT on adversarial
 ///   ones; the GAN terms are averaged over the adversarial batches only.
-public struct SyntheticCSI: DeepDetector {
+public struct SyntheticCSI: BankSizedDetector {
     public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration, CSIOptions {
         public var encoder = EncoderOptions()
         public var training = ContrastiveTrainingOptions.csi
@@ -134,21 +134,9 @@ public struct SyntheticCSI: DeepDetector {
         self.configuration = configuration
     }
 
-    public static func makeState(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator)
-        throws -> State
-    {
-        try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: 1, using: &g)
-    }
+    public static let bankShapeKey = (name: "bank.axes", axis: 1, untrained: 1)
 
     public static func makeState(
-        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]], using g: inout SeededGenerator
-    ) throws -> State {
-        try makeState(
-            sampleShape: sampleShape, configuration: configuration, bankCount: storedShapes["bank.axes"]?[1] ?? 1,
-            using: &g)
-    }
-
-    static func makeState(
         sampleShape: [Int], configuration c: Configuration, bankCount: Int, using g: inout SeededGenerator
     ) throws -> State {
         let network = ContrastiveNetwork.csi(

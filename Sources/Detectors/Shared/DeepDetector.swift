@@ -134,6 +134,33 @@ extension DeepDetector {
     }
 }
 
+/// A deep detector whose state holds a bank sized by the training data (a feature bank): its
+/// untrained state is built for `bankCount` rows, and a stored state is rebuilt at the size of
+/// the stored tensor `bankShapeKey.name` along axis `bankShapeKey.axis`.
+public protocol BankSizedDetector: DeepDetector {
+    /// The stored tensor and axis that give the bank's size, and the size before fitting.
+    static var bankShapeKey: (name: String, axis: Int, untrained: Int) { get }
+    static func makeState(
+        sampleShape: [Int], configuration: Configuration, bankCount: Int, using generator: inout SeededGenerator
+    ) throws -> State
+}
+
+extension BankSizedDetector {
+    public static func makeState(sampleShape: [Int], configuration: Configuration, using g: inout SeededGenerator)
+        throws -> State
+    {
+        try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: bankShapeKey.untrained, using: &g)
+    }
+
+    public static func makeState(
+        sampleShape: [Int], configuration: Configuration, storedShapes: [String: [Int]], using g: inout SeededGenerator
+    ) throws -> State {
+        let key = bankShapeKey
+        let count = storedShapes[key.name].flatMap { key.axis < $0.count ? $0[key.axis] : nil } ?? key.untrained
+        return try makeState(sampleShape: sampleShape, configuration: configuration, bankCount: count, using: &g)
+    }
+}
+
 /// Batched scoring without gradients: checks the samples against the fitted shape, feeds
 /// `[batch] + sampleShape` tensors on the context's device to `body`, and checks every score.
 public enum BatchScorer {
