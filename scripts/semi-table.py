@@ -72,7 +72,9 @@ def main():
                 continue
             v = row(folder, classes, normal, known)
             rows.append([pair, stage, v["all"], v["known"], v["unseen"], v["fit"]])
-            curve = ", ".join(f"{a:.1f}" for a in v["curve"])
+            c = v["curve"]
+            curve = ", ".join(f"{a:.1f}" for a in c) if len(c) <= 8 else \
+                f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
             print(f"| {normal}:{known} | {name} | {v['all']:.1f} | {v['known']:.1f} | {v['unseen']:.1f} | {curve} | {v['fit']:.0f} |")
     print()
     print("| one-class, normal class | method | AUROC | AUROC per epoch | fit s |")
