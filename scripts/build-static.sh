@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Foundation asks the linker for -lcurl; Debian ships only libcurl.so.4 without the dev package,
 # so a private folder provides the unversioned name.
-curl=$(ldconfig -p | awk '/libcurl\.so\.4 .*x86-64|libcurl\.so\.4 .*AArch64/ { print $NF; exit }')
+# (awk reads all of its input: an early exit would stop ldconfig with SIGPIPE, fatal under pipefail.)
+curl=$(ldconfig -p | awk '/libcurl\.so\.4 .*x86-64|libcurl\.so\.4 .*AArch64/ && !found { print $NF; found = 1 }')
 [ -n "$curl" ] || { echo "build-static: libcurl.so.4 not found (apt-get install libcurl4)" >&2; exit 1; }
 mkdir -p .build-static/linkshim
 ln -sf "$curl" .build-static/linkshim/libcurl.so
@@ -20,7 +21,7 @@ echo "build-static: $binary ($(du -h "$binary" | cut -f1))"
 [ "${1:-}" = "--check" ] || exit 0
 
 # No Swift library may be needed at run time.
-if ldd "$binary" | grep -q 'libswift\|libFoundation\|libdispatch'; then
+if ldd "$binary" | grep 'libswift\|libFoundation\|libdispatch' >/dev/null; then
     echo "build-static: $binary still links Swift libraries:" >&2; ldd "$binary" >&2; exit 1
 fi
 # Train on the shipped demo data and score its test file with nothing but the binary, from an
