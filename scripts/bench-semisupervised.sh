@@ -8,12 +8,13 @@
 #   scripts/bench-semisupervised.sh [stage ...]
 #   stages: fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
 #           fmnist-oc-synthetic (one-class, next to the CSI rows of bench-contrastive.sh)
-#   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1), POLLUTION (0.1), LABELED (0.05), EPOCHS (5)
+#   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1), POLLUTION (0.1), LABELED (0.05), EPOCHS (5),
+#   ANOMALY_TOOL (the binary; default .build/release/anomaly)
 # Results: runs/bench/<stage>/<normal>-<known>/results.{md,csv}; table: python3 scripts/semi-table.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
-TOOL=.build/release/anomaly
+TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
 PAIRS=${PAIRS:-"0:1"}
 EPOCHS=${EPOCHS:-5}
