@@ -52,7 +52,10 @@ extension ExperimentData {
                 hashes[String(file.standardizedFileURL.path.dropFirst(url.path.count + 1))] = try FileHash.sha256(of: file)
             }
         } else if url.lastPathComponent.hasSuffix(".csv") || url.lastPathComponent.hasSuffix(".csv.gz") {
-            samples = try CSVReader.readLabeledTable(at: url, labelColumn: .named("label")).samples
+            // Labels 0 (normal) and 1 (anomaly) only: anything else is refused at the reader, with its line.
+            samples = try CSVReader.readLabeledTable(
+                at: url, labelColumn: .named("label"), classNames: ["normal", "anomaly"]
+            ).samples
             hashes[url.lastPathComponent] = try FileHash.sha256(of: url)
         } else {
             throw ExperimentError.invalidArgument(

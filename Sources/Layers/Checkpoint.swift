@@ -513,6 +513,10 @@ public enum Checkpoint {
             var bytes = entry.dtype.byteCount
             var overflow = false
             for d in entry.shape where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
+            // A zero dimension makes any size fit; the other dimensions must still have a
+            // product (the tensor's strides) that does not overflow.
+            var strides = entry.dtype.byteCount
+            for d in entry.shape where d > 0 && !overflow { (strides, overflow) = strides.multipliedReportingOverflow(by: d) }
             guard !overflow, bytes == entry.end - entry.begin else {
                 throw invalid(
                     entry.name,

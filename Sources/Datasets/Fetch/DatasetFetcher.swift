@@ -175,6 +175,8 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
     private let progress: (@Sendable (FetchProgress) -> Void)?
     private var hasher = SHA256()
     private var received: Int64 = 0
+    /// The size the catalogue promises: the download stops as soon as the server sends more.
+    private let expectedBytes: Int64?
     private var total: Int64?
     private var failure: Error?
     private var continuation: CheckedContinuation<String, Error>?
@@ -187,6 +189,7 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
         self.url = url
         self.fileName = fileName
         self.output = output
+        self.expectedBytes = expectedBytes
         self.total = expectedBytes
         self.progress = progress
         queue = OperationQueue()
@@ -217,13 +220,27 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
             completionHandler(.cancel)
             return
         }
-        if response.expectedContentLength > 0 { total = response.expectedContentLength }
+        if let expectedBytes, response.expectedContentLength > 0, response.expectedContentLength != expectedBytes {
+            failure = DatasetFetchError.sizeMismatch(
+                url: url.absoluteString, expected: expectedBytes, actual: response.expectedContentLength)
+            completionHandler(.cancel)
+            return
+        }
+        if expectedBytes == nil, response.expectedContentLength > 0 { total = response.expectedContentLength }
         progress?(FetchProgress(fileName: fileName, completedBytes: 0, totalBytes: total))
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard failure == nil else { return }
+        if let expectedBytes, received + Int64(data.count) > expectedBytes {
+            // More than promised: stop now rather than fill the disk (the size check after the
+            // download would only come at the end).
+            failure = DatasetFetchError.sizeMismatch(
+                url: url.absoluteString, expected: expectedBytes, actual: received + Int64(data.count))
+            dataTask.cancel()
+            return
+        }
         do {
             try output.write(contentsOf: data)
         } catch {

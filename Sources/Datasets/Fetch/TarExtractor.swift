@@ -86,8 +86,12 @@ final class TarExtractor {
             return String(decoding: bytes, as: UTF8.self)
         }
         func octal(_ range: Range<Int>) throws -> Int {
-            if block[range.lowerBound] & 0x80 != 0 {  // GNU base-256
-                return block[(range.lowerBound + 1)..<range.upperBound].reduce(0) { $0 << 8 | Int($1) }
+            if block[range.lowerBound] & 0x80 != 0 {  // GNU base-256: refuse values beyond 2^56
+                let digits = block[(range.lowerBound + 1)..<range.upperBound]
+                guard digits.dropLast(7).allSatisfy({ $0 == 0 }) else {
+                    throw DatasetError.corrupt(path: archivePath, problem: "tar header with an out-of-range size")
+                }
+                return digits.suffix(7).reduce(0) { $0 << 8 | Int($1) }
             }
             let text = field(range).trimmingCharacters(in: .whitespaces)
             guard let value = Int(text.isEmpty ? "0" : text, radix: 8) else {
@@ -111,6 +115,9 @@ final class TarExtractor {
         if let pending = longName {
             name = String(decoding: pending.prefix { $0 != 0 }, as: UTF8.self)
             longName = nil
+        }
+        if type == UInt8(ascii: "L") && size > 1 << 16 {
+            throw DatasetError.corrupt(path: archivePath, problem: "tar long name of \(size) bytes")
         }
         remainingData = size
         remainingPadding = (512 - size % 512) % 512

@@ -111,11 +111,14 @@ public enum CSVReader {
             featureNames.remove(at: labelIndex)
             let featureCount = columnCount - 1
 
-            // Rows: estimate the count from the newlines to reserve once.
+            // Rows: estimate the count from the newlines to reserve once — but never more values
+            // than the text can hold (each takes at least two bytes, "0,"): a wide header over
+            // many short lines must not reserve rows × columns.
             var newlineCount = 0
             for index in headerEnd..<end where base[index] == newline { newlineCount += 1 }
+            let (estimate, overflow) = (newlineCount + 1).multipliedReportingOverflow(by: featureCount)
             var values = [Float]()
-            values.reserveCapacity((newlineCount + 1) * featureCount)
+            values.reserveCapacity(min(overflow ? Int.max : estimate, (end - headerEnd) / 2 + 1))
             var labels = [Int]()
             labels.reserveCapacity(newlineCount + 1)
             var rowValues = [Double](repeating: 0, count: columnCount)

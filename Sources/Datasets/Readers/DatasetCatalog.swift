@@ -255,6 +255,8 @@ public enum DatasetCatalog {
     private static func namesFile(_ folder: URL, _ name: String) throws -> [String]? {
         let url = folder.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        return try CIFARReader.readClassNames(at: url)
+        // A blank names file says nothing: the catalogue's names apply, as for a missing one.
+        let names = try CIFARReader.readClassNames(at: url)
+        return names.isEmpty ? nil : names
     }
 }

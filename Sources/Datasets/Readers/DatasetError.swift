@@ -12,6 +12,8 @@ public enum DatasetError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(path: String, problem: String)
     /// The file is valid but uses a feature these readers do not implement.
     case unsupported(path: String, feature: String)
+    /// The file asks for more than a stated limit (see `ReadLimits`).
+    case tooLarge(path: String, problem: String)
     /// A field of a text table is missing, non-numeric, or its row has the wrong length.
     /// `line` and `column` are 1-based.
     case invalidField(path: String, line: Int, column: Int, problem: String)
@@ -34,6 +36,8 @@ public enum DatasetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): corrupt: \(problem)"
         case .unsupported(let path, let feature):
             return "\(path): unsupported: \(feature)"
+        case .tooLarge(let path, let problem):
+            return "\(path): too large: \(problem)"
         case .invalidField(let path, let line, let column, let problem):
             return "\(path):\(line): column \(column): \(problem)"
         case .mismatch(let paths, let problem):

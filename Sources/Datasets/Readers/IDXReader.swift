@@ -13,10 +13,13 @@ public enum IDXReader {
     public static func readImages(at url: URL) throws -> ImageBytes {
         let bytes = try FileBytes.readDecompressingGzip(url)
         let dimensions = try header(bytes, path: url.path, expectedMagic: imagesMagic, what: "images")
+        guard dimensions.count == 3 else {
+            throw DatasetError.corrupt(path: url.path, problem: "IDX images need 3 dimensions, the header has \(dimensions.count)")
+        }
         let (count, height, width) = (dimensions[0], dimensions[1], dimensions[2])
         let pixels = try payload(
             bytes, path: url.path, headerSize: 16, dimensions: dimensions,
-            what: "\(count)×\(height)×\(width) = \(count * height * width) bytes of pixels")
+            what: "\(count)×\(height)×\(width) bytes of pixels")
         return ImageBytes(pixels: pixels, shape: [count, 1, height, width])
     }
 
@@ -24,6 +27,9 @@ public enum IDXReader {
     public static func readLabels(at url: URL) throws -> [Int] {
         let bytes = try FileBytes.readDecompressingGzip(url)
         let dimensions = try header(bytes, path: url.path, expectedMagic: labelsMagic, what: "labels")
+        guard dimensions.count == 1 else {
+            throw DatasetError.corrupt(path: url.path, problem: "IDX labels need 1 dimension, the header has \(dimensions.count)")
+        }
         let labels = try payload(
             bytes, path: url.path, headerSize: 8, dimensions: dimensions, what: "\(dimensions[0]) label bytes")
         return labels.map { Int($0) }
@@ -39,6 +45,11 @@ public enum IDXReader {
             throw DatasetError.mismatch(
                 paths: [imagesURL.path, labelsURL.path],
                 problem: "\(images.count) images but \(labels.count) labels")
+        }
+        if !classNames.isEmpty, let bad = labels.firstIndex(where: { $0 >= classNames.count }) {
+            throw DatasetError.corrupt(
+                path: labelsURL.path,
+                problem: "label \(bad) is \(labels[bad]), but there are only \(classNames.count) classes")
         }
         return LabeledImageBytes(images: images, labels: labels, classNames: classNames)
     }
@@ -70,7 +81,7 @@ public enum IDXReader {
     private static func payload(_ bytes: [UInt8], path: String, headerSize: Int, dimensions: [Int], what: String)
         throws -> [UInt8]
     {
-        let expected = dimensions.reduce(1, *)
+        let expected = try UntrustedSize.product(dimensions, path: path, what: "the IDX dimensions")
         let available = bytes.count - headerSize
         if available < expected {
             throw DatasetError.truncated(

@@ -80,8 +80,9 @@ public enum ImageFolderReader {
                     )
                 }
             } else {
+                // No reservation from files × the first image's size: the first image could be
+                // a small file that decodes large, followed by files that are refused.
                 shape = (image.width, image.height, image.channels)
-                pixels.reserveCapacity(files.count * image.pixels.count)
             }
             _ = index
             pixels.append(contentsOf: image.planarPixels())

@@ -180,28 +180,29 @@ public enum NumpyReader {
                 path: path,
                 feature: "fortran_order=True (column-major) arrays; save with np.ascontiguousarray(array) first")
         }
-        let count = header.shape.reduce(1, *)
         let itemSize = header.elementType.itemSize
+        let count = try UntrustedSize.product(header.shape, path: path, what: "the .npy shape")
+        let byteCount = try UntrustedSize.product([count, itemSize], path: path, what: "the .npy data size")
         let available = bytes.count - dataStart
-        guard available >= count * itemSize else {
+        guard available >= byteCount else {
             throw DatasetError.truncated(
                 path: path,
                 problem:
-                    "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)"
+                    "header says shape \(header.shape) of \(header.descriptor) = \(byteCount) bytes of data, file has \(available)"
             )
         }
-        guard available == count * itemSize else {
+        guard available == byteCount else {
             throw DatasetError.corrupt(
                 path: path,
                 problem:
-                    "header says shape \(header.shape) of \(header.descriptor) = \(count * itemSize) bytes of data, file has \(available)"
+                    "header says shape \(header.shape) of \(header.descriptor) = \(byteCount) bytes of data, file has \(available)"
             )
         }
         func load<T>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: count) { out, initialized in
                 bytes.withUnsafeBytes { source in
                     UnsafeMutableRawBufferPointer(out).copyMemory(
-                        from: UnsafeRawBufferPointer(rebasing: source[dataStart..<(dataStart + count * itemSize)]))
+                        from: UnsafeRawBufferPointer(rebasing: source[dataStart..<(dataStart + byteCount)]))
                 }
                 initialized = count
             }

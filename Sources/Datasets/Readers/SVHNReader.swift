@@ -142,10 +142,8 @@ enum MATv5Reader {
     private static func parseMatrix(_ bytes: [UInt8], path: String) throws -> (String, Variable)? {
         var offset = 0
         func next() throws -> (type: UInt32, data: ArraySlice<UInt8>) {
-            guard
-                offset + 8 <= bytes.count
-                    || (offset + 4 <= bytes.count && bytes.littleEndianUInt32(at: offset) >> 16 != 0)
-            else {
+            // Small and normal data elements both take at least 8 bytes.
+            guard offset + 8 <= bytes.count else {
                 throw DatasetError.truncated(path: path, problem: "MATLAB matrix element ends early")
             }
             let first = bytes.littleEndianUInt32(at: offset)
@@ -179,7 +177,7 @@ enum MATv5Reader {
         let name = String(decoding: nameElement.data, as: UTF8.self)
         let real = try next()
         let raw = Array(real.data)
-        let count = dimensions.reduce(1, *)
+        let count = try UntrustedSize.product(dimensions, path: path, what: "the dimensions of variable \(name)")
         let values: Values
         if matrixClass == 9 && real.type == miUINT8 {  // uint8 class stored as uint8
             values = .uint8(raw)
@@ -225,7 +223,12 @@ enum MATv5Reader {
         let inflater = try ZlibInflater(framing: .zlib, path: path)
         var output = [UInt8]()
         try compressed.withUnsafeBytes { input in
-            try inflater.feed(input) { output.append(contentsOf: $0) }
+            try inflater.feed(input) { piece in
+                guard output.count + piece.count <= ReadLimits.decompressedBytes else {
+                    throw ReadLimits.decompressedTooLarge(path: path, what: "a compressed MATLAB element")
+                }
+                output.append(contentsOf: piece)
+            }
         }
         try inflater.finish()
         return output

@@ -44,17 +44,29 @@ enum ZipArchive {
             guard locator >= 0, bytes.littleEndianUInt32(at: locator) == 0x0706_4b50 else {
                 throw corrupt("zip64 end-of-central-directory locator missing")
             }
-            let zip64End = Int(bytes.littleEndianUInt64(at: locator + 8))
-            guard zip64End >= 0, zip64End + 56 <= bytes.count, bytes.littleEndianUInt32(at: zip64End) == 0x0606_4b50
+            // Zip64 fields are unsigned 64-bit: anything beyond the file is refused before use.
+            let zip64End = bytes.littleEndianUInt64(at: locator + 8)
+            guard bytes.count >= 56, zip64End <= UInt64(bytes.count - 56), bytes.littleEndianUInt32(at: Int(zip64End)) == 0x0606_4b50
             else {
                 throw corrupt("zip64 end-of-central-directory record missing")
             }
-            entryCount = Int(bytes.littleEndianUInt64(at: zip64End + 32))
-            directorySize = Int(bytes.littleEndianUInt64(at: zip64End + 40))
-            directoryOffset = Int(bytes.littleEndianUInt64(at: zip64End + 48))
+            func field(_ offset: Int, _ what: String) throws -> Int {
+                let value = bytes.littleEndianUInt64(at: Int(zip64End) + offset)
+                guard value <= UInt64(bytes.count) else {
+                    throw corrupt("zip64 \(what) \(value) is larger than the file (\(bytes.count) bytes)")
+                }
+                return Int(value)
+            }
+            entryCount = try field(32, "entry count")
+            directorySize = try field(40, "central directory size")
+            directoryOffset = try field(48, "central directory offset")
         }
-        guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= bytes.count else {
+        guard directoryOffset + directorySize <= bytes.count else {
             throw DatasetError.truncated(path: path, problem: "zip central directory lies beyond the end of the file")
+        }
+        // Every central-directory entry takes at least 46 bytes.
+        guard entryCount <= directorySize / 46 + 1 else {
+            throw corrupt("\(entryCount) entries cannot fit in a \(directorySize)-byte central directory")
         }
         var entries = [Entry]()
         var offset = directoryOffset
@@ -84,16 +96,20 @@ enum ZipArchive {
                 let size = Int(bytes.littleEndianUInt16(at: extra + 2))
                 if identifier == 0x0001 {
                     var field = extra + 4
+                    func value(_ what: String) throws -> Int {
+                        try UntrustedSize.int(
+                            bytes.littleEndianUInt64(at: field), path: path, what: "zip64 \(what) of entry \(index)")
+                    }
                     if entry.uncompressedSize == 0xFFFF_FFFF && field + 8 <= extraEnd {
-                        entry.uncompressedSize = Int(bytes.littleEndianUInt64(at: field))
+                        entry.uncompressedSize = try value("uncompressed size")
                         field += 8
                     }
                     if entry.compressedSize == 0xFFFF_FFFF && field + 8 <= extraEnd {
-                        entry.compressedSize = Int(bytes.littleEndianUInt64(at: field))
+                        entry.compressedSize = try value("compressed size")
                         field += 8
                     }
                     if entry.localHeaderOffset == 0xFFFF_FFFF && field + 8 <= extraEnd {
-                        entry.localHeaderOffset = Int(bytes.littleEndianUInt64(at: field))
+                        entry.localHeaderOffset = try value("local header offset")
                     }
                 }
                 extra += 4 + size
@@ -111,12 +127,12 @@ enum ZipArchive {
             throw DatasetError.unsupported(path: path, feature: "encrypted \(what)")
         }
         let local = entry.localHeaderOffset
-        guard local >= 0, local + 30 <= bytes.count, bytes.littleEndianUInt32(at: local) == 0x0403_4b50 else {
+        guard local >= 0, local <= bytes.count - 30, bytes.littleEndianUInt32(at: local) == 0x0403_4b50 else {
             throw DatasetError.corrupt(path: path, problem: "\(what): local header missing at offset \(local)")
         }
         let dataStart =
             local + 30 + Int(bytes.littleEndianUInt16(at: local + 26)) + Int(bytes.littleEndianUInt16(at: local + 28))
-        guard entry.compressedSize >= 0, dataStart + entry.compressedSize <= bytes.count else {
+        guard entry.compressedSize >= 0, entry.compressedSize <= bytes.count - dataStart else {
             throw DatasetError.truncated(
                 path: path, problem: "\(what): \(entry.compressedSize) bytes of data run past the end of the file")
         }

@@ -173,25 +173,37 @@ public enum GzipDecoder {
 
     /// Decompresses a whole gzip file held in memory (all members, concatenated). `path` names
     /// the file in errors. Throws `DatasetError.truncated` or `.corrupt` for damaged data.
-    public static func decompress(_ compressed: [UInt8], path: String) throws -> [UInt8] {
+    /// Stops with `tooLarge` after `limit` bytes of output.
+    public static func decompress(
+        _ compressed: [UInt8], path: String, limit: Int = ReadLimits.decompressedBytes
+    ) throws -> [UInt8] {
         let inflater = try ZlibInflater(framing: .gzip, path: path)
         var output = [UInt8]()
         if compressed.count >= 18 {
             // ISIZE of the last member: the exact size for a single-member file below 4 GiB.
-            // Bounded by deflate's best ratio (about 1032:1), since a damaged trailer can say anything.
+            // Only a hint (a damaged trailer can say anything): bounded by deflate's best ratio
+            // and the limit before anything is reserved.
             let sizeHint = Int(compressed.littleEndianUInt32(at: compressed.count - 4))
-            output.reserveCapacity(min(sizeHint, compressed.count * 1032))
+            output.reserveCapacity(min(sizeHint, compressed.count * ReadLimits.deflateRatio, limit))
         }
         try compressed.withUnsafeBytes { input in
-            try inflater.feed(input) { output.append(contentsOf: $0) }
+            try inflater.feed(input) { piece in
+                guard output.count + piece.count <= limit else {
+                    throw ReadLimits.decompressedTooLarge(path: path, what: "the gzip data", limit: limit)
+                }
+                output.append(contentsOf: piece)
+            }
         }
         try inflater.finish()
         return output
     }
 
     /// Decompresses the gzip file at `url` in pieces, handing each piece to `sink`; nothing
-    /// larger than a chunk is held in memory.
-    public static func decompressFile(at url: URL, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// larger than a chunk is held in memory. Stops with `tooLarge` after `limit` bytes of output
+    /// (a tar bomb would otherwise fill the disk).
+    public static func decompressFile(
+        at url: URL, limit: Int = ReadLimits.decompressedBytes, sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let path = url.path
         guard let handle = FileHandle(forReadingAtPath: path) else {
             if !FileManager.default.fileExists(atPath: path) { throw DatasetError.fileNotFound(path: path) }
@@ -199,6 +211,7 @@ public enum GzipDecoder {
         }
         defer { try? handle.close() }
         let inflater = try ZlibInflater(framing: .gzip, path: path)
+        var produced = 0
         while true {
             let chunk: Data
             do {
@@ -207,7 +220,15 @@ public enum GzipDecoder {
                 throw DatasetError.unreadable(path: path, reason: "\(error)")
             }
             if chunk.isEmpty { break }
-            try chunk.withUnsafeBytes { try inflater.feed($0, sink: sink) }
+            try chunk.withUnsafeBytes {
+                try inflater.feed($0) { piece in
+                    produced += piece.count
+                    guard produced <= limit else {
+                        throw ReadLimits.decompressedTooLarge(path: path, what: "the gzip data", limit: limit)
+                    }
+                    try sink(piece)
+                }
+            }
         }
         try inflater.finish()
     }
@@ -222,6 +243,8 @@ enum Inflate {
         _ compressed: UnsafeRawBufferPointer, zlibHeader: Bool, expectedCount: Int, path: String, what: String
     ) throws -> [UInt8] {
         let inflater = try ZlibInflater(framing: zlibHeader ? .zlib : .rawDeflate, path: path)
+        try ReadLimits.checkDeclaredDecompressedSize(
+            expectedCount, compressedCount: compressed.count, path: path, what: what)
         var output = [UInt8]()
         output.reserveCapacity(expectedCount)
         var overflow = false
