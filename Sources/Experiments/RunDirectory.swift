@@ -17,7 +17,7 @@ public enum RunDirectory {
     /// seed) take different ids (`…-s0-2`) instead of sharing — or deleting — one folder.
     public static func createPartial(in root: URL, method: String, dataset: String, seed: UInt64) throws -> (id: String, folder: URL) {
         let fm = FileManager.default
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        try makeFolders(root)
         guard fm.isWritableFile(atPath: root.path) else {
             throw ExperimentError.invalidArgument("\(root.path): the output folder is not writable")
         }
@@ -33,6 +33,26 @@ public enum RunDirectory {
             }
         }
         throw ExperimentError.invalidArgument("\(root.path): no free run folder name")
+    }
+
+    /// `mkdir -p root`, with one plain line naming the folder and the POSIX reason when it
+    /// cannot be done (Foundation's own message names neither).
+    static func makeFolders(_ root: URL) throws {
+        var path = ""
+        for component in root.standardizedFileURL.pathComponents {
+            path = component == "/" ? "/" : (path == "/" ? "/" : path + "/") + component
+            var status = stat()
+            if stat(path, &status) == 0 {
+                guard (status.st_mode & S_IFMT) == S_IFDIR else {
+                    throw ExperimentError.invalidArgument("\(root.path): cannot create the output folder (\(path) is not a folder)")
+                }
+                continue
+            }
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+                throw ExperimentError.invalidArgument(
+                    "\(root.path): cannot create the output folder (\(path): \(String(cString: strerror(errno))))")
+            }
+        }
     }
 
     /// The partial folder named by a user (`runs/.<id>.partial`, or `runs/<id>` for it) and its id.

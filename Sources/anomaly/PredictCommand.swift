@@ -76,11 +76,11 @@ struct Predict: ParsableCommand {
     func resolvedThreshold(_ folder: URL) throws -> (Double, String) {
         if let threshold { return (threshold, "given") }
         guard let thresholds = try RunThresholds.read(fromRunFolder: folder) else {
-            throw ValidationError("\(folder.path) has no \(RunThresholds.fileName) (a run from before thresholds); give --threshold")
+            throw ExperimentError.invalidArgument("\(folder.path) has no \(RunThresholds.fileName) (a run from before thresholds); give --threshold")
         }
         let (target, name) = contamination.map { ($0, "contamination \($0)") } ?? ((fpr ?? 0.05), "fpr \(fpr ?? 0.05)")
         guard let value = try thresholds.threshold(flagging: target) else {
-            throw ValidationError("\(folder.appendingPathComponent(RunThresholds.fileName).path) holds no calibration scores")
+            throw ExperimentError.invalidArgument("\(folder.appendingPathComponent(RunThresholds.fileName).path) holds no calibration scores")
         }
         return (value, "\(name) of the run's \(thresholds.source) data")
     }

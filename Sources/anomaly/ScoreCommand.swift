@@ -52,10 +52,16 @@ struct Score: ParsableCommand {
 /// Samples to score (and their 0/1 labels when the input is a labelled CSV): a CSV table, an
 /// .npy array `[N, …]` or an IDX image file.
 func readScoringInput(_ url: URL) throws -> (Samples, [Int]?) {
+    let (samples, labels) = try readScoringSamples(url)
+    guard samples.count > 0 else { throw ExperimentError.invalidArgument("\(url.path): holds no samples") }
+    return (samples, labels)
+}
+
+private func readScoringSamples(_ url: URL) throws -> (Samples, [Int]?) {
     let name = url.lastPathComponent
     if name.hasSuffix(".npy") {
         let array = try NumpyReader.readArray(at: url)
-        guard array.shape.count >= 1 else { throw ValidationError("\(url.path): a 0-d array holds no samples") }
+        guard array.shape.count >= 1 else { throw ExperimentError.invalidArgument("\(url.path): a 0-d array holds no samples") }
         return (Samples(values: array.floatValues(), shape: array.shape.count == 1 ? [1, array.shape[0]] : array.shape), nil)
     }
     if name.hasSuffix(".csv") || name.hasSuffix(".csv.gz") {
@@ -65,5 +71,5 @@ func readScoringInput(_ url: URL) throws -> (Samples, [Int]?) {
     if name.contains("idx3-ubyte") {
         return (try IDXReader.readImages(at: url).normalizedSamples(), nil)
     }
-    throw ValidationError("\(url.path): unknown input format; use .csv[.gz], .npy or an IDX image file (*-idx3-ubyte[.gz])")
+    throw ExperimentError.invalidArgument("\(url.path): unknown input format; use .csv[.gz], .npy or an IDX image file (*-idx3-ubyte[.gz])")
 }

@@ -19,20 +19,12 @@ enum UntrustedSize {
         for factor in factors {
             let (next, overflow) = result.multipliedReportingOverflow(by: factor)
             guard !overflow, factor >= 0 else {
+                let shown = factors.map(String.init).joined(separator: "×")
                 throw DatasetError.corrupt(
                     path: path,
-                    problem: "\(what) \(factors.map(String.init).joined(separator: "×")) overflows a 64-bit size")
+                    problem: factor < 0 ? "\(what) \(shown) include a negative size" : "\(what) \(shown) overflow a 64-bit size")
             }
             result = next
-        }
-        return result
-    }
-
-    /// `a + b`, or `corrupt` when it overflows.
-    static func sum(_ a: Int, _ b: Int, path: String, what: String) throws -> Int {
-        let (result, overflow) = a.addingReportingOverflow(b)
-        guard !overflow else {
-            throw DatasetError.corrupt(path: path, problem: "\(what) \(a) + \(b) overflows a 64-bit offset")
         }
         return result
     }
