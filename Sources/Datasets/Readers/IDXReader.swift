@@ -19,7 +19,7 @@ public enum IDXReader {
         let (count, height, width) = (dimensions[0], dimensions[1], dimensions[2])
         let pixels = try payload(
             bytes, path: url.path, headerSize: 16, dimensions: dimensions,
-            what: "\(count)×\(height)×\(width) bytes of pixels")
+            what: { "\(count)×\(height)×\(width) = \($0) bytes of pixels" })
         return ImageBytes(pixels: pixels, shape: [count, 1, height, width])
     }
 
@@ -31,7 +31,7 @@ public enum IDXReader {
             throw DatasetError.corrupt(path: url.path, problem: "IDX labels need 1 dimension, the header has \(dimensions.count)")
         }
         let labels = try payload(
-            bytes, path: url.path, headerSize: 8, dimensions: dimensions, what: "\(dimensions[0]) label bytes")
+            bytes, path: url.path, headerSize: 8, dimensions: dimensions, what: { "\($0) label bytes" })
         return labels.map { Int($0) }
     }
 
@@ -78,10 +78,13 @@ public enum IDXReader {
         return (0..<dimensionCount).map { Int(bytes.bigEndianUInt32(at: 4 + 4 * $0)) }
     }
 
-    private static func payload(_ bytes: [UInt8], path: String, headerSize: Int, dimensions: [Int], what: String)
-        throws -> [UInt8]
-    {
+    /// The data after the header, which must be exactly the product of `dimensions` bytes;
+    /// `what` describes that count in errors.
+    private static func payload(
+        _ bytes: [UInt8], path: String, headerSize: Int, dimensions: [Int], what describe: (Int) -> String
+    ) throws -> [UInt8] {
         let expected = try UntrustedSize.product(dimensions, path: path, what: "the IDX dimensions")
+        let what = describe(expected)
         let available = bytes.count - headerSize
         if available < expected {
             throw DatasetError.truncated(
