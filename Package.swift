@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "anomaly",
             dependencies: [
-                "Experiments", "Datasets", "Detectors", "Metrics",
+                "Experiments", "Datasets", "Detectors", "Metrics", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

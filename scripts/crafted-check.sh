@@ -4,7 +4,7 @@
 # `ulimit -v 4000000` (about 3.8 GiB of address space). Each command must exit non-zero without
 # a signal (no trap, no abort, no allocation failure), print exactly one line on stderr that
 # starts with "Error:" and names the file, and leave no run folder behind.
-#   scripts/crafted-check.sh          (ANOMALY_TOOL=path to use another binary)
+#   scripts/crafted-check.sh [--options]   (ANOMALY_TOOL=path to use another binary)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOOL=$(realpath "${ANOMALY_TOOL:-.build/release/anomaly}")
@@ -81,5 +81,34 @@ for file in safetensors_strides.safetensors safetensors_header_length.safetensor
     check model.safetensors score --run "$work/badrun" --input "$CRAFTED/csv_nan.csv"
 done
 
+# An option at the top of its range that asks for more memory than there is (a 65,536-wide
+# MLP: 16 GiB of weights): one line, not a crash report.
+check "out of memory" "$TOOL" train --method autoencoder --dataset "$PWD/Data/mini/tabular/thyroid.csv.gz" \
+    --option network.hiddenWidths=65536,65536
+
 echo "crafted-check: $((checks - failures)) of $checks inputs refused cleanly under ulimit -v 4000000"
+
+# --options: every option of every method at -1, 2^63 − 1, 1e300 and nan (about 1,300 runs, a
+# few minutes): each is refused with one line, or accepted and run (cut after 3 s), never a trap.
+if [ "${1:-}" = --options ]; then
+    option_failures=0 option_runs=0
+    while read -r method option; do
+        case $method in simclr | csi | csi-synthetic | nsa | elsa | elsa+ | hscl) dataset=fashion-mnist-demo ;;
+        *) dataset=$PWD/Data/mini/tabular/thyroid.csv.gz ;; esac
+        for value in -1 9223372036854775807 1e300 nan; do
+            option_runs=$((option_runs + 1))
+            (ulimit -v 4000000; cd "$work" && timeout 3 "$TOOL" train --method "$method" --dataset "$dataset" \
+                --option "$option=$value" --output "$work/option-runs") >/dev/null 2>"$work/stderr"
+            rc=$?
+            lines=$(wc -l < "$work/stderr")
+            [ -n "${VERBOSE:-}" ] && echo "$rc $method $option=$value: $(head -c 150 "$work/stderr")"
+            if [ $rc -ge 125 ] || { [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" -ne 1 ]; }; then
+                option_failures=$((option_failures + 1))
+                echo "FAIL  $method $option=$value: exit $rc, $(head -c 200 "$work/stderr" | tr '\n' ' ')"
+            fi
+        done
+    done < <("$TOOL" methods | awk '/^[a-z0-9+-]+:/ { m = $1; sub(":", "", m) } /--option/ { split($2, a, "="); print m, a[1] }')
+    echo "crafted-check: $((option_runs - option_failures)) of $option_runs extreme option values refused or run cleanly"
+    failures=$((failures + option_failures))
+fi
 [ $failures -eq 0 ]

@@ -157,6 +157,8 @@ public struct ExperimentRunner {
             }
         }
         let checkpoints = folder.appendingPathComponent(RunDirectory.checkpointFolder)
+        RunInProgress.current = RunInProgress(folder: folder, checkpoints: checkpoints, isResumed: resuming != nil)
+        defer { RunInProgress.current = nil }
         let history = TrainingHistory()
         let context = TrainingContext(
             seed: configuration.seed, device: device, progress: progress, logger: logger,
@@ -208,9 +210,9 @@ public struct ExperimentRunner {
                 id: id, directory: directory, summary: summary, scores: scores, isAnomaly: test.isAnomaly,
                 fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
         } catch {
-            let kept = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.isEmpty == false
-            if kept { throw ExperimentError.resumable(reason: "\(error)", folder: folder.path) }
-            if resuming == nil { try? FileManager.default.removeItem(at: folder) }
+            if RunInProgress.current?.abandon() == true {
+                throw ExperimentError.resumable(reason: "\(error)", folder: folder.path)
+            }
             throw error
         }
     }
@@ -379,4 +381,27 @@ struct RunMetrics: Codable {
     var training: [TrainingHistory.Epoch]
     /// The run's thresholds with what they achieve on the test set.
     var thresholds: RunThresholds?
+}
+
+/// The partial folder of the run this process is writing. A run that stops with an error keeps
+/// it only when it holds a checkpoint to resume from; a handler that ends the process without
+/// unwinding (out of memory) cleans up the same way through `current`.
+public struct RunInProgress: Sendable {
+    let folder: URL
+    let checkpoints: URL
+    /// A resumed run's folder is the user's: never removed.
+    let isResumed: Bool
+
+    nonisolated(unsafe) public static var current: RunInProgress?
+
+    /// Removes the partial folder unless a checkpoint was written; true when it is kept.
+    @discardableResult
+    public func abandon() -> Bool {
+        let kept = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.isEmpty == false
+        if !kept && !isResumed { try? FileManager.default.removeItem(at: folder) }
+        return kept
+    }
+
+    /// Where a kept folder is, for the message.
+    public var folderPath: String { folder.path }
 }

@@ -52,8 +52,13 @@ public final class CachingAllocator: @unchecked Sendable {
         lock.unlock()
         // 64-byte alignment for vector loads.
         var raw: UnsafeMutableRawPointer?
-        let status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
-        guard status == 0, let raw else { fatalError("out of memory allocating \(n * 4) bytes") }
+        var status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
+        if status != 0 {
+            // The free lists may hold what is needed: give them back and try once more.
+            emptyCache()
+            status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
+        }
+        guard status == 0, let raw else { OutOfMemory.handler(n * 4, "a tensor") }
         return raw.bindMemory(to: Float.self, capacity: n)
     }
 
@@ -78,5 +83,16 @@ public final class CachingAllocator: @unchecked Sendable {
         cachedBytes = 0
         lock.unlock()
         for list in blocks.values { for p in list { Foundation.free(p) } }
+    }
+}
+
+/// What happens when an allocation fails even after the caches are emptied. The default traps
+/// (`fatalError`), as Swift does for any allocation; the `anomaly` tool installs a handler that
+/// prints one line naming the request and exits with status 1 — an option at the top of its
+/// range (a width, a batch size) can ask for more memory than the machine has.
+public enum OutOfMemory {
+    /// Called with the bytes requested and what they were for; never returns.
+    nonisolated(unsafe) public static var handler: (_ bytes: Int, _ what: String) -> Never = { bytes, what in
+        fatalError("out of memory allocating \(bytes) bytes for \(what)")
     }
 }

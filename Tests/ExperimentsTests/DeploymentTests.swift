@@ -107,6 +107,34 @@ import Testing
         #expect(try replay.score(raw) == result.scores)
         #expect(test.samples.count == raw.count)
     }
+
+    /// A run folder that lost its model, or whose manifest was emptied, is refused with a line
+    /// naming the file — never refitted from the data that is still there.
+    @Test func aRunFolderWithoutItsModelOrManifestIsRefused() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let configuration = RunConfiguration(
+            method: "pca", dataset: "thyroid",
+            experimentProtocol: .tabular(TabularProtocol(rule: .goad(shuffleNormals: false))), seed: 1)
+        let data = try ExperimentData.load("thyroid", root: miniData)
+        let result = try ExperimentRunner(outputRoot: root.appendingPathComponent("runs"))
+            .run(configuration, data: data, method: MethodRegistry.entry(named: "pca"))
+        func refusal(_ damage: (URL) throws -> Void) throws -> String {
+            let copy = root.appendingPathComponent("damaged-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: result.directory, to: copy)
+            try damage(copy)
+            do {
+                _ = try RunReplay(directory: copy, dataRoot: miniData)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let noModel = try refusal { try FileManager.default.removeItem(at: $0.appendingPathComponent("model.safetensors")) }
+        #expect(noModel.contains("model.safetensors: missing") && noModel.contains("not retrained"), "\(noModel)")
+        let emptied = try refusal { try Data().write(to: $0.appendingPathComponent("manifest.json")) }
+        #expect(emptied.contains("manifest.json") && emptied.contains("empty"), "\(emptied)")
+    }
 }
 
 @Suite struct ManifestPathTests {

@@ -186,6 +186,9 @@ public struct SplitManifest: Codable, Sendable, Equatable {
         } catch {
             throw SplitManifestError.unreadable(path: url.path, reason: "\(error.localizedDescription)")
         }
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            throw SplitManifestError.corrupt(path: url.path, problem: "the file is empty (the run's split is lost; train again)")
+        }
         return try decode(data, path: url.path)
     }
 

@@ -93,7 +93,7 @@ final class ScratchPool: @unchecked Sendable {
         if block == nil {
             var raw: UnsafeMutableRawPointer?
             guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
-                fatalError("out of memory allocating \(n * 4) bytes of convolution scratch")
+                OutOfMemory.handler(n * 4, "convolution scratch")
             }
             block = (raw.bindMemory(to: Float.self, capacity: n), n)
         }
