@@ -19,12 +19,23 @@ public struct FuzzHarness: Sendable {
     public let name: String
     /// Extension of the temporary file the input is written to, for readers that take a URL.
     public let fileExtension: String
-    private let body: @Sendable (_ bytes: [UInt8], _ input: () throws -> URL, _ scratch: URL) throws -> Void
+    private let body: @Sendable (Input) throws -> Void
 
-    fileprivate init(
-        _ name: String, _ fileExtension: String,
-        _ body: @escaping @Sendable (_ bytes: [UInt8], _ input: () throws -> URL, _ scratch: URL) throws -> Void
-    ) {
+    /// One input as a harness sees it.
+    struct Input {
+        let bytes: [UInt8]
+        /// The temporary file's path; readers of bytes use it to name the input in errors.
+        let url: URL
+        let scratch: URL
+
+        /// Writes the bytes to `url` (only readers that take a URL pay for the I/O).
+        func written() throws -> URL {
+            try Data(bytes).write(to: url)
+            return url
+        }
+    }
+
+    fileprivate init(_ name: String, _ fileExtension: String, _ body: @escaping @Sendable (Input) throws -> Void) {
         self.name = name
         self.fileExtension = fileExtension
         self.body = body
@@ -35,13 +46,7 @@ public struct FuzzHarness: Sendable {
     /// calls, so one folder per process (or per test) is enough, but it must not be shared
     /// between concurrent calls.
     public func run(_ bytes: [UInt8], scratch: URL) throws {
-        let file = scratch.appendingPathComponent("input.\(fileExtension)")
-        // Written only when a reader needs a file (the byte-level readers skip the I/O).
-        let input = { () throws -> URL in
-            try Data(bytes).write(to: file)
-            return file
-        }
-        try body(bytes, input, scratch)
+        try body(Input(bytes: bytes, url: inputFile(in: scratch), scratch: scratch))
     }
 
     /// The path of the temporary input file in `scratch` (error messages name it).
@@ -53,59 +58,59 @@ public struct FuzzHarness: Sendable {
 public enum FuzzHarnesses {
     /// Every harness, by target name.
     public static let all: [FuzzHarness] = [
-        FuzzHarness("idx-images", "idx3-ubyte") { _, input, _ in
-            _ = try IDXReader.readImages(at: input())
+        FuzzHarness("idx-images", "idx3-ubyte") { input in
+            _ = try IDXReader.readImages(at: input.written())
         },
-        FuzzHarness("idx-labels", "idx1-ubyte") { _, input, _ in
-            _ = try IDXReader.readLabels(at: input())
+        FuzzHarness("idx-labels", "idx1-ubyte") { input in
+            _ = try IDXReader.readLabels(at: input.written())
         },
-        FuzzHarness("cifar", "bin") { _, input, _ in
+        FuzzHarness("cifar", "bin") { input in
             // Both record sizes (3073 and 3074 bytes), and the label check against class names.
-            let file = try input()
+            let file = try input.written()
             try attemptAll(
                 { _ = try CIFARReader.read(at: file, layout: .cifar10, classNames: (0..<10).map(String.init)) },
                 { _ = try CIFARReader.read(at: file, layout: .cifar100Fine) })
         },
-        FuzzHarness("csv", "csv") { _, input, _ in
-            let file = try input()
+        FuzzHarness("csv", "csv") { input in
+            let file = try input.written()
             try attemptAll(
                 { _ = try CSVReader.readLabeledTable(at: file) },
                 { _ = try CSVReader.readLabeledTable(at: file, labelColumn: .position(0), classNames: ["a", "b", "c"]) })
         },
-        FuzzHarness("npy", "npy") { _, input, _ in
-            let array = try NumpyReader.readArray(at: input())
+        FuzzHarness("npy", "npy") { input in
+            let array = try NumpyReader.readArray(at: input.written())
             // The conversions the data-set code applies to what it reads.
             _ = array.floatValues()
             _ = array.integerValues()
         },
-        FuzzHarness("npz", "npz") { _, input, _ in
+        FuzzHarness("npz", "npz") { input in
             // The archive as arrays, then as ADBench's X/y table (shape checks on top).
-            let file = try input()
+            let file = try input.written()
             try attemptAll(
                 { _ = try NumpyReader.readArchive(at: file) },
                 { _ = try NumpyReader.readLabeledTable(archiveAt: file) })
         },
-        FuzzHarness("png", "png") { bytes, _, _ in
-            try withRepairedChecksums(bytes, repair: ChecksumRepair.png) { bytes in
-                let image = try PNGDecoder.decode(bytes, path: "input.png")
+        FuzzHarness("png", "png") { input in
+            try withRepairedChecksums(input.bytes, repair: ChecksumRepair.png) { bytes in
+                let image = try PNGDecoder.decode(bytes, path: input.url.path)
                 // What ImageFolderReader does with a decoded image.
                 _ = image.converted(toChannels: 1).planarPixels()
                 _ = image.converted(toChannels: 3).planarPixels()
             }
         },
-        FuzzHarness("svhn", "mat") { _, input, _ in
-            _ = try SVHNReader.read(at: input())
+        FuzzHarness("svhn", "mat") { input in
+            _ = try SVHNReader.read(at: input.written())
         },
-        FuzzHarness("gzip", "gz") { bytes, input, _ in
+        FuzzHarness("gzip", "gz") { input in
             // The in-memory decoder (IDX, CIFAR, CSV) and the streaming one (fetched archives).
-            let file = try input()
+            let file = try input.written()
             try attemptAll(
-                { _ = try GzipDecoder.decompress(bytes, path: "input.gz") },
+                { _ = try GzipDecoder.decompress(input.bytes, path: input.url.path) },
                 { try GzipDecoder.decompressFile(at: file) { _ in } })
         },
-        FuzzHarness("tar", "tar") { bytes, _, scratch in
-            let folder = scratch.appendingPathComponent("tar-members", isDirectory: true)
-            try withRepairedChecksums(bytes, repair: ChecksumRepair.tar) { bytes in
+        FuzzHarness("tar", "tar") { input in
+            let folder = input.scratch.appendingPathComponent("tar-members", isDirectory: true)
+            try withRepairedChecksums(input.bytes, repair: ChecksumRepair.tar) { bytes in
                 // A fresh folder per input: members of one input must not meet the next one's.
                 try? FileManager.default.removeItem(at: folder)
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -115,12 +120,12 @@ public enum FuzzHarnesses {
                 try ReaderEntryPoints.extractTar(bytes, into: folder, memberPrefix: "data/", pieceSize: 700)
             }
         },
-        FuzzHarness("zip", "zip") { bytes, _, _ in
-            _ = try ReaderEntryPoints.zipEntries(bytes, path: "input.zip")
+        FuzzHarness("zip", "zip") { input in
+            _ = try ReaderEntryPoints.zipEntries(input.bytes, path: input.url.path)
         },
-        FuzzHarness("safetensors", "safetensors") { _, input, _ in
+        FuzzHarness("safetensors", "safetensors") { input in
             // The module loader (Float32 tensors) and the fitted-state loader (exact Float64).
-            let file = try input()
+            let file = try input.written()
             try attemptAll(
                 { _ = try Checkpoint.read(from: file) },
                 { _ = try Checkpoint.readArrays(from: file) })
@@ -145,17 +150,25 @@ public enum FuzzHarnesses {
         return folder
     }
 
-    /// Runs every call even when an earlier one throws (one input exercises all of them), then
-    /// rethrows the first error.
+    /// Runs every call even when an earlier one throws, so that one input exercises all of
+    /// them (the calls are alternatives: two record layouts, two label columns). Throws the
+    /// first error only when every call threw, so "ok" means some reader accepted the input.
     static func attemptAll(_ calls: () throws -> Void...) throws {
         var firstError: Error?
+        var accepted = false
         for call in calls {
-            do { try call() } catch { firstError = firstError ?? error }
+            do {
+                try call()
+                accepted = true
+            } catch {
+                firstError = firstError ?? error
+            }
         }
-        if let firstError { throw firstError }
+        if !accepted, let firstError { throw firstError }
     }
 
-    /// Runs `body` on `bytes` and, when they differ, on `bytes` with their checksums repaired.
+    /// Runs `body` on `bytes` and, when they differ, on `bytes` with their checksums repaired;
+    /// reports the outcome for `bytes` as they are.
     /// Formats whose every chunk or header carries a checksum (PNG's CRC-32, tar's header sum)
     /// reject almost every mutation at the first check; the repaired copy lets the fuzzer
     /// reach the code behind it, while the original still exercises the checks themselves.
@@ -163,11 +176,11 @@ public enum FuzzHarnesses {
         throws
     {
         let repaired = repair(bytes)
-        var firstError: Error?
-        for candidate in repaired == bytes ? [bytes] : [bytes, repaired] {
-            do { try body(candidate) } catch { firstError = firstError ?? error }
-        }
-        if let firstError { throw firstError }
+        // The original's outcome is the one reported; the repaired copy only adds coverage.
+        var outcome: Error?
+        do { try body(bytes) } catch { outcome = error }
+        if repaired != bytes { try? body(repaired) }
+        if let outcome { throw outcome }
     }
 }
 

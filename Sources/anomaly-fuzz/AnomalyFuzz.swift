@@ -117,7 +117,7 @@ import FuzzHarnesses
                 } catch {
                     // Messages name the temporary copy; name the file given instead.
                     let message = String(describing: error).replacingOccurrences(of: inputPath, with: path)
-                    print("\(path): \(message)")
+                    print(message.contains(path) ? message : "\(path): \(message)")
                 }
             }
         }
