@@ -111,7 +111,10 @@ for target in "${targets[@]}"; do
     dictionary=()
     [ -f "Fuzz/dict/$target.dict" ] && dictionary=(-dict="Fuzz/dict/$target.dict")
     status=0
-    ANOMALY_FUZZ_TARGET="$target" "$fuzzer" "${options[@]}" "${dictionary[@]}" \
+    # SWIFT_BACKTRACE=enable=no: the Swift runtime's own crash backtracer would run inside the
+    # crashed process first and trip ASan (reading memory from a helper thread); without it,
+    # libFuzzer prints the stack, whose first frame names the Swift runtime failure.
+    SWIFT_BACKTRACE=enable=no ANOMALY_FUZZ_TARGET="$target" "$fuzzer" "${options[@]}" "${dictionary[@]}" \
         -artifact_prefix="$findings/" "$work" >"$log" 2>&1 &
     pid=$!
     wait "$pid" || status=$?
@@ -133,9 +136,15 @@ for target in "${targets[@]}"; do
             leak-*) kind="leak" ;;
             *) kind="failed (exit status $status)" ;;
         esac
-        # The sanitizer's or libFuzzer's one-line verdict.
-        summary=$(grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' "$log" | sed 's/^SUMMARY: //; s/^==[0-9]*== *//' | cut -c1-120)
-        result="$kind: ${artifact:-no artifact} (${summary:-see $log})"
+        # One line: the Swift runtime failure (a trap's first stack frame) or the sanitizer's
+        # or libFuzzer's verdict, and the first frame in the package's own sources.
+        summary=$(grep -m1 -oE 'in Swift runtime failure: [^/]*' "$log" | sed 's/^in //; s/ *$//' || true)
+        if [ -z "$summary" ]; then
+            summary=$(grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' "$log" |
+                sed 's/^SUMMARY: //; s/^==[0-9]*== *ERROR: //' | cut -c1-100 || true)
+        fi
+        frame=$(grep -m1 -oE 'Sources/(Datasets|Layers|Tensors)/[^ ]*' "$log" || true)
+        result="$kind: ${artifact:-no artifact} (${summary:-see $log}${frame:+ at $frame})"
     fi
     printf '%-12s %9s execs  cov %5s  ft %6s  %s\n' "$target" "${executions:-?}" "${coverage:-?}" \
         "${features:-?}" "$result"
