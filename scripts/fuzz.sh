@@ -92,7 +92,8 @@ echo "fuzz.sh: fuzz build took $(($(date +%s) - start)) s"
 #                       a header: reported as out-of-memory with the input that asked.
 #  -rss_limit_mb=2048   the process as a whole (ASan's shadow and quarantine included) stays
 #                       well inside a CI runner's memory.
-#  -detect_leaks=0      a leak is not a crash, and the Swift runtime's one-time caches would
+#  -detect_leaks=0      (and ASan's detect_leaks=0 for the check at exit) a leak is not a
+#                       crash, and the Swift runtime's one-time caches would
 #                       be reported as leaks.
 options=(-max_len=65536 -timeout=10 -malloc_limit_mb=1024 -rss_limit_mb=2048 -detect_leaks=0
     -print_final_stats=1 -max_total_time="$seconds")
@@ -114,7 +115,8 @@ for target in "${targets[@]}"; do
     # SWIFT_BACKTRACE=enable=no: the Swift runtime's own crash backtracer would run inside the
     # crashed process first and trip ASan (reading memory from a helper thread); without it,
     # libFuzzer prints the stack, whose first frame names the Swift runtime failure.
-    SWIFT_BACKTRACE=enable=no ANOMALY_FUZZ_TARGET="$target" "$fuzzer" "${options[@]}" "${dictionary[@]}" \
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        ANOMALY_FUZZ_TARGET="$target" "$fuzzer" "${options[@]}" "${dictionary[@]}" \
         -artifact_prefix="$findings/" "$work" >"$log" 2>&1 &
     pid=$!
     wait "$pid" || status=$?
