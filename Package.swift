@@ -9,6 +9,7 @@ let package = Package(
             targets: ["Tensors", "Layers", "Datasets", "Metrics", "Detectors", "Experiments"]),
         .executable(name: "anomaly", targets: ["anomaly"]),
         .executable(name: "anomaly-bench", targets: ["anomaly-bench"]),
+        .executable(name: "anomaly-fuzz", targets: ["anomaly-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,12 +45,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "anomaly-bench", dependencies: ["Tensors", "Layers", "Datasets", "Detectors"]),
+        // Fuzz harnesses for every file reader and the checkpoint loader, shared by the fuzzer,
+        // its replay tool and the regression test (see scripts/fuzz.sh).
+        .target(name: "FuzzHarnesses", dependencies: ["Datasets", "Layers"]),
+        // Replay tool when built normally; libFuzzer target when built with -DANOMALY_FUZZING
+        // (@_extern(c) declares libFuzzer's driver for the fuzzing build).
+        .executableTarget(
+            name: "anomaly-fuzz", dependencies: ["FuzzHarnesses"],
+            swiftSettings: [.enableExperimentalFeature("Extern")]),
         // Test helpers shared by test targets (finite-difference gradient check).
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors", "FuzzHarnesses"], exclude: ["Fixtures"]),
         .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ExperimentsTests",
