@@ -4,6 +4,9 @@
 #
 #   scripts/fuzz.sh [--seconds N] [target ...]   fuzz each target for N seconds (default 60;
 #                                                 all targets when none is named)
+#   scripts/fuzz.sh --runs N [target ...]        N inputs per target from libFuzzer seed 1 on
+#                                                 a fresh copy of the seeds: the same inputs on
+#                                                 every machine, so CI cannot fail by chance
 #   scripts/fuzz.sh --replay [target ...]        replay Fuzz/regressions/<target>/* with the
 #                                                 normal build's replay tool
 #
@@ -23,14 +26,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
+runs=""
 replay=0
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --seconds=*) seconds="${1#--seconds=}"; shift ;;
+        --runs) runs="$2"; shift 2 ;;
+        --runs=*) runs="${1#--runs=}"; shift ;;
         --replay) replay=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -96,7 +102,8 @@ echo "fuzz.sh: fuzz build took $(($(date +%s) - start)) s"
 #                       crash, and the Swift runtime's one-time caches would
 #                       be reported as leaks.
 options=(-max_len=65536 -timeout=10 -malloc_limit_mb=1024 -rss_limit_mb=2048 -detect_leaks=0
-    -print_final_stats=1 -max_total_time="$seconds")
+    -print_final_stats=1)
+if [ -n "$runs" ]; then options+=(-runs="$runs" -seed=1); else options+=(-max_total_time="$seconds"); fi
 mkdir -p .build-fuzz/logs
 found=0
 for target in "${targets[@]}"; do
@@ -105,6 +112,8 @@ for target in "${targets[@]}"; do
         exit 2
     fi
     work=".build-fuzz/corpus/$target"
+    # A counted run starts from the committed seeds alone, as it would on a fresh machine.
+    [ -n "$runs" ] && work=".build-fuzz/fresh-corpus/$target" && rm -rf "$work"
     findings="Fuzz/findings/$target"
     log=".build-fuzz/logs/$target.log"
     mkdir -p "$work" "$findings"

@@ -96,6 +96,16 @@ struct CraftedInputTests {
         expectRefusal("svhn_short.mat", ["ends early"]) { _ = try SVHNReader.read(at: $0) }
     }
 
+    @Test func tarSizesBeyondReason() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        for (name, fragment) in [("tar_huge_size.tar.gz", "out-of-range size"), ("tar_long_name.tar.gz", "long name of 1073741824 bytes")] {
+            let bytes = try GzipDecoder.decompress([UInt8](Data(contentsOf: Self.file(name))), path: name)
+            let message = errorMessage { try ReaderEntryPoints.extractTar(bytes, into: folder.url) }
+            #expect(message?.contains(fragment) == true, "\(name): \(message ?? "accepted")")
+        }
+    }
+
     @Test func labelsOutsideTheClassRange() {
         expectRefusal("cifar_label_range.bin", ["label 200", "only 10 classes"]) {
             _ = try CIFARReader.read(at: $0, classNames: (0..<10).map(String.init))
