@@ -16,31 +16,6 @@ struct AnomalyCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Train.self, Score.self, Predict.self, Evaluate.self, Bench.self, DatasetsCommand.self, Methods.self,
         ])
-
-    /// ArgumentParser's entry point, after one set-up: running out of memory ends the tool with
-    /// one error line instead of a crash report.
-    static func main() async {
-        OutOfMemory.handler = { bytes, what in
-            let message = String(
-                format: "Error: out of memory: %.1f GiB for %@ could not be allocated; smaller widths, batch sizes or data fit this machine",
-                Double(bytes) / Double(1 << 30), what)
-            // As a thrown error would: the partial run folder goes unless it holds a checkpoint.
-            let kept = RunInProgress.current?.abandon() == true
-            let resumable = kept ? "; the run's checkpoint is kept in \(RunInProgress.current!.folderPath)" : ""
-            FileHandle.standardError.write(Data((message + resumable + "\n").utf8))
-            Foundation.exit(1)
-        }
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }
 
 /// Options every data-using command shares.
@@ -65,8 +40,24 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Process set-up, once, by every command that reads data (through `makeLogger`): log lines
+/// on standard error, and running out of memory ends the tool with one error line instead of a
+/// crash report. (Not in an overridden `main`: ArgumentParser's own must start the commands,
+/// or a sync command's SIGINT handling breaks under a spawning parent.)
 enum LoggingBootstrap {
-    static let once: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    static let once: Void = {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        OutOfMemory.handler = { bytes, what in
+            let message = String(
+                format: "Error: out of memory: %.1f GiB for %@ could not be allocated; smaller widths, batch sizes or data fit this machine",
+                Double(bytes) / Double(1 << 30), what)
+            // As a thrown error would: the partial run folder goes unless it holds a checkpoint.
+            let kept = RunInProgress.current?.abandon() == true
+            let resumable = kept ? "; the run's checkpoint is kept in \(RunInProgress.current!.folderPath)" : ""
+            FileHandle.standardError.write(Data((message + resumable + "\n").utf8))
+            Foundation.exit(1)
+        }
+    }()
 }
 
 /// Writes a line to standard output unbuffered, so results stay in order with the progress
