@@ -43,11 +43,32 @@ final class LocalHTTPServer {
     let process = Process()
     let baseURL: URL
 
-    init(serving folder: URL) throws {
+    convenience init(serving folder: URL) throws {
+        try self.init(arguments: ["-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder.path])
+    }
+
+    /// A server that answers every GET with `megabytes` of zeros and no Content-Length (the
+    /// body ends when the connection closes), as a misbehaving mirror might.
+    convenience init(sendingWithoutLength megabytes: Int) throws {
+        let script = """
+            import http.server
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200); self.end_headers()
+                    try:
+                        for _ in range(\(megabytes) * 16): self.wfile.write(bytes(65536))
+                    except OSError: pass
+                def log_message(self, *args): pass
+            server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+            print(f"Serving HTTP on 127.0.0.1 port {server.server_port}", flush=True)
+            server.serve_forever()
+            """
+        try self.init(arguments: ["-c", script])
+    }
+
+    private init(arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder.path,
-        ]
+        process.arguments = ["python3", "-u"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -149,6 +170,39 @@ struct FetchLocalServerTests {
             let again = try await DatasetFetcher().fetch(dataset, into: root.url, baseURL: server.baseURL)
             #expect(again.skipped.count == 4 && again.downloaded.isEmpty)
         }
+    }
+
+    /// A server that sends more than the catalogue's size is stopped at once (its
+    /// Content-Length already says so; without one, as soon as the bytes pass the size), and
+    /// nothing is left behind.
+    @Test func aDownloadLargerThanExpectedStops() async throws {
+        try await Self.withServedMiniMNIST { server, _, root in
+            let dataset = RemoteDataset(
+                name: "mnist", baseURL: server.baseURL,
+                files: [RemoteFile(fileName: "train-images-idx3-ubyte.gz", sha256: Self.miniMNIST[0].sha256, byteCount: 1000)])
+            let url = server.baseURL.appendingPathComponent("train-images-idx3-ubyte.gz").absoluteString
+            await #expect(throws: DatasetFetchError.sizeMismatch(url: url, expected: 1000, actual: 319_616)) {
+                _ = try await DatasetFetcher().fetch(dataset, into: root.url)
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path)
+            #expect(left.isEmpty)
+        }
+        // Without a Content-Length: stopped within the first pieces, not after 256 MB.
+        let server = try LocalHTTPServer(sendingWithoutLength: 256)
+        defer { server.stop() }
+        let root = try TemporaryFolder()
+        defer { root.remove() }
+        let dataset = RemoteDataset(
+            name: "mnist", baseURL: server.baseURL,
+            files: [RemoteFile(fileName: "train-images-idx3-ubyte.gz", sha256: Self.miniMNIST[0].sha256, byteCount: 1000)])
+        do {
+            _ = try await DatasetFetcher().fetch(dataset, into: root.url)
+            Issue.record("a 256 MB answer was accepted for a 1,000-byte file")
+        } catch DatasetFetchError.sizeMismatch(_, let expected, let actual) {
+            #expect(expected == 1000 && actual > 1000 && actual <= 1 << 20, "stopped after \(actual) bytes")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: root.file("mnist").path)
+        #expect(left.isEmpty)
     }
 
     @Test func wrongHashThrowsAndLeavesNothingBehind() async throws {
