@@ -13,20 +13,22 @@ enum UntrustedSize {
         return converted
     }
 
-    /// The product of `factors` (all ≥ 0), or `corrupt` when it overflows.
+    /// The product of `factors` (all ≥ 0), or `corrupt` when it overflows. A zero factor makes
+    /// the product 0, but the other factors must still multiply without overflow: they become
+    /// strides and shapes downstream.
     static func product(_ factors: [Int], path: String, what: String) throws -> Int {
-        var result = 1
-        for factor in factors {
-            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-            guard !overflow, factor >= 0 else {
+        var nonZero = 1
+        for factor in factors where factor != 0 {
+            let (next, overflow) = nonZero.multipliedReportingOverflow(by: factor)
+            guard !overflow, factor > 0 else {
                 let shown = factors.map(String.init).joined(separator: "×")
                 throw DatasetError.corrupt(
                     path: path,
                     problem: factor < 0 ? "\(what) \(shown) include a negative size" : "\(what) \(shown) overflow a 64-bit size")
             }
-            result = next
+            nonZero = next
         }
-        return result
+        return factors.contains(0) ? 0 : nonZero
     }
 }
 
