@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C kernels: vectorised element-wise, im2col/col2im, pooling; function-level target
@@ -37,10 +38,19 @@ let package = Package(
                 "Tensors", "Layers", "Datasets", "Metrics", "Detectors",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // `anomaly serve`: the HTTP scoring server (Hummingbird).
+        .target(
+            name: "Serving",
+            dependencies: [
+                "Experiments", "Datasets", "Detectors",
+                .product(name: "Hummingbird", package: "hummingbird", moduleAliases: ["Metrics": "SwiftMetrics"]),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "anomaly",
             dependencies: [
-                "Experiments", "Datasets", "Detectors", "Metrics", "Tensors",
+                "Experiments", "Datasets", "Detectors", "Metrics", "Tensors", "Serving",
+                .product(name: "Hummingbird", package: "hummingbird", moduleAliases: ["Metrics": "SwiftMetrics"]),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -62,7 +72,9 @@ let package = Package(
         .testTarget(name: "DetectorsTests", dependencies: ["Detectors", "Datasets", "Metrics"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ExperimentsTests",
-            dependencies: ["Experiments", "Detectors", "Datasets", "Metrics", "Layers", "Tensors", "TestSupport"],
+            dependencies: ["Experiments", "Detectors", "Datasets", "Metrics", "Layers", "Tensors", "TestSupport", "Serving",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Fixtures"]),
     ]
 )

@@ -3,7 +3,13 @@ import Layers
 
 /// The metadata of every saved fitted state (`model.safetensors` in a run folder): which
 /// detector wrote it, the sample shape it was fitted on, and its configuration as JSON.
-enum FittedStateMetadata {
+public enum FittedStateMetadata {
+    /// The sample shape the fitted state at `url` was fitted on, read from its metadata
+    /// without loading the tensors (whichever detector wrote it).
+    public static func readSampleShape(from url: URL) throws -> [Int] {
+        try recordedShape(Checkpoint.readMetadata(from: url), url: url)
+    }
+
     static func make<C: Encodable>(detector: String, sampleShape: [Int], configuration: C) throws -> [String: String] {
         [
             "detector": detector, "sampleShape": sampleShape.map(String.init).joined(separator: ","),
@@ -17,6 +23,10 @@ enum FittedStateMetadata {
             throw DetectorError.incompatibleCheckpoint(
                 path: url.path, reason: "it holds a '\(metadata["detector"] ?? "?")' model, not \(detector)")
         }
+        return try recordedShape(metadata, url: url)
+    }
+
+    private static func recordedShape(_ metadata: [String: String], url: URL) throws -> [Int] {
         let shape = (metadata["sampleShape"] ?? "").split(separator: ",").compactMap { Int($0) }
         guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
             throw DetectorError.incompatibleCheckpoint(path: url.path, reason: "it records no sample shape")

@@ -21,6 +21,9 @@ public struct RunReplay {
     public let prepared: ExperimentRunner.Prepared?
     /// The tabular standardisation the run applied (nil for images).
     public let standardizer: Standardizer?
+    /// The shape of one sample the model was fitted on (`[d]` for tables, `[C, H, W]` for
+    /// images).
+    public let sampleShape: [Int]
 
     public init(directory: URL, dataRoot: URL, progress: any ProgressReporter = SilentProgress(), logger: Logger = Logger(label: "anomalykit")) throws {
         self.directory = directory
@@ -35,6 +38,7 @@ public struct RunReplay {
                     "\(model.path): missing; the run folder has no saved model and '\(configuration.method)' is not retrained silently (runs written before classical detectors saved their state need `anomaly train` again)")
             }
             try detector.loadFittedState(from: model)
+            sampleShape = try FittedStateMetadata.readSampleShape(from: model)
             let statistics = directory.appendingPathComponent(RunDirectory.standardizationName)
             if let data = FileManager.default.contents(atPath: statistics.path) {
                 do {
@@ -63,6 +67,7 @@ public struct RunReplay {
         try detector.fit(prepared.training, context: TrainingContext(seed: configuration.seed, progress: progress, logger: logger))
         self.prepared = prepared
         standardizer = prepared.standardizer
+        sampleShape = prepared.training.unlabeled.sampleShape
     }
 
     /// Scores new samples (tables are standardised as the training data was).

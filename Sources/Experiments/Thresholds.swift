@@ -96,6 +96,35 @@ public struct RunThresholds: Codable, Sendable, Equatable {
         }
     }
 
+    /// How a caller picks the threshold of a run: a target false-positive rate, a contamination
+    /// (both fractions of the calibration data flagged) or a value of its own.
+    public enum Choice: Sendable, Equatable {
+        case falsePositiveRate(Double)
+        case contamination(Double)
+        case value(Double)
+
+        /// PyOD-style default: flag 5 % of the calibration normals.
+        public static let standard = Choice.falsePositiveRate(0.05)
+    }
+
+    /// The threshold `choice` asks for in the run folder `folder`, and how it was chosen
+    /// ("fpr 0.05 of the run's validation data").
+    public static func resolve(_ choice: Choice, runFolder folder: URL) throws -> (threshold: Double, description: String) {
+        let (target, name): (Double, String)
+        switch choice {
+        case .value(let value): return (value, "given")
+        case .falsePositiveRate(let rate): (target, name) = (rate, "fpr \(rate)")
+        case .contamination(let share): (target, name) = (share, "contamination \(share)")
+        }
+        guard let thresholds = try read(fromRunFolder: folder) else {
+            throw ExperimentError.invalidArgument("\(folder.path) has no \(fileName) (a run from before thresholds); give a threshold")
+        }
+        guard let value = try thresholds.threshold(flagging: target) else {
+            throw ExperimentError.invalidArgument("\(folder.appendingPathComponent(fileName).path) holds no calibration scores")
+        }
+        return (value, "\(name) of the run's \(thresholds.source) data")
+    }
+
     /// The thresholds of a run folder (nil for runs written before thresholds existed).
     public static func read(fromRunFolder folder: URL) throws -> RunThresholds? {
         let url = folder.appendingPathComponent(fileName)

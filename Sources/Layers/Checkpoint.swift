@@ -318,6 +318,12 @@ public enum Checkpoint {
         try parse(try readBytes(url), path: url.path)
     }
 
+    /// The header's `__metadata__` alone, after validating the layout (the tensors' bytes are
+    /// mapped, not read).
+    public static func readMetadata(from url: URL) throws -> [String: String] {
+        try readBytes(url).withUnsafeBytes { raw in try parseLayout(raw, path: url.path).0.metadata }
+    }
+
     /// The file's bytes (mapped when safe), with the checkpoint errors for a missing or
     /// unreadable file.
     private static func readBytes(_ url: URL) throws -> Data {

@@ -14,7 +14,7 @@ struct AnomalyCommand: AsyncParsableCommand {
         abstract: "Deep anomaly detection on images and tables.",
         version: AnomalyKitVersion.current,
         subcommands: [
-            Demo.self, Train.self, Score.self, Predict.self, Evaluate.self, Bench.self, DatasetsCommand.self, Methods.self,
+            Demo.self, Train.self, Score.self, Predict.self, Serve.self, Evaluate.self, Bench.self, DatasetsCommand.self, Methods.self,
         ])
 }
 

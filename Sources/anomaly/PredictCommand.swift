@@ -20,7 +20,7 @@ struct Predict: ParsableCommand {
     @Option(name: .customLong("run"), help: "A run folder written by `anomaly train` (runs/<id>).")
     var runDirectory: String
 
-    @Option(help: "Samples to label: .csv[.gz], .npy, or *-idx3-ubyte[.gz].")
+    @Option(help: "Samples to label: .csv[.gz] (a 0/1 label column is optional), .npy, .png, or *-idx3-ubyte[.gz].")
     var input: String
 
     @Option(help: "Target false-positive rate on the calibration data (0 < fpr < 1).")
@@ -49,10 +49,12 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let folder = URL(fileURLWithPath: runDirectory, isDirectory: true)
-        let (chosen, description) = try resolvedThreshold(folder)
+        let choice: RunThresholds.Choice =
+            threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? .falsePositiveRate(fpr ?? 0.05)
+        let (chosen, description) = try RunThresholds.resolve(choice, runFolder: folder)
         let replay = try RunReplay(directory: folder, dataRoot: common.dataRoot, progress: TerminalProgress(), logger: common.makeLogger())
-        let (samples, labels) = try readScoringInput(URL(fileURLWithPath: input))
-        let scores = try replay.score(samples)
+        let input = try ScoringInput.read(URL(fileURLWithPath: input), sampleShape: replay.sampleShape)
+        let scores = try replay.score(input.samples)
         let flagged = try anomalyPredictions(scores: scores, threshold: chosen)
         var text = "index,score,label,threshold\n"
         for (i, s) in scores.enumerated() { text += "\(i),\(s),\(flagged[i] ? 1 : 0),\(chosen)\n" }
@@ -63,25 +65,12 @@ struct Predict: ParsableCommand {
             Swift.print(text, terminator: "")
         }
         var summary = "\(flagged.filter { $0 }.count) of \(scores.count) samples anomalous at threshold \(chosen) (\(description))"
-        if let labels {
+        if let labels = input.labels {
             let isAnomaly = labels.map { $0 == 1 }
             let (fpr, recall) = RunThresholds.rates(flagged: flagged, isAnomaly: isAnomaly)
             if let fpr { summary += String(format: "; FPR %.2f %% on %d labelled normals", 100 * fpr, isAnomaly.filter { !$0 }.count) }
             if let recall { summary += String(format: ", recall %.2f %% on %d labelled anomalies", 100 * recall, isAnomaly.filter { $0 }.count) }
         }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
-    }
-
-    /// The threshold the options ask for, and how it was chosen.
-    func resolvedThreshold(_ folder: URL) throws -> (Double, String) {
-        if let threshold { return (threshold, "given") }
-        guard let thresholds = try RunThresholds.read(fromRunFolder: folder) else {
-            throw ExperimentError.invalidArgument("\(folder.path) has no \(RunThresholds.fileName) (a run from before thresholds); give --threshold")
-        }
-        let (target, name) = contamination.map { ($0, "contamination \($0)") } ?? ((fpr ?? 0.05), "fpr \(fpr ?? 0.05)")
-        guard let value = try thresholds.threshold(flagging: target) else {
-            throw ExperimentError.invalidArgument("\(folder.appendingPathComponent(RunThresholds.fileName).path) holds no calibration scores")
-        }
-        return (value, "\(name) of the run's \(thresholds.source) data")
     }
 }

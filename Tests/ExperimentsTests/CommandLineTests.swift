@@ -3,12 +3,7 @@ import Testing
 
 /// Runs the built `anomaly` executable (next to the test bundle) and returns exit code and output.
 func runTool(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String)? {
-    let buildFolder = Bundle.main.bundleURL.deletingLastPathComponent()
-    var tool = buildFolder.appendingPathComponent("anomaly")
-    if !FileManager.default.fileExists(atPath: tool.path) {
-        tool = Bundle.main.bundleURL.appendingPathComponent("anomaly")
-    }
-    guard FileManager.default.fileExists(atPath: tool.path) else { return nil }
+    guard let tool = toolURL() else { return nil }
     let process = Process()
     process.executableURL = tool
     process.arguments = arguments
@@ -22,6 +17,16 @@ func runTool(_ arguments: [String], in directory: URL) throws -> (status: Int32,
     let o = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e.wait(), as: UTF8.self))
+}
+
+/// The built `anomaly` executable next to the tests, when there is one.
+func toolURL() -> URL? {
+    let buildFolder = Bundle.main.bundleURL.deletingLastPathComponent()
+    for candidate in [buildFolder.appendingPathComponent("anomaly"), Bundle.main.bundleURL.appendingPathComponent("anomaly")]
+    where FileManager.default.fileExists(atPath: candidate.path) {
+        return candidate
+    }
+    return nil
 }
 
 /// Reads a pipe to its end on a background thread.

@@ -12,8 +12,12 @@ public struct LabeledTable: Sendable, Equatable {
     public var samples: LabeledSamples
     /// Names of the `d` feature columns, in order (the header without the label column).
     public var featureNames: [String]
-    /// Name of the column the labels came from.
+    /// Name of the column the labels came from; empty when the table had no label column
+    /// (`LabelColumn.ifPresent` found none: every row is labelled 0).
     public var labelColumnName: String
+
+    /// Whether the labels came from a column of the file.
+    public var hasLabelColumn: Bool { !labelColumnName.isEmpty }
 
     public init(samples: LabeledSamples, featureNames: [String], labelColumnName: String) {
         precondition(
@@ -41,6 +45,9 @@ public enum CSVReader {
         case position(Int)
         /// The last column.
         case last
+        /// The column with this header name when there is one; otherwise every column is a
+        /// feature and every row is labelled 0 (normal), with `labelColumnName` empty.
+        case ifPresent(String)
     }
 
     /// Reads the table at `url`. Every field must be a number; label values must be integers.
@@ -51,6 +58,16 @@ public enum CSVReader {
         var bytes = try FileBytes.readDecompressingGzip(url)
         bytes.append(0)  // terminator for strtod
         return try parse(bytes, path: url.path, labelColumn: labelColumn, classNames: classNames)
+    }
+
+    /// Parses CSV text held in memory (an HTTP body, say; gzip-compressed or raw); `path`
+    /// names it in errors.
+    public static func parseLabeledTable(
+        _ bytes: [UInt8], path: String, labelColumn: LabelColumn = .automatic, classNames: [String] = []
+    ) throws -> LabeledTable {
+        var text = try FileBytes.decompressingGzip(bytes, path: path)
+        text.append(0)  // terminator for strtod
+        return try parse(text, path: path, labelColumn: labelColumn, classNames: classNames)
     }
 
     /// Parses CSV text whose last byte is a 0 terminator.
@@ -79,16 +96,22 @@ public enum CSVReader {
                 }
                 return trimmed
             }
-            guard headerEnd > position, columnNames.count >= 2 else {
+            let optionalLabel: Int?? = {
+                if case .ifPresent(let name) = labelColumn { return .some(columnNames.firstIndex(of: name)) }
+                return .none
+            }()
+            let minimumColumns = optionalLabel == .some(nil) ? 1 : 2
+            guard headerEnd > position, columnNames.count >= minimumColumns else {
                 throw DatasetError.corrupt(
                     path: path,
                     problem:
-                        "the header line must name at least two columns (features and a label), found \(headerEnd > position ? columnNames.count : 0)"
+                        "the header line must name at least \(minimumColumns == 1 ? "one column" : "two columns (features and a label)"), found \(headerEnd > position ? columnNames.count : 0)"
                 )
             }
             let columnCount = columnNames.count
-            let labelIndex: Int
+            let labelIndex: Int?
             switch labelColumn {
+            case .ifPresent: labelIndex = optionalLabel!
             case .automatic: labelIndex = columnNames.firstIndex(of: "label") ?? columnCount - 1
             case .last: labelIndex = columnCount - 1
             case .named(let name):
@@ -108,8 +131,8 @@ public enum CSVReader {
                 labelIndex = index
             }
             var featureNames = columnNames
-            featureNames.remove(at: labelIndex)
-            let featureCount = columnCount - 1
+            if let labelIndex { featureNames.remove(at: labelIndex) }
+            let featureCount = featureNames.count
 
             // Rows: estimate the count from the newlines to reserve once — but never more values
             // than the text can hold (each takes at least two bytes, "0,"): a wide header over
@@ -185,6 +208,10 @@ public enum CSVReader {
                         problem: "ragged row: \(column) fields, but the header has \(columnCount) columns")
                 }
                 for index in 0..<columnCount where index != labelIndex { values.append(Float(rowValues[index])) }
+                guard let labelIndex else {
+                    labels.append(0)
+                    continue
+                }
                 let label = rowValues[labelIndex]
                 guard label.isFinite, label == label.rounded(), abs(label) < 1e15 else {
                     throw DatasetError.invalidField(
@@ -201,7 +228,7 @@ public enum CSVReader {
             let samples = Samples(values: values, shape: [labels.count, featureCount])
             return LabeledTable(
                 samples: LabeledSamples(samples: samples, labels: labels, classNames: classNames),
-                featureNames: featureNames, labelColumnName: columnNames[labelIndex])
+                featureNames: featureNames, labelColumnName: labelIndex.map { columnNames[$0] } ?? "")
         }
     }
 }

@@ -57,11 +57,12 @@ enum FileBytes {
     /// The bytes of the file at `url`, decompressed first when they start with the gzip magic
     /// number (so `x.gz` and an uncompressed `x` read the same way).
     static func readDecompressingGzip(_ url: URL) throws -> [UInt8] {
-        let bytes = try read(url)
-        if GzipDecoder.hasGzipMagic(bytes) {
-            return try GzipDecoder.decompress(bytes, path: url.path)
-        }
-        return bytes
+        try decompressingGzip(read(url), path: url.path)
+    }
+
+    /// `bytes` decompressed when they start with the gzip magic number, else as they are.
+    static func decompressingGzip(_ bytes: [UInt8], path: String) throws -> [UInt8] {
+        GzipDecoder.hasGzipMagic(bytes) ? try GzipDecoder.decompress(bytes, path: path) : bytes
     }
 }
 

@@ -11,14 +11,20 @@ public enum IDXReader {
 
     /// Reads an IDX image file as `[N, 1, H, W]` bytes.
     public static func readImages(at url: URL) throws -> ImageBytes {
-        let bytes = try FileBytes.readDecompressingGzip(url)
-        let dimensions = try header(bytes, path: url.path, expectedMagic: imagesMagic, what: "images")
+        try parseImages(FileBytes.readDecompressingGzip(url), path: url.path)
+    }
+
+    /// Parses IDX image bytes held in memory (gzip-compressed or raw) as `[N, 1, H, W]`;
+    /// `path` names them in errors.
+    public static func parseImages(_ compressedOrRaw: [UInt8], path: String) throws -> ImageBytes {
+        let bytes = try FileBytes.decompressingGzip(compressedOrRaw, path: path)
+        let dimensions = try header(bytes, path: path, expectedMagic: imagesMagic, what: "images")
         guard dimensions.count == 3 else {
-            throw DatasetError.corrupt(path: url.path, problem: "IDX images need 3 dimensions, the header has \(dimensions.count)")
+            throw DatasetError.corrupt(path: path, problem: "IDX images need 3 dimensions, the header has \(dimensions.count)")
         }
         let (count, height, width) = (dimensions[0], dimensions[1], dimensions[2])
         let pixels = try payload(
-            bytes, path: url.path, headerSize: 16, dimensions: dimensions,
+            bytes, path: path, headerSize: 16, dimensions: dimensions,
             what: { "\(count)×\(height)×\(width) = \($0) bytes of pixels" })
         return ImageBytes(pixels: pixels, shape: [count, 1, height, width])
     }
