@@ -2,29 +2,41 @@
 #include "nn_common.h"
 
 // -1: not yet detected. Otherwise ak_cpu_level's encoding (1 AVX-512, 2 AVX2+FMA, 0 baseline).
-static int nn_level = -1;
 static int nn_hardware_level = -1;
+// This thread's lowered level (ak_nn_set_cpu_level), -1 for none. Per thread, so that a test
+// comparing kernel variants never changes the numerics of work running concurrently on other
+// threads; the Swift side hands it to the worker threads of a split operation
+// (CPUThreads.inheritingKernelLevel).
+static _Thread_local int nn_thread_level = -1;
 
-int ak_nn_cpu_level(void) {
-    int l = __atomic_load_n(&nn_level, __ATOMIC_RELAXED);
+static int nn_hardware(void) {
+    int l = __atomic_load_n(&nn_hardware_level, __ATOMIC_RELAXED);
     if (l < 0) {
         l = ak_cpu_level();
         __atomic_store_n(&nn_hardware_level, l, __ATOMIC_RELAXED);
-        __atomic_store_n(&nn_level, l, __ATOMIC_RELAXED);
     }
     return l;
+}
+
+int ak_nn_cpu_level(void) {
+    return nn_thread_level >= 0 ? nn_thread_level : nn_hardware();
 }
 
 // Rank of an encoding: baseline < AVX2 < AVX-512.
 static int level_rank(int level) { return level == 1 ? 2 : level == 2 ? 1 : 0; }
 
 int ak_nn_set_cpu_level(int level) {
-    (void)ak_nn_cpu_level();
-    const int hardware = __atomic_load_n(&nn_hardware_level, __ATOMIC_RELAXED);
-    if (level < 0 || level > 2 || level_rank(level) > level_rank(hardware)) level = hardware;
-    __atomic_store_n(&nn_level, level, __ATOMIC_RELAXED);
+    const int hardware = nn_hardware();
+    if (level < 0) {
+        nn_thread_level = -1;
+        return hardware;
+    }
+    if (level > 2 || level_rank(level) > level_rank(hardware)) level = hardware;
+    nn_thread_level = level;
     return level;
 }
+
+int ak_nn_thread_cpu_level(void) { return nn_thread_level; }
 
 // Output columns ow whose input column ow*sw - pw + kj lies inside [0, W): [*lo, *hi).
 NN_INLINE void valid_range(int W, int Wo, int sw, int pw, int kj, int *lo, int *hi) {

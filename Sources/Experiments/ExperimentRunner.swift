@@ -80,7 +80,10 @@ extension RunConfiguration {
 public struct RunResult: Sendable {
     public var id: String
     public var directory: URL
-    public var summary: EvaluationSummary
+    /// The ranking metrics on the test set; nil when it holds no anomalies (one-class data
+    /// with no anomalies at all: the run still trains, calibrates its thresholds and reports
+    /// their false-positive rates on the test normals).
+    public var summary: EvaluationSummary?
     public var scores: [Float]
     public var isAnomaly: [Bool]
     public var fitSeconds: Double
@@ -157,7 +160,11 @@ public struct ExperimentRunner {
             }
         }
         let checkpoints = folder.appendingPathComponent(RunDirectory.checkpointFolder)
-        RunInProgress.current = RunInProgress(folder: folder, checkpoints: checkpoints, isResumed: resuming != nil)
+        // This run's own record cleans up after an error; `current` (the process's latest run)
+        // serves only the out-of-memory handler, which cannot unwind to here. Concurrent runs
+        // (tests, library users) overwrite `current`, so the catch below never reads it.
+        let inProgress = RunInProgress(folder: folder, checkpoints: checkpoints, isResumed: resuming != nil)
+        RunInProgress.current = inProgress
         defer { RunInProgress.current = nil }
         let history = TrainingHistory()
         let context = TrainingContext(
@@ -181,7 +188,7 @@ public struct ExperimentRunner {
             if let bad = scores.firstIndex(where: { !$0.isFinite }) {
                 throw ExperimentError.invalidArgument("\(configuration.method) produced a non-finite score for test sample \(bad)")
             }
-            let summary = try EvaluationSummary(scores: scores, labels: test.isAnomaly)
+            let summary = test.isAnomaly.contains(true) ? try EvaluationSummary(scores: scores, labels: test.isAnomaly) : nil
             let thresholds = try calibratedThresholds(detector, prepared, configuration: configuration, device: device)
                 .evaluated(scores: scores, isAnomaly: test.isAnomaly)
             try RunDirectory.writeJSON(thresholds, to: folder.appendingPathComponent(RunThresholds.fileName))
@@ -210,7 +217,7 @@ public struct ExperimentRunner {
                 id: id, directory: directory, summary: summary, scores: scores, isAnomaly: test.isAnomaly,
                 fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
         } catch {
-            if RunInProgress.current?.abandon() == true {
+            if inProgress.abandon() {
                 throw ExperimentError.resumable(reason: "\(error)", folder: folder.path)
             }
             throw error
@@ -374,7 +381,8 @@ struct RunConfigurationRecord: Codable {
 }
 
 struct RunMetrics: Codable {
-    var summary: EvaluationSummary
+    /// nil when the test set holds no anomalies.
+    var summary: EvaluationSummary?
     var fitSeconds: Double
     var scoreSeconds: Double
     /// Loss terms (and test AUROC, when monitored) per epoch of every training phase.

@@ -72,8 +72,8 @@ public struct HTMLReport {
         \(table(metrics))
         <h2>Curves and score distributions</h2>
         <div class="plots">
-        \(roc)
-        \(pr)
+        \(rocCurve.isEmpty ? "" : roc)
+        \(prCurve.isEmpty ? "" : pr)
         \(histogram)
         </div>
         \(galleryHTML.map { "<h2>Test images (frame: red = anomaly, green = normal)</h2>\n" + $0 } ?? "")

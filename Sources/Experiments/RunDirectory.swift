@@ -123,13 +123,23 @@ public enum RunDirectory {
 enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
-        scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary, fitSeconds: Double, scoreSeconds: Double,
+        scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary?, fitSeconds: Double, scoreSeconds: Double,
         standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil,
         testSamples: Samples? = nil
     ) throws -> HTMLReport {
-        let roc = try rocCurve(scores: scores, labels: isAnomaly)
-        let pr = try precisionRecallCurve(scores: scores, labels: isAnomaly)
+        let roc = try summary.map { _ in try rocCurve(scores: scores, labels: isAnomaly) }
+        let pr = try summary.map { _ in try precisionRecallCurve(scores: scores, labels: isAnomaly) }
         let counts = split.roleCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let ranking: [(String, String)] =
+            summary.map { summary in
+                [
+                    ("AUROC", String(format: "%.4f", summary.auroc)),
+                    ("average precision (AUPR)", String(format: "%.4f", summary.averagePrecision)),
+                    ("precision@n (n = anomalies)", String(format: "%.4f", summary.precisionAtN)),
+                    ("F1 (anomaly class, threshold at test anomaly ratio)", String(format: "%.4f", summary.f1.f1)),
+                    ("test samples / anomalies", "\(summary.sampleCount) / \(summary.anomalyCount)"),
+                ]
+            } ?? [("test samples / anomalies", "\(scores.count) / 0 (no labelled anomalies: AUROC and the other ranking metrics need them; the thresholds' test FPR below is measured)")]
         var report = HTMLReport(
             title: title,
             configuration: [
@@ -139,16 +149,11 @@ enum ReportBuilder {
                 ("standardised features", standardized ? "yes (z-score with training statistics)" : "no"),
                 ("training subsample", configuration.trainingSubsample.map { "at most \($0) unlabelled samples" } ?? "none"),
             ],
-            metrics: [
-                ("AUROC", String(format: "%.4f", summary.auroc)),
-                ("average precision (AUPR)", String(format: "%.4f", summary.averagePrecision)),
-                ("precision@n (n = anomalies)", String(format: "%.4f", summary.precisionAtN)),
-                ("F1 (anomaly class, threshold at test anomaly ratio)", String(format: "%.4f", summary.f1.f1)),
-                ("test samples / anomalies", "\(summary.sampleCount) / \(summary.anomalyCount)"),
+            metrics: ranking + [
                 ("fit time", String(format: "%.2f s", fitSeconds)), ("score time", String(format: "%.2f s", scoreSeconds)),
             ] + (thresholds?.reportRows ?? []),
-            rocCurve: zip(roc.falsePositiveRates, roc.truePositiveRates).map { ($0, $1) },
-            prCurve: zip(pr.recalls, pr.precisions).map { ($0, $1) },
+            rocCurve: roc.map { zip($0.falsePositiveRates, $0.truePositiveRates).map { ($0, $1) } } ?? [],
+            prCurve: pr.map { zip($0.recalls, $0.precisions).map { ($0, $1) } } ?? [],
             normalScores: zip(scores, isAnomaly).filter { !$0.1 }.map { Double($0.0) },
             anomalyScores: zip(scores, isAnomaly).filter { $0.1 }.map { Double($0.0) },
             notes: notes)
@@ -226,9 +231,9 @@ public struct RunIndex {
             if name.hasPrefix(".") && name.hasSuffix(".partial") {
                 interrupted.append((record.configuration, folder))
             } else if let data = fm.contents(atPath: folder.appendingPathComponent("metrics.json").path),
-                let metrics = try? JSONDecoder().decode(RunMetrics.self, from: data)
+                let metrics = try? JSONDecoder().decode(RunMetrics.self, from: data), let summary = metrics.summary
             {
-                finished.append(.init(id: name, configuration: record.configuration, summary: metrics.summary, fitSeconds: metrics.fitSeconds))
+                finished.append(.init(id: name, configuration: record.configuration, summary: summary, fitSeconds: metrics.fitSeconds))
             }
         }
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Work splitting for CPU kernels: large ranges are cut into one chunk per core.
@@ -16,12 +17,25 @@ public enum CPUThreads {
         }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
+            let level = ak_nn_thread_cpu_level()
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = n * c / chunks
-                let end = n * (c + 1) / chunks
-                if start < end { work(start, end) }
+                inheritingKernelLevel(level) {
+                    let start = n * c / chunks
+                    let end = n * (c + 1) / chunks
+                    if start < end { work(start, end) }
+                }
             }
         }
+    }
+
+    /// Runs `body` on a worker thread with the NN kernel level `level` that the splitting thread
+    /// read with `ak_nn_thread_cpu_level()` (−1: none), restoring the worker's own afterwards.
+    @inline(__always)
+    public static func inheritingKernelLevel(_ level: Int32, _ body: () -> Void) {
+        let own = ak_nn_thread_cpu_level()
+        if level != own { _ = ak_nn_set_cpu_level(level) }
+        body()
+        if level != own { _ = ak_nn_set_cpu_level(own) }
     }
 }
 

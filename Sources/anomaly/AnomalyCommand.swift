@@ -66,6 +66,11 @@ func output(_ text: String = "", terminator: String = "\n") {
     FileHandle.standardOutput.write(Data((text + terminator).utf8))
 }
 
+/// A metric to four decimals, or "—" when the run has none (no anomalies in its test set).
+func metric(_ value: Double?) -> String {
+    value.map { String(format: "%.4f", $0) } ?? "—"
+}
+
 /// Formats rows as an aligned plain-text table.
 func textTable(_ header: [String], _ rows: [[String]]) -> String {
     let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
@@ -170,8 +175,13 @@ struct Train: ParsableCommand {
         output(textTable(
             ["method", "data set", "protocol", "seed", "AUROC", "AP", "F1", "fit s"],
             [[configuration.method, configuration.dataset, configuration.experimentProtocol.kind, "\(configuration.seed)",
-              String(format: "%.4f", result.summary.auroc), String(format: "%.4f", result.summary.averagePrecision),
-              String(format: "%.4f", result.summary.f1.f1), String(format: "%.2f", result.fitSeconds)]]))
+              metric(result.summary?.auroc), metric(result.summary?.averagePrecision),
+              metric(result.summary?.f1.f1), String(format: "%.2f", result.fitSeconds)]]))
+        if result.summary == nil {
+            let rates = (try? RunThresholds.read(fromRunFolder: result.directory))?.thresholds
+                .compactMap { t in t.testFalsePositiveRate.map { String(format: "%@ → %.1f %%", t.name, 100 * $0) } } ?? []
+            output("no anomalies in the test set, so no AUROC/AP/F1; false-positive rates on the \(result.scores.count) test normals: \(rates.joined(separator: ", "))")
+        }
         output("run written to \(result.directory.path)")
     }
 }

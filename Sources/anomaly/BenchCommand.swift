@@ -157,12 +157,16 @@ struct Bench: ParsableCommand {
                     throw ExperimentError.invalidArgument(
                         "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
                 }
+                guard let summary = result.summary else {
+                    throw ExperimentError.invalidArgument(
+                        "\(cell.dataset) has no anomalies in its test set, and bench compares AUROC; train on it with `anomaly train` (run \(result.directory.path))")
+                }
                 row = .init(method: cell.entry.name, dataset: cell.dataset, protocolKind: experimentProtocol.kind, seed: cell.seed,
-                            auroc: result.summary.auroc, averagePrecision: result.summary.averagePrecision,
-                            f1: result.summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id,
+                            auroc: summary.auroc, averagePrecision: summary.averagePrecision,
+                            f1: summary.f1.f1, fitSeconds: result.fitSeconds, runID: result.id,
                             normalClass: normalLabel, anomalyClass: anomalyLabel)
                 let where_ = [normalLabel.isEmpty ? "" : "class \(normalLabel) ", anomalyLabel.isEmpty ? "" : "known anomaly \(anomalyLabel) "].joined()
-                logger.notice("\(cell.entry.name) \(cell.dataset) \(where_)seed \(cell.seed): AUROC \(String(format: "%.4f", result.summary.auroc))")
+                logger.notice("\(cell.entry.name) \(cell.dataset) \(where_)seed \(cell.seed): AUROC \(String(format: "%.4f", summary.auroc))")
             }
             rows.append(row)
             // A task of a job array leaves the results files to `--merge` (tasks run concurrently).

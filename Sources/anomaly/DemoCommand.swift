@@ -35,7 +35,7 @@ struct Demo: ParsableCommand {
                 method: name, methodOptions: MethodRegistry.demoOptions[name] ?? [:], dataset: dataset,
                 experimentProtocol: .oneClass(OneClassProtocol(normalClass: normalClass)), seed: seed)
             let result = try runner.run(configuration, data: data, method: entry)
-            rows.append([name, String(format: "%.4f", result.summary.auroc), String(format: "%.4f", result.summary.averagePrecision),
+            rows.append([name, metric(result.summary?.auroc), metric(result.summary?.averagePrecision),
                          String(format: "%.1f", result.fitSeconds + result.scoreSeconds)])
             directories.append(result.directory.appendingPathComponent("report.html").path)
         }

@@ -153,7 +153,7 @@ import Testing
         let test = try DeepDetectorTests.prepared(configuration).test
         let result = try ExperimentRunner(outputRoot: root)
             .run(configuration, data: ExperimentData.load("mnist", root: miniData), method: MethodRegistry.entry(named: "cance"))
-        #expect(result.summary.auroc > 0.95, "AUROC \(result.summary.auroc)")
+        #expect((result.summary?.auroc ?? .nan) > 0.95, "AUROC \((result.summary?.auroc ?? .nan))")
         let replay = try RunReplay(directory: result.directory, dataRoot: miniData)
         #expect(try replay.score(test.samples) == result.scores)
         let metrics = try String(contentsOf: result.directory.appendingPathComponent("metrics.json"), encoding: .utf8)

@@ -153,54 +153,6 @@ import Testing
     }
 }
 
-/// `--dataset` also takes the user's own data: a labelled CSV table or a PNG folder.
-@Suite struct OwnDataTests {
-    static let tabular = ExperimentProtocol.tabular(TabularProtocol(rule: .goad(shuffleNormals: false)))
-
-    @Test func aLabelledCSVRunsExactlyLikeTheCatalogueTable() throws {
-        let root = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let path = root.appendingPathComponent("my data.csv.gz")
-        try FileManager.default.copyItem(at: miniData.appendingPathComponent("tabular/thyroid.csv.gz"), to: path)
-        let own = try ExperimentData.load(path.path, root: miniData)
-        #expect(own.name == "my-data" && Array(own.fileHashes.keys) == ["my data.csv.gz"])
-        let runner = ExperimentRunner(outputRoot: root.appendingPathComponent("runs"))
-        let entry = try MethodRegistry.entry(named: "iforest")
-        let mine = try runner.run(
-            RunConfiguration(method: "iforest", dataset: path.path, experimentProtocol: Self.tabular), data: own, method: entry)
-        let catalogue = try runner.run(
-            RunConfiguration(method: "iforest", dataset: "thyroid", experimentProtocol: Self.tabular),
-            data: ExperimentData.load("thyroid", root: miniData), method: entry)
-        #expect(mine.scores == catalogue.scores)
-        #expect(mine.directory.lastPathComponent.hasSuffix("-iforest-my-data-s0"))
-    }
-
-    /// A folder with normal/ and abnormal/ PNGs becomes image rows (shape kept, no
-    /// standardisation) split by the tabular protocol.
-    @Test func aPNGFolderIsSplitLikeATable() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("DatasetsTests/Fixtures/readers/folder_normal_abnormal")
-        let data = try ExperimentData.load(folder.path, root: miniData)
-        let table = try #require(data.sources[SplitSource.table])
-        #expect(table.samples.shape == [5, 1, 5, 5] && table.labels == [0, 0, 0, 1, 1])
-        let configuration = RunConfiguration(
-            method: "knn", methodOptions: ["k": "1"], dataset: folder.path, experimentProtocol: Self.tabular)
-        let prepared = try ExperimentRunner(outputRoot: FileManager.default.temporaryDirectory).prepare(configuration, data: data)
-        #expect(prepared.standardizer == nil && prepared.training.unlabeled.sampleShape == [1, 5, 5])
-        #expect(prepared.test.isAnomaly.filter { $0 }.count == 2)
-    }
-
-    @Test func aMissingOrUnreadablePathIsNamed() throws {
-        for (path, message) in [("/no/such/data.csv", "no such file or folder"), (#filePath, "not a data set this tool reads")] {
-            do {
-                _ = try ExperimentData.load(path, root: miniData)
-                Issue.record("\(path) accepted")
-            } catch {
-                #expect("\(error)".contains(message), "\(error)")
-            }
-        }
-    }
-}
 
 @Suite struct RunFolderNamingTests {
     /// Runs started in the same second with the same method, data set and seed get their own

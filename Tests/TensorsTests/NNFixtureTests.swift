@@ -21,7 +21,8 @@ import Testing
     }
 
     /// The C kernels have AVX-512, AVX2 and baseline variants chosen at run time; each must
-    /// match. (Lowering the level while other tests run is harmless: all variants agree.)
+    /// match. (The level is lowered for this test's thread and the workers it splits work over
+    /// only: tests running concurrently keep their kernels and their exact numerics.)
     @Test func everyKernelVariantMatchesPyTorch() {
         for level: Int32 in [0, 2, 1] {
             let used = ak_nn_set_cpu_level(level)

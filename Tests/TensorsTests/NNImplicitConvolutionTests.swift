@@ -29,7 +29,6 @@ import Testing
                 batch: 3, inChannels: t.c, inHeight: t.h, inWidth: t.w, outChannels: t.o, kernel: t.k, stride: t.s,
                 padding: t.p)
             #expect(ConvolutionTuning.takesImplicitGEMM(g), "case \(t) must reach the implicit kernel")
-            ConvolutionTuning.implicitWeightGradientMinimumVectors = 1
             let x = randomTensor(g.inputShape, seed: 51)
             let w = randomTensor(g.weightShape, seed: 52, low: -0.3, high: 0.3)
             let gy = randomTensor(g.outputShape, seed: 53)
@@ -37,19 +36,19 @@ import Testing
             var inputGrads: [Tensor] = []
             var weightGrads: [Tensor] = []
             for implicit in [true, false] {
-                ConvolutionTuning.implicitGEMM = implicit
-                let y = Tensor.zeros(g.outputShape)
-                CPUBackend.shared.conv2d(x, weight: w, bias: nil, geometry: g, into: y)
-                outputs.append(y)
-                let gx = Tensor.zeros(g.inputShape)
-                CPUBackend.shared.conv2dBackwardInput(gy, weight: w, geometry: g, into: gx)
-                inputGrads.append(gx)
-                let gw = Tensor.zeros(g.weightShape)
-                CPUBackend.shared.conv2dBackwardWeight(x, gradOutput: gy, geometry: g, into: gw)
-                weightGrads.append(gw)
+                // This task only: other tests keep the default paths (and their numerics).
+                ConvolutionTuning.$forced.withValue(.init(implicitGEMM: implicit, implicitWeightGradientMinimumVectors: 1)) {
+                    let y = Tensor.zeros(g.outputShape)
+                    CPUBackend.shared.conv2d(x, weight: w, bias: nil, geometry: g, into: y)
+                    outputs.append(y)
+                    let gx = Tensor.zeros(g.inputShape)
+                    CPUBackend.shared.conv2dBackwardInput(gy, weight: w, geometry: g, into: gx)
+                    inputGrads.append(gx)
+                    let gw = Tensor.zeros(g.weightShape)
+                    CPUBackend.shared.conv2dBackwardWeight(x, gradOutput: gy, geometry: g, into: gw)
+                    weightGrads.append(gw)
+                }
             }
-            ConvolutionTuning.implicitGEMM = true
-            ConvolutionTuning.implicitWeightGradientMinimumVectors = 48
             expectClose(outputs[0], outputs[1], "forward \(t)")
             expectClose(inputGrads[0], inputGrads[1], "input gradient \(t)")
             expectClose(weightGrads[0], weightGrads[1], rtol: 1e-4, atol: 1e-4, "weight gradient \(t)")

@@ -15,10 +15,15 @@ void ak_sgemm(int transA, int transB, int m, int n, int k, float alpha,
 // MARK: Neural-network kernels (nn_*.c). Each works on a range [i0, i1) / [p0, p1) / [c0, c1) of
 // independent items so callers can split the work over cores.
 
-/// Lowers the instruction set the NN kernels use (1 AVX-512, 2 AVX2+FMA, 0 baseline; −1 or a
-/// level the CPU lacks restores the detected one) and returns the level now in use. Every
-/// level computes the same values; tests use this to cover each variant.
+/// Lowers the instruction set the NN kernels use on the calling thread (1 AVX-512, 2 AVX2+FMA,
+/// 0 baseline; −1 or a level the CPU lacks restores the detected one) and returns the level now
+/// in use. Every level computes the same values up to rounding; tests use this to cover each
+/// variant. Other threads keep theirs, except the workers an operation of this thread is split
+/// over, which inherit it.
 int ak_nn_set_cpu_level(int level);
+
+/// The calling thread's lowered level, or −1 when it uses the detected one.
+int ak_nn_thread_cpu_level(void);
 
 /// im2col over a chunk of samples x [S, C, H, W]: item i = (sample i / C, channel i % C) fills
 /// rows (c, ki, kj) of col [C·kh·kw, ldcol], columns s·Ho·Wo ..< (s+1)·Ho·Wo; zero where padded.

@@ -22,7 +22,8 @@ public enum TabularRule: Codable, Sendable, Equatable {
 }
 
 /// A split of a single table whose labels are 0 (normal) or 1 (anomaly), METHODS.md §4.8.
-/// Training and test indices both refer to the table (`SplitSource.table`).
+/// Training and test indices both refer to the table (`SplitSource.table`). A table without
+/// anomalies splits too (all rules but DROCC's): its test set is normals only.
 public struct TabularProtocol: Codable, Sendable, Equatable {
     public var rule: TabularRule
 
@@ -38,10 +39,15 @@ public struct TabularProtocol: Codable, Sendable, Equatable {
         }
         let normals = labels.indices.filter { labels[$0] == 0 }
         let anomalies = labels.indices.filter { labels[$0] == 1 }
-        guard !normals.isEmpty, !anomalies.isEmpty else {
+        // Without anomalies (the user's own normal-only data) the split still trains and
+        // calibrates; the test set is normals only, so ranking metrics are left out.
+        guard !normals.isEmpty else {
+            throw ProtocolError.invalidLabels(name: "labels", problem: "needs normal (0) rows; all \(anomalies.count) are anomalies (1)")
+        }
+        if anomalies.isEmpty, rule == .drocc {
             throw ProtocolError.invalidLabels(
                 name: "labels",
-                problem: "needs both normal (0) and anomalous (1) rows; has \(normals.count) and \(anomalies.count)")
+                problem: "the DROCC rule tests on as many normals as anomalies, and there are no anomalous (1) rows; use --tabular-rule goad, dagmm or adbench")
         }
         var generator = SeededGenerator(seed: seed)
         var train: [Int]

@@ -12,6 +12,9 @@ public enum ImageFolderReader {
         /// `.normalAbnormal` when the only sub-folders are `normal` and/or `abnormal`, otherwise
         /// `.classPerSubfolder`.
         case automatic
+        /// `root/*.png`, every image normal (label 0 of `normal`, `abnormal`): one-class data
+        /// with no anomalies. Sub-folders are ignored.
+        case flat
     }
 
     /// Reads every `*.png` (any letter case) in the class folders under `root`, files sorted
@@ -30,33 +33,17 @@ public enum ImageFolderReader {
         guard isDirectory.boolValue else {
             throw DatasetError.unreadable(path: root.path, reason: "not a folder")
         }
-        let subfolders = try contents(of: root).filter { url in
-            var folder: ObjCBool = false
-            return manager.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
-        }
-        let names = subfolders.map(\.lastPathComponent)
-        let useNormalAbnormal: Bool
-        switch layout {
-        case .normalAbnormal: useNormalAbnormal = true
-        case .classPerSubfolder: useNormalAbnormal = false
-        case .automatic: useNormalAbnormal = !names.isEmpty && Set(names).isSubset(of: ["normal", "abnormal"])
-        }
-        let classNames = useNormalAbnormal ? ["normal", "abnormal"] : names
-        guard !classNames.isEmpty else {
-            throw DatasetError.corrupt(path: root.path, problem: "no class sub-folders (expected root/<class>/*.png)")
-        }
-
         var files = [(url: URL, label: Int)]()
-        for (label, className) in classNames.enumerated() {
-            let folder = root.appendingPathComponent(className, isDirectory: true)
-            if useNormalAbnormal && !manager.fileExists(atPath: folder.path) { continue }
-            for file in try contents(of: folder) where file.pathExtension.lowercased() == "png" {
-                files.append((file, label))
-            }
+        let classNames: [String]
+        if layout == .flat {
+            classNames = ["normal", "abnormal"]
+            files = try contents(of: root).filter { $0.pathExtension.lowercased() == "png" }.map { ($0, 0) }
+        } else {
+            (classNames, files) = try labeledFiles(root: root, layout: layout)
         }
         guard let first = files.first else {
             throw DatasetError.corrupt(
-                path: root.path, problem: "no .png images in \(classNames.joined(separator: ", "))")
+                path: root.path, problem: layout == .flat ? "no .png images" : "no .png images in \(classNames.joined(separator: ", "))")
         }
 
         var shape: (width: Int, height: Int, channels: Int)?
@@ -91,6 +78,36 @@ public enum ImageFolderReader {
         return LabeledImageBytes(
             images: ImageBytes(pixels: pixels, shape: [files.count, size.channels, size.height, size.width]),
             labels: files.map(\.label), classNames: classNames)
+    }
+
+    /// The class names and the labelled `*.png` files of a folder with class sub-folders.
+    private static func labeledFiles(root: URL, layout: Layout) throws -> ([String], [(url: URL, label: Int)]) {
+        let manager = FileManager.default
+        let subfolders = try contents(of: root).filter { url in
+            var folder: ObjCBool = false
+            return manager.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
+        }
+        let names = subfolders.map(\.lastPathComponent)
+        let useNormalAbnormal: Bool
+        switch layout {
+        case .normalAbnormal, .flat: useNormalAbnormal = true  // (.flat is read by the caller)
+        case .classPerSubfolder: useNormalAbnormal = false
+        case .automatic: useNormalAbnormal = !names.isEmpty && Set(names).isSubset(of: ["normal", "abnormal"])
+        }
+        let classNames = useNormalAbnormal ? ["normal", "abnormal"] : names
+        guard !classNames.isEmpty else {
+            throw DatasetError.corrupt(path: root.path, problem: "no class sub-folders (expected root/<class>/*.png)")
+        }
+
+        var files = [(url: URL, label: Int)]()
+        for (label, className) in classNames.enumerated() {
+            let folder = root.appendingPathComponent(className, isDirectory: true)
+            if useNormalAbnormal && !manager.fileExists(atPath: folder.path) { continue }
+            for file in try contents(of: folder) where file.pathExtension.lowercased() == "png" {
+                files.append((file, label))
+            }
+        }
+        return (classNames, files)
     }
 
     /// Non-hidden entries of `folder`, sorted by name.

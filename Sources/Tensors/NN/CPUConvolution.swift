@@ -47,7 +47,7 @@ public enum ConvolutionTuning {
     /// channels, and at most `implicitGEMMWeightLimit` weights (every 32-pixel panel streams
     /// them from cache; ResNet-18's 256-channel 8×8 layers, 2.4 MB of weights, still gain 1.2×).
     public static func takesImplicitGEMM(_ g: ConvGeometry) -> Bool {
-        implicitGEMM && ak_igemm_available() != 0 && g.stride.width == 1 && g.outWidth % 8 == 0
+        (forced.implicitGEMM ?? implicitGEMM) && ak_igemm_available() != 0 && g.stride.width == 1 && g.outWidth % 8 == 0
             && (g.outHeight * g.outWidth) % 16 == 0 && g.outHeight > 0 && g.kernel.height * g.kernel.width > 1
             && g.outChannels >= 8 && g.outChannels * g.patchSize <= implicitGEMMWeightLimit
             && g.inChannels * (g.inHeight + 2 * g.padding.height) * (g.inWidth + 2 * g.padding.width) < Int(Int32.max)
@@ -64,8 +64,23 @@ public enum ConvolutionTuning {
         let plane = g.outHeight * g.outWidth
         let bytes = (padded + g.outChannels * plane) * MemoryLayout<Float>.stride
         let group = max(1, implicitWeightGradientGroupBytes / bytes)
-        return group * plane / 16 >= implicitWeightGradientMinimumVectors ? group : nil
+        return group * plane / 16 >= (forced.implicitWeightGradientMinimumVectors ?? implicitWeightGradientMinimumVectors) ? group : nil
     }
+
+    /// Kernel-path choices for the current task only, over the globals above: a test forces a
+    /// path with `ConvolutionTuning.$forced.withValue(…)` while other tests keep running on the
+    /// globals with their numerics unchanged. Read on the calling thread, before the work is
+    /// split over the cores.
+    public struct Forced: Sendable {
+        public var implicitGEMM: Bool?
+        public var implicitWeightGradientMinimumVectors: Int?
+
+        public init(implicitGEMM: Bool? = nil, implicitWeightGradientMinimumVectors: Int? = nil) {
+            self.implicitGEMM = implicitGEMM
+            self.implicitWeightGradientMinimumVectors = implicitWeightGradientMinimumVectors
+        }
+    }
+    @TaskLocal public static var forced = Forced()
     nonisolated(unsafe) public static var implicitWeightGradientGroupBytes = 1 << 20
     nonisolated(unsafe) public static var implicitWeightGradientMinimumVectors = 48
 }
@@ -245,8 +260,11 @@ struct CPUConvolution {
         }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
+            let level = ak_nn_thread_cpu_level()
             DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
-                work(CPUConvolution(g, samples: ranges[i].count, serial: true, like: path), ranges[i], i)
+                CPUThreads.inheritingKernelLevel(level) {
+                    work(CPUConvolution(g, samples: ranges[i].count, serial: true, like: path), ranges[i], i)
+                }
             }
         }
     }
