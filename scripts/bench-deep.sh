@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
-TOOL=.build/release/anomaly
+TOOL=${ANOMALY_TOOL:-.build/release/anomaly}
 [ -x "$TOOL" ] || swift build -c release
 CLASSES="0 1 2 3 4 5 6 7 8 9"
 # CPU budget (2 cores): 60 epochs of autoencoder pre-training (Adam 1e-3, ×0.1 after epoch 40)

@@ -108,6 +108,30 @@ if [ "${1:-}" = --options ]; then
             fi
         done
     done < <("$TOOL" methods | awk '/^[a-z0-9+-]+:/ { m = $1; sub(":", "", m) } /--option/ { split($2, a, "="); print m, a[1] }')
+    # The tool's own flags, with the same extremes and a word: ArgumentParser's usage errors end
+    # with one line too.
+    flags=(train:--seed train:--normal-class train:--validation-fraction train:--labeled-ratio train:--pollution
+        train:--checkpoint-every train:--evaluate-every train:--training-subsample serve:--port serve:--max-body-mb
+        serve:--max-concurrent serve:--max-queued predict:--fpr predict:--contamination predict:--threshold)
+    for entry in "${flags[@]}"; do
+        command=${entry%%:*} flag=${entry#*:}
+        case $command in
+        train) base=(train --method knn --dataset "$PWD/Data/mini/tabular/thyroid.csv.gz" --output "$work/option-runs") ;;
+        serve | predict) base=("$command" --run "$run") ;;
+        esac
+        [ "$command" = predict ] && base+=(--input "$CRAFTED/csv_nan.csv")
+        for value in -1 9223372036854775807 1e300 nan abc; do
+            option_runs=$((option_runs + 1))
+            (ulimit -v 4000000; cd "$work" && timeout 3 "$TOOL" "${base[@]}" "$flag" "$value") >/dev/null 2>"$work/stderr"
+            rc=$?
+            lines=$(wc -l < "$work/stderr")
+            [ -n "${VERBOSE:-}" ] && echo "$rc $command $flag $value: $(head -c 150 "$work/stderr")"
+            if [ $rc -ge 125 ] || { [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" -ne 1 ]; }; then
+                option_failures=$((option_failures + 1))
+                echo "FAIL  $command $flag $value: exit $rc, $(head -c 200 "$work/stderr" | tr '\n' ' ')"
+            fi
+        done
+    done
     echo "crafted-check: $((option_runs - option_failures)) of $option_runs extreme option values refused or run cleanly"
     failures=$((failures + option_failures))
 fi

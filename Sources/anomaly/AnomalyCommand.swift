@@ -16,6 +16,26 @@ struct AnomalyCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Train.self, Score.self, Predict.self, Serve.self, Evaluate.self, Bench.self, DatasetsCommand.self, Methods.self,
         ])
+
+    /// ArgumentParser's own main, except that a usage error (an unknown option, a value that does
+    /// not parse, a failed validation) ends with one `Error: …` line instead of that line plus
+    /// the usage block: every bad input gets one line. Help and --version print as usual.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { Self.exit(withError: error) }
+            let message = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options every data-using command shares.

@@ -91,6 +91,9 @@ final class PipeDrain: @unchecked Sendable {
              "option treeCount=9223372036854775807 is invalid: must be in 1...100000"),
             (["train", "--method", "ocsvm", "--dataset", "thyroid", "--option", "cacheSizeMB=1e15"], "option cacheSizeMB="),
             (["bench", "--methods", ",", "--datasets", "thyroid"], "--methods: no method named"),
+            (["train", "--method", "knn", "--dataset", "thyroid", "--seed", "abc"], "The value 'abc' is invalid for '--seed <seed>'"),
+            (["serve", "--run", "runs/x", "--port", "70000"], "--port must be in 0…65535, got 70000"),
+            (["predict", "--run", "runs/x", "--input", "x.csv", "--fpr", "2"], "--fpr must be in (0, 1), got 2.0"),
         ]
         for (arguments, message) in cases {
             guard let r = try runTool(arguments + ["--data-dir", miniData.path], in: dir) else {
@@ -99,7 +102,11 @@ final class PipeDrain: @unchecked Sendable {
             }
             #expect(r.status != 0)
             #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+            // One line: usage errors too end without ArgumentParser's usage block.
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
         }
+        let help = try #require(try runTool(["train", "--help"], in: dir))
+        #expect(help.status == 0 && help.stdout.contains("USAGE: anomaly train"))
     }
 }
 
