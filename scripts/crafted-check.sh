@@ -92,20 +92,26 @@ echo "crafted-check: $((checks - failures)) of $checks inputs refused cleanly un
 # few minutes): each is refused with one line, or accepted and run (cut after 3 s), never a trap.
 if [ "${1:-}" = --options ]; then
     option_failures=0 option_runs=0
+    # One tool run ($1: what to call it; the rest: the arguments), cut after 3 s: a failure is a
+    # signal, or a non-zero exit with other than one line on stderr.
+    option_run() {
+        local what=$1; shift
+        option_runs=$((option_runs + 1))
+        (ulimit -v 4000000; cd "$work" && timeout 3 "$TOOL" "$@") >/dev/null 2>"$work/stderr"
+        local rc=$? lines
+        lines=$(wc -l < "$work/stderr")
+        [ -n "${VERBOSE:-}" ] && echo "$rc $what: $(head -c 150 "$work/stderr")"
+        if [ $rc -ge 125 ] || { [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" -ne 1 ]; }; then
+            option_failures=$((option_failures + 1))
+            echo "FAIL  $what: exit $rc, $(head -c 200 "$work/stderr" | tr '\n' ' ')"
+        fi
+    }
     while read -r method option; do
         case $method in simclr | csi | csi-synthetic | nsa | elsa | elsa+ | hscl) dataset=fashion-mnist-demo ;;
         *) dataset=$PWD/Data/mini/tabular/thyroid.csv.gz ;; esac
         for value in -1 9223372036854775807 1e300 nan; do
-            option_runs=$((option_runs + 1))
-            (ulimit -v 4000000; cd "$work" && timeout 3 "$TOOL" train --method "$method" --dataset "$dataset" \
-                --option "$option=$value" --output "$work/option-runs") >/dev/null 2>"$work/stderr"
-            rc=$?
-            lines=$(wc -l < "$work/stderr")
-            [ -n "${VERBOSE:-}" ] && echo "$rc $method $option=$value: $(head -c 150 "$work/stderr")"
-            if [ $rc -ge 125 ] || { [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" -ne 1 ]; }; then
-                option_failures=$((option_failures + 1))
-                echo "FAIL  $method $option=$value: exit $rc, $(head -c 200 "$work/stderr" | tr '\n' ' ')"
-            fi
+            option_run "$method $option=$value" train --method "$method" --dataset "$dataset" \
+                --option "$option=$value" --output "$work/option-runs"
         done
     done < <("$TOOL" methods | awk '/^[a-z0-9+-]+:/ { m = $1; sub(":", "", m) } /--option/ { split($2, a, "="); print m, a[1] }')
     # The tool's own flags, with the same extremes and a word: ArgumentParser's usage errors end
@@ -121,15 +127,7 @@ if [ "${1:-}" = --options ]; then
         esac
         [ "$command" = predict ] && base+=(--input "$CRAFTED/csv_nan.csv")
         for value in -1 9223372036854775807 1e300 nan abc; do
-            option_runs=$((option_runs + 1))
-            (ulimit -v 4000000; cd "$work" && timeout 3 "$TOOL" "${base[@]}" "$flag" "$value") >/dev/null 2>"$work/stderr"
-            rc=$?
-            lines=$(wc -l < "$work/stderr")
-            [ -n "${VERBOSE:-}" ] && echo "$rc $command $flag $value: $(head -c 150 "$work/stderr")"
-            if [ $rc -ge 125 ] || { [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" -ne 1 ]; }; then
-                option_failures=$((option_failures + 1))
-                echo "FAIL  $command $flag $value: exit $rc, $(head -c 200 "$work/stderr" | tr '\n' ' ')"
-            fi
+            option_run "$command $flag $value" "${base[@]}" "$flag" "$value"
         done
     done
     echo "crafted-check: $((option_runs - option_failures)) of $option_runs extreme option values refused or run cleanly"

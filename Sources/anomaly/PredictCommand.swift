@@ -23,35 +23,16 @@ struct Predict: ParsableCommand {
     @Option(help: "Samples to label: .csv[.gz] (a 0/1 label column is optional), .npy, .png, or *-idx3-ubyte[.gz].")
     var input: String
 
-    @Option(help: "Target false-positive rate on the calibration data (0 < fpr < 1).")
-    var fpr: Double?
-
-    @Option(help: "Share of the calibration data to flag (0 < contamination < 1).")
-    var contamination: Double?
-
-    @Option(help: "A score threshold of your own.")
-    var threshold: Double?
+    @OptionGroup var thresholdOptions: ThresholdOptions
 
     @Option(help: "Write the CSV here (default: standard output).")
     var labelsOutput: String?
 
     @OptionGroup var common: CommonOptions
 
-    func validate() throws {
-        guard [fpr != nil, contamination != nil, threshold != nil].filter({ $0 }).count <= 1 else {
-            throw ValidationError("give at most one of --fpr, --contamination, --threshold")
-        }
-        for (name, value) in [("--fpr", fpr), ("--contamination", contamination)] {
-            if let value, !(value > 0 && value < 1) { throw ValidationError("\(name) must be in (0, 1), got \(value)") }
-        }
-        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be finite") }
-    }
-
     func run() throws {
         let folder = URL(fileURLWithPath: runDirectory, isDirectory: true)
-        let choice: RunThresholds.Choice =
-            threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? .falsePositiveRate(fpr ?? 0.05)
-        let (chosen, description) = try RunThresholds.resolve(choice, runFolder: folder)
+        let (chosen, description) = try RunThresholds.resolve(thresholdOptions.choice, runFolder: folder)
         let replay = try RunReplay(directory: folder, dataRoot: common.dataRoot, progress: TerminalProgress(), logger: common.makeLogger())
         let input = try ScoringInput.read(URL(fileURLWithPath: input), sampleShape: replay.sampleShape)
         let scores = try replay.score(input.samples)
@@ -72,5 +53,31 @@ struct Predict: ParsableCommand {
             if let recall { summary += String(format: ", recall %.2f %% on %d labelled anomalies", 100 * recall, isAnomaly.filter { $0 }.count) }
         }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+}
+
+/// How `predict` and `serve` choose the run's threshold.
+struct ThresholdOptions: ParsableArguments {
+    @Option(help: "Target false-positive rate on the calibration data (0 < fpr < 1; the default is 0.05).")
+    var fpr: Double?
+
+    @Option(help: "Share of the calibration data to flag (0 < contamination < 1).")
+    var contamination: Double?
+
+    @Option(help: "A score threshold of your own.")
+    var threshold: Double?
+
+    func validate() throws {
+        guard [fpr != nil, contamination != nil, threshold != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --fpr, --contamination, --threshold")
+        }
+        for (name, value) in [("--fpr", fpr), ("--contamination", contamination)] {
+            if let value, !(value > 0 && value < 1) { throw ValidationError("\(name) must be in (0, 1), got \(value)") }
+        }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be finite") }
+    }
+
+    var choice: RunThresholds.Choice {
+        threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? .falsePositiveRate(fpr ?? 0.05)
     }
 }

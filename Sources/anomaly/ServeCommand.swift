@@ -36,14 +36,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Score requests that may wait for their turn (0…100000); more get 503.")
     var maxQueued = 256
 
-    @Option(help: "Threshold at this target false-positive rate on the calibration data (default 0.05).")
-    var fpr: Double?
-
-    @Option(help: "Threshold flagging this share of the calibration data.")
-    var contamination: Double?
-
-    @Option(help: "A score threshold of your own.")
-    var threshold: Double?
+    @OptionGroup var thresholdOptions: ThresholdOptions
 
     @OptionGroup var common: CommonOptions
 
@@ -52,23 +45,14 @@ struct Serve: AsyncParsableCommand {
         guard (1...1024).contains(maxBodyMb) else { throw ValidationError("--max-body-mb must be in 1…1024, got \(maxBodyMb)") }
         guard (1...64).contains(maxConcurrent) else { throw ValidationError("--max-concurrent must be in 1…64, got \(maxConcurrent)") }
         guard (0...100_000).contains(maxQueued) else { throw ValidationError("--max-queued must be in 0…100000, got \(maxQueued)") }
-        guard [fpr != nil, contamination != nil, threshold != nil].filter({ $0 }).count <= 1 else {
-            throw ValidationError("give at most one of --fpr, --contamination, --threshold")
-        }
-        for (name, value) in [("--fpr", fpr), ("--contamination", contamination)] {
-            if let value, !(value > 0 && value < 1) { throw ValidationError("\(name) must be in (0, 1), got \(value)") }
-        }
-        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be finite") }
     }
 
     func run() async throws {
         let logger = common.makeLogger()
         let folder = URL(fileURLWithPath: runDirectory, isDirectory: true)
-        let choice: RunThresholds.Choice =
-            threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? .falsePositiveRate(fpr ?? 0.05)
         let options = ScoringServer.Options(
             host: host, port: port, maxBodyBytes: maxBodyMb << 20, maxConcurrentScoring: maxConcurrent,
-            maxQueuedRequests: maxQueued, threshold: choice)
+            maxQueuedRequests: maxQueued, threshold: thresholdOptions.choice)
         let host = self.host
         let application = try ScoringServer.makeApplication(
             runFolder: folder, dataRoot: common.dataRoot, options: options, logger: logger
