@@ -17,7 +17,8 @@ import Testing
     /// A finished run in `root/runs`: the given method on mini thyroid, or on the PNG fixture
     /// folder.
     static func train(method: String, dataset: String, in root: URL) throws -> URL {
-        let configuration = RunConfiguration(method: method, methodOptions: method == "knn" ? ["k": "1"] : [:], dataset: dataset, experimentProtocol: tabular, seed: 1)
+        let options = ["knn": ["k": "1"], "autoencoder": ["training.epochs": "2"]][method] ?? [:]
+        let configuration = RunConfiguration(method: method, methodOptions: options, dataset: dataset, experimentProtocol: tabular, seed: 1)
         let data = try ExperimentData.load(dataset, root: miniData)
         return try ExperimentRunner(outputRoot: root.appendingPathComponent("runs"))
             .run(configuration, data: data, method: MethodRegistry.entry(named: method)).directory
@@ -173,11 +174,12 @@ import Testing
     }
 
     /// Many requests at once, two scoring at a time: every one answered, each with the scores
-    /// of its own rows.
-    @Test func concurrentRequestsGetTheirOwnScores() async throws {
+    /// of its own rows (a classical detector, and a network on the tensor engine).
+    @Test(arguments: ["iforest", "autoencoder"])
+    func concurrentRequestsGetTheirOwnScores(method: String) async throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let run = try Self.train(method: "iforest", dataset: "thyroid", in: root)
+        let run = try Self.train(method: method, dataset: "thyroid", in: root)
         let replay = try RunReplay(directory: run, dataRoot: miniData)
         let table = try DatasetCatalog.loadTable("thyroid", root: miniData).samples.samples
         let bodies = (0..<16).map { table.selecting(Array((10 * $0)..<(10 * $0 + 10))) }
