@@ -21,8 +21,10 @@ import NIOCore
 /// Limits: a body over `maxBodyBytes` gets 413 (refused from `Content-Length` before it is
 /// read, or when the streamed body passes the limit); at most `maxConcurrentScoring` requests
 /// score at once (each already uses every core through the engine's threads), and at most
-/// `maxQueuedRequests` more wait for their turn — beyond that a request gets 503 at once, so
-/// memory stays bounded under any load. A malformed body gets 400 with one line saying why.
+/// `maxQueuedRequests` more are admitted to read their bodies and wait for their turn — beyond
+/// that a request gets 503 before its body is read, so the bodies held never exceed
+/// (`maxConcurrentScoring` + `maxQueuedRequests`) × `maxBodyBytes` under any load. A malformed
+/// body gets 400 with one line saying why.
 /// Every error answer is `{"error":"…"}` on one line.
 public enum ScoringServer {
     public struct Options: Sendable {
@@ -35,7 +37,7 @@ public enum ScoringServer {
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20, maxConcurrentScoring: Int = 1,
-            maxQueuedRequests: Int = 64, threshold: RunThresholds.Choice = .standard
+            maxQueuedRequests: Int = 63, threshold: RunThresholds.Choice = .standard
         ) {
             self.host = host
             self.port = port
@@ -84,6 +86,12 @@ public enum ScoringServer {
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBodyBytes {
             return try errorResponse(.contentTooLarge, "body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes")
         }
+        // Admitted before the body is read: at most limit + queue bodies are ever held.
+        guard gate.admit() else {
+            metrics.rejected()
+            return try errorResponse(.serviceUnavailable, "scoring queue is full; retry later")
+        }
+        defer { gate.dismiss() }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
@@ -92,10 +100,7 @@ public enum ScoringServer {
         }
         guard body.readableBytes > 0 else { return try errorResponse(.badRequest, "empty body; send CSV, NPY, IDX or PNG bytes") }
         let format = request.headers[.contentType].flatMap(ScoringInput.Format.init(contentType:))
-        guard await gate.enter() else {
-            metrics.rejected()
-            return try errorResponse(.serviceUnavailable, "scoring queue is full; retry later")
-        }
+        await gate.enter()
         defer { gate.leave() }
         let bytes = Array(body.readableBytesView)
         do {
@@ -201,40 +206,55 @@ final class ServedModel: @unchecked Sendable {
     }
 }
 
-/// At most `limit` holders at once, at most `queueLimit` waiting (first come, first served);
-/// `enter` answers false at once when the queue is full.
-final class ScoringGate: @unchecked Sendable {
+/// At most `limit + queueLimit` score requests admitted (`admit` answers false beyond, and the
+/// request gets 503 before its body is read), of which at most `limit` score at once; the
+/// others wait for their turn, first come, first served.
+public final class ScoringGate: @unchecked Sendable {
     private let lock = NSLock()
     private let limit: Int
     private let queueLimit: Int
+    private var admitted = 0
     private var holders = 0
-    private var waiting: [CheckedContinuation<Bool, Never>] = []
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    init(limit: Int, queueLimit: Int) {
+    public init(limit: Int, queueLimit: Int) {
         precondition(limit >= 1 && queueLimit >= 0, "ScoringGate: limit ≥ 1 and queueLimit ≥ 0")
         self.limit = limit
         self.queueLimit = queueLimit
     }
 
-    func enter() async -> Bool {
+    /// Counts a request in, or answers false when `limit + queueLimit` are already in.
+    public func admit() -> Bool {
+        lock.withLock {
+            guard admitted < limit + queueLimit else { return false }
+            admitted += 1
+            return true
+        }
+    }
+
+    /// Counts an admitted request out (after `leave`, if it entered).
+    public func dismiss() {
+        lock.withLock { admitted -= 1 }
+    }
+
+    /// Waits for one of the `limit` scoring places (admitted requests only, so the wait list
+    /// never exceeds `limit + queueLimit`).
+    public func enter() async {
         await withCheckedContinuation { continuation in
             lock.lock()
             if holders < limit {
                 holders += 1
                 lock.unlock()
-                continuation.resume(returning: true)
-            } else if waiting.count < queueLimit {
+                continuation.resume()
+            } else {
                 waiting.append(continuation)
                 lock.unlock()
-            } else {
-                lock.unlock()
-                continuation.resume(returning: false)
             }
         }
     }
 
     /// Hands the place to the longest-waiting request, or frees it.
-    func leave() {
+    public func leave() {
         lock.lock()
         if waiting.isEmpty {
             holders -= 1
@@ -242,7 +262,7 @@ final class ScoringGate: @unchecked Sendable {
         } else {
             let next = waiting.removeFirst()
             lock.unlock()
-            next.resume(returning: true)
+            next.resume()
         }
     }
 }

@@ -33,8 +33,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests scored at once (1…64); each already uses every core.")
     var maxConcurrent = 1
 
-    @Option(help: "Score requests that may wait for their turn (0…100000); more get 503.")
-    var maxQueued = 256
+    @Option(help: "Score requests that may read their bodies and wait for their turn (0…100000); more get 503. Bodies held ≤ (max-concurrent + max-queued) × max-body-mb.")
+    var maxQueued = 63
 
     @OptionGroup var thresholdOptions: ThresholdOptions
 

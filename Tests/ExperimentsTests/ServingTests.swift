@@ -202,6 +202,34 @@ import Testing
         }
     }
 
+    /// The gate admits limit + queue requests, lets `limit` score at once and the next in
+    /// when one leaves.
+    @Test func theGateBoundsAdmissionsAndTakesTurns() async throws {
+        let gate = ScoringGate(limit: 1, queueLimit: 1)
+        #expect(gate.admit() && gate.admit() && !gate.admit())
+        await gate.enter()
+        let entered = Entered()
+        let second = Task {
+            await gate.enter()
+            entered.set()
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!entered.value, "the second request scored while the first held the only place")
+        gate.leave()
+        await second.value
+        #expect(entered.value)
+        gate.leave()
+        gate.dismiss()
+        #expect(gate.admit() && !gate.admit())
+    }
+
+    final class Entered: @unchecked Sendable {
+        private let lock = NSLock()
+        private var flag = false
+        var value: Bool { lock.withLock { flag } }
+        func set() { lock.withLock { flag = true } }
+    }
+
     /// The tool: bad options get one line; `serve` prints its port, answers, and stops cleanly
     /// on SIGTERM.
     @Test func theToolServesAndStopsOnSIGTERM() async throws {
