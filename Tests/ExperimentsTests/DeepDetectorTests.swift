@@ -399,21 +399,31 @@ import Testing
         #expect(abs(GOAD.tripletCenterLoss(z, state: state, batch: 3, margin: 1).item() - 0.2777778) < 1e-6)
     }
 
-    /// On thyroid (GOAD split rule), averaged over seeds as the paper averages runs, GOAD beats
-    /// chance, and a fitted state loads back with identical scores.
+    /// On thyroid (DROCC's split), averaged over seeds as the paper averages runs, GOAD with the
+    /// code's running centres is far above chance (the official algorithm in PyTorch on this
+    /// split: AUROC 0.94 over 10 seeds), with centres from one pass after training it is not
+    /// (the embeddings of z-scored rows average to ≈ 0 for every transformation), and a fitted
+    /// state loads back with identical scores.
     @Test func goadBeatsChanceOnThyroidAndLoadsBack() throws {
         let data = try ExperimentData.load("thyroid", root: miniData)
         let configuration = RunConfiguration(
-            method: "goad", dataset: "thyroid", experimentProtocol: .tabular(TabularProtocol(rule: .goad(shuffleNormals: false))))
+            method: "goad", dataset: "thyroid", experimentProtocol: .tabular(TabularProtocol(rule: .drocc)))
         let prepared = try ExperimentRunner(outputRoot: FileManager.default.temporaryDirectory).prepare(configuration, data: data)
         var total = 0.0
         var options = GOAD.Configuration()
         options.transformationCount = 64  // the code's KDDCUP setting; 4× cheaper than 256
+        var final = options
+        final.centers = .final
+        var finalTotal = 0.0
         for seed in UInt64(0)..<3 {
             var detector = GOAD(options)
             try detector.fit(prepared.training, context: TrainingContext(seed: seed))
             let scores = try detector.score(prepared.test.samples, context: InferenceContext())
             total += try auroc(scores: scores, labels: prepared.test.isAnomaly)
+            var afterwards = GOAD(final)
+            try afterwards.fit(prepared.training, context: TrainingContext(seed: seed))
+            finalTotal += try auroc(
+                scores: afterwards.score(prepared.test.samples, context: InferenceContext()), labels: prepared.test.isAnomaly)
             if seed == 0 {
                 let file = try temporaryFolder().appendingPathComponent("goad.safetensors")
                 try detector.saveFittedState(to: file)
@@ -422,7 +432,8 @@ import Testing
                 #expect(try restored.score(prepared.test.samples, context: InferenceContext()) == scores)
             }
         }
-        #expect(total / 3 > 0.55, "mean AUROC \(total / 3)")
+        #expect(total / 3 > 0.8, "mean AUROC \(total / 3)")
+        #expect(abs(finalTotal / 3 - 0.5) < 0.2, "final centres: mean AUROC \(finalTotal / 3)")
     }
 }
 
