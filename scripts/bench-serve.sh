@@ -56,7 +56,7 @@ echo "in-process scoring: $inprocess images/s (10,000 images in one call, start-
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-rss() { awk '/VmRSS/ {print $2 / 1024}' "/proc/$server/status"; }
+rss() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$server/status"; }
 curl -sf --data-binary @"$OUT/one.npy" "http://127.0.0.1:$PORT/score" >/dev/null
 
 # Limits: 413 for 17 MiB, 400 for a malformed CSV, then still serving.
