@@ -54,11 +54,7 @@ extension ExperimentData {
         var hashes: [String: String] = [:]
         let samples: LabeledSamples
         if isDirectory.boolValue {
-            let sorted = ["normal", "abnormal"].contains {
-                var folder: ObjCBool = false
-                return FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path, isDirectory: &folder) && folder.boolValue
-            }
-            samples = try ImageFolderReader.read(root: url, layout: sorted ? .normalAbnormal : .flat).labeledSamples()
+            samples = try ImageFolderReader.read(root: url, layout: .normalAbnormal).labeledSamples()
             let enumerator = FileManager.default.enumerator(at: url, includingPropertiesForKeys: nil)
             while let file = enumerator?.nextObject() as? URL {
                 guard file.pathExtension.lowercased() == "png" else { continue }

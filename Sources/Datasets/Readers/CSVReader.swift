@@ -96,11 +96,9 @@ public enum CSVReader {
                 }
                 return trimmed
             }
-            let optionalLabel: Int?? = {
-                if case .ifPresent(let name) = labelColumn { return .some(columnNames.firstIndex(of: name)) }
-                return .none
-            }()
-            let minimumColumns = optionalLabel == .some(nil) ? 1 : 2
+            // Only a missing optional label column leaves every column a feature.
+            var minimumColumns = 2
+            if case .ifPresent(let name) = labelColumn, !columnNames.contains(name) { minimumColumns = 1 }
             guard headerEnd > position, columnNames.count >= minimumColumns else {
                 throw DatasetError.corrupt(
                     path: path,
@@ -111,7 +109,7 @@ public enum CSVReader {
             let columnCount = columnNames.count
             let labelIndex: Int?
             switch labelColumn {
-            case .ifPresent: labelIndex = optionalLabel!
+            case .ifPresent(let name): labelIndex = columnNames.firstIndex(of: name)
             case .automatic: labelIndex = columnNames.firstIndex(of: "label") ?? columnCount - 1
             case .last: labelIndex = columnCount - 1
             case .named(let name):

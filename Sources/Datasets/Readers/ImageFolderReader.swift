@@ -8,13 +8,12 @@ public enum ImageFolderReader {
         /// positions in that order.
         case classPerSubfolder
         /// `root/normal/*.png` (label 0) and `root/abnormal/*.png` (label 1); either may be absent.
+        /// With neither, the images directly in `root`, every one normal (label 0): one-class
+        /// data with no anomalies.
         case normalAbnormal
         /// `.normalAbnormal` when the only sub-folders are `normal` and/or `abnormal`, otherwise
         /// `.classPerSubfolder`.
         case automatic
-        /// `root/*.png`, every image normal (label 0 of `normal`, `abnormal`): one-class data
-        /// with no anomalies. Sub-folders are ignored.
-        case flat
     }
 
     /// Reads every `*.png` (any letter case) in the class folders under `root`, files sorted
@@ -33,17 +32,10 @@ public enum ImageFolderReader {
         guard isDirectory.boolValue else {
             throw DatasetError.unreadable(path: root.path, reason: "not a folder")
         }
-        var files = [(url: URL, label: Int)]()
-        let classNames: [String]
-        if layout == .flat {
-            classNames = ["normal", "abnormal"]
-            files = try contents(of: root).filter { $0.pathExtension.lowercased() == "png" }.map { ($0, 0) }
-        } else {
-            (classNames, files) = try labeledFiles(root: root, layout: layout)
-        }
+        let (classNames, files, flat) = try labeledFiles(root: root, layout: layout)
         guard let first = files.first else {
             throw DatasetError.corrupt(
-                path: root.path, problem: layout == .flat ? "no .png images" : "no .png images in \(classNames.joined(separator: ", "))")
+                path: root.path, problem: flat ? "no .png images" : "no .png images in \(classNames.joined(separator: ", "))")
         }
 
         var shape: (width: Int, height: Int, channels: Int)?
@@ -80,8 +72,11 @@ public enum ImageFolderReader {
             labels: files.map(\.label), classNames: classNames)
     }
 
-    /// The class names and the labelled `*.png` files of a folder with class sub-folders.
-    private static func labeledFiles(root: URL, layout: Layout) throws -> ([String], [(url: URL, label: Int)]) {
+    /// The class names and the labelled `*.png` files of `root`, and whether they were read flat
+    /// from `root` itself (`.normalAbnormal` without either sub-folder).
+    private static func labeledFiles(root: URL, layout: Layout) throws
+        -> (classNames: [String], files: [(url: URL, label: Int)], flat: Bool)
+    {
         let manager = FileManager.default
         let subfolders = try contents(of: root).filter { url in
             var folder: ObjCBool = false
@@ -90,11 +85,14 @@ public enum ImageFolderReader {
         let names = subfolders.map(\.lastPathComponent)
         let useNormalAbnormal: Bool
         switch layout {
-        case .normalAbnormal, .flat: useNormalAbnormal = true  // (.flat is read by the caller)
+        case .normalAbnormal: useNormalAbnormal = true
         case .classPerSubfolder: useNormalAbnormal = false
         case .automatic: useNormalAbnormal = !names.isEmpty && Set(names).isSubset(of: ["normal", "abnormal"])
         }
         let classNames = useNormalAbnormal ? ["normal", "abnormal"] : names
+        if useNormalAbnormal && !names.contains("normal") && !names.contains("abnormal") {
+            return (classNames, try contents(of: root).filter { $0.pathExtension.lowercased() == "png" }.map { ($0, 0) }, true)
+        }
         guard !classNames.isEmpty else {
             throw DatasetError.corrupt(path: root.path, problem: "no class sub-folders (expected root/<class>/*.png)")
         }
@@ -107,7 +105,7 @@ public enum ImageFolderReader {
                 files.append((file, label))
             }
         }
-        return (classNames, files)
+        return (classNames, files, false)
     }
 
     /// Non-hidden entries of `folder`, sorted by name.
