@@ -120,6 +120,7 @@ public enum ScoringServer {
     static func jsonResponse<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // thresholdSource → threshold_source
         var data = try encoder.encode(value)
         data.append(UInt8(ascii: "\n"))
         return Response(
@@ -155,11 +156,6 @@ final class ServedModel: @unchecked Sendable {
         let labels: [Int]
         let threshold: Double
         let thresholdSource: String
-
-        enum CodingKeys: String, CodingKey {
-            case count, scores, labels, threshold
-            case thresholdSource = "threshold_source"
-        }
     }
 
     struct Health: Encodable, Sendable {
@@ -169,12 +165,6 @@ final class ServedModel: @unchecked Sendable {
         let sampleShape: [Int]
         let threshold: Double
         let thresholdSource: String
-
-        enum CodingKeys: String, CodingKey {
-            case status, method, run, threshold
-            case sampleShape = "sample_shape"
-            case thresholdSource = "threshold_source"
-        }
     }
 
     private let replay: RunReplay

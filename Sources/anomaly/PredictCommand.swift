@@ -78,6 +78,6 @@ struct ThresholdOptions: ParsableArguments {
     }
 
     var choice: RunThresholds.Choice {
-        threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? .falsePositiveRate(fpr ?? 0.05)
+        threshold.map { .value($0) } ?? contamination.map { .contamination($0) } ?? fpr.map { .falsePositiveRate($0) } ?? .standard
     }
 }
