@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Experiments
 import Foundation
 
@@ -129,6 +130,11 @@ struct Bench: ParsableCommand {
         for cell in selected {
             if loaded?.name != cell.dataset {
                 loaded = try ExperimentData.load(cell.dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
+                // Refused before anything trains: bench compares AUROCs, which need anomalies.
+                if let table = loaded?.sources[SplitSource.table], !table.labels.contains(1) {
+                    throw ExperimentError.invalidArgument(
+                        "\(cell.dataset) has no anomalies, and bench compares AUROC; train on it with `anomaly train`")
+                }
             }
             let data = loaded!
             let known = Set(cell.entry.options.map(\.name))
@@ -158,8 +164,7 @@ struct Bench: ParsableCommand {
                         "\(reason); continue the bench with the same arguments plus --resume \(runsRoot.path)")
                 }
                 guard let summary = result.summary else {
-                    throw ExperimentError.invalidArgument(
-                        "\(cell.dataset) has no anomalies in its test set, and bench compares AUROC; train on it with `anomaly train` (run \(result.directory.path))")
+                    throw ExperimentError.invalidArgument("\(cell.dataset): the test split of run \(result.directory.path) holds no anomalies")
                 }
                 row = .init(method: cell.entry.name, dataset: cell.dataset, protocolKind: experimentProtocol.kind, seed: cell.seed,
                             auroc: summary.auroc, averagePrecision: summary.averagePrecision,
