@@ -72,9 +72,14 @@ def main():
     p.add_argument("--training-epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--pretraining-lr", type=float, default=1e-4)
+    p.add_argument("--pretraining-milestone", type=int, default=None, help="x0.1 after this epoch")
+    p.add_argument("--training-lr", type=float, default=1e-4)
+    p.add_argument("--training-milestone", type=int, default=None, help="x0.1 after this epoch")
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     x = idx(f"{a.data}/train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
     y = idx(f"{a.data}/train-labels-idx1-ubyte.gz", 8)
     xt = idx(f"{a.data}/t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
@@ -93,9 +98,11 @@ def main():
     scale = lambda v: (gcn(v) - lo) / (hi - lo)
     n = len(train)
     ae = Autoencoder()
-    opt = torch.optim.Adam(ae.parameters(), lr=1e-4, weight_decay=0.5e-3)
+    opt = torch.optim.Adam(ae.parameters(), lr=a.pretraining_lr, weight_decay=0.5e-3)
     ae.train()
-    for _ in range(a.pretraining_epochs):
+    for epoch in range(a.pretraining_epochs):
+        if epoch == a.pretraining_milestone:
+            for group in opt.param_groups: group["lr"] *= 0.1
         perm = torch.randperm(n)
         for b in range(n // a.batch):
             xb = scale(train[perm[b * a.batch:(b + 1) * a.batch]])
@@ -108,9 +115,11 @@ def main():
         c = torch.cat([net(scale(train[i:i + 256])) for i in range(0, n, 256)]).mean(0)
     c[(c.abs() < 0.1) & (c < 0)] = -0.1
     c[(c.abs() < 0.1) & (c > 0)] = 0.1
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=0.5e-6)
+    opt = torch.optim.Adam(net.parameters(), lr=a.training_lr, weight_decay=0.5e-6)
     net.train()
-    for _ in range(a.training_epochs):
+    for epoch in range(a.training_epochs):
+        if epoch == a.training_milestone:
+            for group in opt.param_groups: group["lr"] *= 0.1
         perm = torch.randperm(n)
         for b in range(n // a.batch):
             xb = scale(train[perm[b * a.batch:(b + 1) * a.batch]])
