@@ -49,7 +49,7 @@ public struct AutoencoderDetector: DeepDetector {
         throws -> State
     {
         State(
-            sampleShape: sampleShape, scaling: InputScaling(configuration.preprocessing),
+            sampleShape: sampleShape, scaling: InputScaling(configuration.preprocessing, sampleShape: sampleShape),
             autoencoder: Backbones.autoencoder(sampleShape: sampleShape, options: configuration.network, using: &g))
     }
 

@@ -17,7 +17,8 @@ import Tensors
 ///
 /// Defaults are the official code's (`lukasruff/Deep-SVDD-PyTorch`): 150 + 150 epochs, learning
 /// rate 1e-4 dropped ×0.1 after epoch 50, weight decay 0.5e-3 (pre-training) and 0.5e-6, batch
-/// 200, GCN-l1 + min–max preprocessing with the training data's extremes, ε = 0.1. Unlike the
+/// 200, GCN-l1 + min–max preprocessing with the training data's extremes for images (tables are
+/// left as the reader z-scored them: `preprocessing=automatic`), ε = 0.1. Unlike the
 /// official code we drop the last incomplete batch (Deep SAD's loader does); `dropLast` says.
 public struct DeepSVDD: DeepDetector {
     public enum Objective: String, Codable, Sendable, CaseIterable {
@@ -33,7 +34,8 @@ public struct DeepSVDD: DeepDetector {
         public var warmUpEpochs = 10
         /// Centre coordinates closer to 0 than this are pushed to ±centerEpsilon.
         public var centerEpsilon = 0.1
-        public var preprocessing = InputNormalization.gcnMinMax
+        /// GCN-l1 + min–max for images (the official code's), none for tables.
+        public var preprocessing = InputNormalization.automatic
         public var network = NetworkOptions()
         public var pretraining = TrainingOptions(
             epochs: 150, batchSize: 200, learningRate: 1e-4, weightDecay: 0.5e-3, learningRateMilestones: [50])
@@ -84,7 +86,7 @@ public struct DeepSVDD: DeepDetector {
         throws -> State
     {
         State(
-            sampleShape: sampleShape, scaling: InputScaling(configuration.preprocessing),
+            sampleShape: sampleShape, scaling: InputScaling(configuration.preprocessing, sampleShape: sampleShape),
             network: Backbones.encoder(sampleShape: sampleShape, options: configuration.network, using: &g),
             codeSize: Backbones.codeSize(configuration.network, for: sampleShape))
     }
