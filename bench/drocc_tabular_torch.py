@@ -28,8 +28,6 @@ Usage: python3 bench/drocc_tabular_torch.py RUN_FOLDER DATA.csv[.gz] --radius R 
 """
 import argparse
 import csv
-import gzip
-import json
 import sys
 
 import numpy as np
@@ -38,15 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import f1_score, roc_auc_score
 
-
-def read_table(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    label = header.index("label") if "label" in header else len(header) - 1
-    values = np.array([[float(v) for v in r] for r in body], dtype=np.float64)
-    return np.delete(values, label, axis=1), values[:, label].astype(int)
+from tabular_split import f1_at_count, run_split, seed_range
 
 
 def drocc_f1(normality, is_anomaly):
@@ -55,19 +45,12 @@ def drocc_f1(normality, is_anomaly):
     return f1_score((~is_anomaly).astype(int), predicted_normal)
 
 
-def count_f1(anomaly_score, is_anomaly):
-    """F1 of the anomaly class with as many flagged samples as test anomalies (P = R = F1)."""
-    n = int(is_anomaly.sum())
-    flagged = np.argsort(-anomaly_score, kind="stable")[:n]
-    return float(is_anomaly[flagged].sum()) / n
-
-
 def evaluate(model, test, is_anomaly):
     with torch.no_grad():
         output = model(torch.from_numpy(test)).squeeze(1)
     # The code's normality score: the sigmoid in float32 (it saturates at 1, and the ties count).
     normality, logits = torch.sigmoid(output).numpy(), output.numpy().astype(np.float64)
-    return roc_auc_score(is_anomaly, -logits), drocc_f1(normality, is_anomaly), count_f1(-logits, is_anomaly)
+    return roc_auc_score(is_anomaly, -logits), drocc_f1(normality, is_anomaly), f1_at_count(-logits, is_anomaly)
 
 
 def learning_rate(epoch, a):
@@ -139,13 +122,9 @@ def main():
     p.add_argument("--hidden", type=int, default=128)
     a = p.parse_args()
     torch.set_num_threads(1)
-    lo, _, hi = a.seeds.partition("-")
-    seeds = range(int(lo), int(hi or lo) + 1)
+    seeds = seed_range(a.seeds)
 
-    features, _ = read_table(a.data)
-    split = json.load(open(f"{a.run}/manifest.json"))["split"]
-    train, test = features[split["unlabeled"]], features[split["test"]]
-    is_anomaly = np.array(split["testIsAnomaly"], dtype=bool)
+    train, test, is_anomaly = run_split(a.run, a.data)
     mu, sd = train.mean(0), train.std(0)
     train = ((train - mu) / (sd + 1e-4)).astype(np.float32)
     test = ((test - mu) / (sd + 1e-4)).astype(np.float32)
@@ -164,7 +143,7 @@ def main():
         with open(f"{a.run}/scores.csv") as f:
             ours = np.array([float(row["score"]) for row in csv.DictReader(f)])
         print(f"ours ({a.run}): AUROC {roc_auc_score(is_anomaly, ours):.3f}  "
-              f"F1(drocc) {drocc_f1(-ours, is_anomaly):.3f}  F1(count) {count_f1(ours, is_anomaly):.3f}")
+              f"F1(drocc) {drocc_f1(-ours, is_anomaly):.3f}  F1(count) {f1_at_count(ours, is_anomaly):.3f}")
     except (OSError, KeyError) as error:
         print(f"ours: not read ({error})", file=sys.stderr)
 

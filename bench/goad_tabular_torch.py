@@ -22,8 +22,6 @@ count (the DROCC/GOAD threshold), then the means; with RUN_FOLDER's scores.csv, 
 """
 import argparse
 import csv
-import gzip
-import json
 import math
 import sys
 
@@ -32,26 +30,7 @@ import torch
 import torch.nn as nn
 from sklearn.metrics import roc_auc_score
 
-
-def read_table(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    label = header.index("label") if "label" in header else len(header) - 1
-    values = np.array([[float(v) for v in r] for r in body], dtype=np.float64)
-    features = np.delete(values, label, axis=1)
-    return features, values[:, label].astype(int)
-
-
-def f1_at_count(scores, is_anomaly):
-    n = int(is_anomaly.sum())
-    threshold = np.sort(scores)[::-1][n - 1]
-    predicted = scores >= threshold
-    tp = int((predicted & is_anomaly).sum())
-    precision = tp / max(int(predicted.sum()), 1)
-    recall = tp / n
-    return 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
+from tabular_split import f1_at_count, run_split, seed_range
 
 
 def tc_loss(zs, margin):
@@ -136,13 +115,9 @@ def main():
                    help="during: the code's running batch means; after: one pass over the training rows")
     a = p.parse_args()
     torch.set_num_threads(1)
-    lo, _, hi = a.seeds.partition("-")
-    seeds = range(int(lo), int(hi or lo) + 1)
+    seeds = seed_range(a.seeds)
 
-    features, labels = read_table(a.data)
-    split = json.load(open(f"{a.run}/manifest.json"))["split"]
-    train, test = features[split["unlabeled"]], features[split["test"]]
-    is_anomaly = np.array(split["testIsAnomaly"], dtype=bool)
+    train, test, is_anomaly = run_split(a.run, a.data)
     mu, sd = train.mean(0), train.std(0)
     sd[sd == 0] = 1
     train, test = (train - mu) / sd, (test - mu) / sd
