@@ -405,6 +405,7 @@ import Testing
     @Test func deepSVDDLeavesTablesUncontrastNormalised() throws {
         #expect(InputNormalization.automatic.resolved(for: [1, 28, 28]) == .gcnMinMax)
         #expect(InputNormalization.automatic.resolved(for: [3, 32, 32]) == .gcnMinMax)
+        #expect(InputNormalization.automatic.resolved(for: [3, 64, 64]) == .gcnMinMax)
         #expect(InputNormalization.automatic.resolved(for: [6]) == InputNormalization.none)
         #expect(InputNormalization.channelStandardization.resolved(for: [6]) == .channelStandardization)
         let data = try ExperimentData.load("thyroid", root: miniData)

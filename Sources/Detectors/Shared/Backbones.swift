@@ -150,16 +150,16 @@ public enum InputNormalization: String, Codable, Sendable, CaseIterable {
     /// (x − mean_c) / std_c per channel (per column for tables), with the training data's
     /// statistics.
     case channelStandardization
-    /// Deep SVDD's by input kind: `gcnMinMax` for images; `none` for tables and other vectors,
-    /// whose columns the readers already z-score (contrast-normalising a row of unrelated
-    /// columns would mix them: Deep SVDD's thyroid AUROC fell to 0.48 with it, 0.99 without).
+    /// Deep SVDD's by input kind: `gcnMinMax` for images (samples of rank > 1, `[C, H, W]`);
+    /// `none` for tables and other vectors, whose columns the readers already z-score
+    /// (contrast-normalising a row of unrelated columns mixes them: Deep SVDD's thyroid AUROC
+    /// fell to 0.48 with it, 0.99 without).
     case automatic
 
     /// The concrete normalization for samples of this shape (`automatic` resolved).
     public func resolved(for sampleShape: [Int]) -> InputNormalization {
         guard self == .automatic else { return self }
-        if case .mlp = Backbones.kind(of: sampleShape) { return .none }
-        return .gcnMinMax
+        return sampleShape.count > 1 ? .gcnMinMax : .none
     }
 }
 
