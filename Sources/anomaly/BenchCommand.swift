@@ -129,12 +129,13 @@ struct Bench: ParsableCommand {
         var rows: [BenchTable.Row] = []
         for cell in selected {
             if loaded?.name != cell.dataset {
-                loaded = try ExperimentData.load(cell.dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
+                let data = try ExperimentData.load(cell.dataset, root: common.dataRoot, anomalySources: protocolOptions.anomalySources)
                 // Refused before anything trains: bench compares AUROCs, which need anomalies.
-                if let table = loaded?.sources[SplitSource.table], !table.labels.contains(1) {
+                if let table = data.sources[SplitSource.table], !table.labels.contains(1) {
                     throw ExperimentError.invalidArgument(
                         "\(cell.dataset) has no anomalies, and bench compares AUROC; train on it with `anomaly train`")
                 }
+                loaded = data
             }
             let data = loaded!
             let known = Set(cell.entry.options.map(\.name))

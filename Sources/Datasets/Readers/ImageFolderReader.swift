@@ -78,7 +78,8 @@ public enum ImageFolderReader {
         -> (classNames: [String], files: [(url: URL, label: Int)], flat: Bool)
     {
         let manager = FileManager.default
-        let subfolders = try contents(of: root).filter { url in
+        let entries = try contents(of: root)
+        let subfolders = entries.filter { url in
             var folder: ObjCBool = false
             return manager.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
         }
@@ -91,7 +92,7 @@ public enum ImageFolderReader {
         }
         let classNames = useNormalAbnormal ? ["normal", "abnormal"] : names
         if useNormalAbnormal && !names.contains("normal") && !names.contains("abnormal") {
-            return (classNames, try contents(of: root).filter { $0.pathExtension.lowercased() == "png" }.map { ($0, 0) }, true)
+            return (classNames, pngFiles(entries).map { ($0, 0) }, true)
         }
         guard !classNames.isEmpty else {
             throw DatasetError.corrupt(path: root.path, problem: "no class sub-folders (expected root/<class>/*.png)")
@@ -101,12 +102,13 @@ public enum ImageFolderReader {
         for (label, className) in classNames.enumerated() {
             let folder = root.appendingPathComponent(className, isDirectory: true)
             if useNormalAbnormal && !manager.fileExists(atPath: folder.path) { continue }
-            for file in try contents(of: folder) where file.pathExtension.lowercased() == "png" {
-                files.append((file, label))
-            }
+            files += pngFiles(try contents(of: folder)).map { ($0, label) }
         }
         return (classNames, files, false)
     }
+
+    /// The `*.png` files (any letter case) among `urls`.
+    private static func pngFiles(_ urls: [URL]) -> [URL] { urls.filter { $0.pathExtension.lowercased() == "png" } }
 
     /// Non-hidden entries of `folder`, sorted by name.
     private static func contents(of folder: URL) throws -> [URL] {
