@@ -64,6 +64,21 @@ def auroc(scores, labels):
     return (ranks[labels == 1].sum() - pos * (pos + 1) / 2) / (pos * (len(labels) - pos))
 
 
+def learn_dictionary(x, seed, atoms=8, size=5, images=500, steps=1000, batch=10):
+    """The Theano Deep SVDD code's first-layer initialisation: 8 atoms of a sparse dictionary
+    (alpha 1) learned on 1,000 mini-batches of 10 standardised 5x5 patches of 500 images."""
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+    from sklearn.feature_extraction.image import PatchExtractor
+    rng = np.random.RandomState(seed)
+    pick = rng.choice(len(x), images, replace=False)
+    patches = PatchExtractor(patch_size=(size, size)).transform(x[pick, 0]).reshape(-1, size * size)
+    patches = (patches - patches.mean(0)) / patches.std(0)
+    learner = MiniBatchDictionaryLearning(n_components=atoms, alpha=1, batch_size=batch, random_state=seed)
+    for _ in range(steps):
+        learner.partial_fit(patches[rng.choice(len(patches), batch, replace=False)])
+    return learner.components_.reshape(atoms, 1, size, size).astype(np.float32)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", default="../shared/data/mnist")
@@ -77,6 +92,8 @@ def main():
     p.add_argument("--training-lr", type=float, default=1e-4)
     p.add_argument("--training-milestone", type=int, default=None, help="x0.1 after this epoch")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dictionary-init", action="store_true",
+                   help="first-layer filters from a sparse dictionary of 5x5 patches (the Theano code's weight_dict_init)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -98,6 +115,8 @@ def main():
     scale = lambda v: (gcn(v) - lo) / (hi - lo)
     n = len(train)
     ae = Autoencoder()
+    if a.dictionary_init:
+        ae.encoder.conv1.weight.data = torch.from_numpy(learn_dictionary(scale(train).numpy(), a.seed))
     opt = torch.optim.Adam(ae.parameters(), lr=a.pretraining_lr, weight_decay=0.5e-3)
     ae.train()
     for epoch in range(a.pretraining_epochs):

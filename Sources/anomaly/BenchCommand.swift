@@ -96,6 +96,7 @@ struct Bench: ParsableCommand {
             guard let v = UInt64(s) else { throw ValidationError("--seeds: '\(s)' is not a non-negative integer") }
             return v
         }
+        guard !seedValues.isEmpty else { throw ValidationError("--seeds: no seed given (e.g. --seeds 0,1,2)") }
         let entries = try methodNames.map { try MethodRegistry.entry(named: $0) }
         let overrides = try methodOptions.parsed()  // each method takes the keys it has
         let cells = try grid(datasets: datasetNames, entries: entries, seeds: seedValues)

@@ -91,6 +91,7 @@ final class PipeDrain: @unchecked Sendable {
              "option treeCount=9223372036854775807 is invalid: must be in 1...100000"),
             (["train", "--method", "ocsvm", "--dataset", "thyroid", "--option", "cacheSizeMB=1e15"], "option cacheSizeMB="),
             (["bench", "--methods", ",", "--datasets", "thyroid"], "--methods: no method named"),
+            (["bench", "--methods", "knn", "--datasets", "thyroid", "--seeds", ""], "--seeds: no seed given"),
             (["train", "--method", "knn", "--dataset", "thyroid", "--seed", "abc"], "The value 'abc' is invalid for '--seed <seed>'"),
             (["serve", "--run", "runs/x", "--port", "70000"], "--port must be in 0…65535, got 70000"),
             (["predict", "--run", "runs/x", "--input", "x.csv", "--fpr", "2"], "--fpr must be in (0, 1), got 2.0"),
