@@ -2,20 +2,36 @@
 """Markdown table of CANCE and its ablations (scripts/bench-cance.sh stages mnist-cance and
 mnist-ablations): AUROC % per normal class, mean ± std over seeds; the last column is the mean
 over classes ± the std over seeds of the class-averaged AUROC. Only (class, seed) pairs that
-every variant finished enter the means, so the variants are compared on the same seeds."""
+every variant finished enter the means, so the variants are compared on the same seeds.
+  scripts/cance-table.py [CANCE_BENCH_FOLDER [ABLATIONS_FOLDER]] [--csv PER_RUN.csv]"""
 import csv, glob, os, statistics, sys
 
-cance = sys.argv[1] if len(sys.argv) > 1 else "runs/bench/mnist-cance"
-ablations = sys.argv[2] if len(sys.argv) > 2 else "runs/bench/mnist-ablations"
+args = sys.argv[1:]
+csv_out = None
+if "--csv" in args:
+    i = args.index("--csv")
+    csv_out = args[i + 1]
+    del args[i:i + 2]
+cance = args[0] if len(args) > 0 else "runs/bench/mnist-cance"
+ablations = args[1] if len(args) > 1 else "runs/bench/mnist-ablations"
 variants = [("error", "Error"), ("latnce", "LatNCE"), ("cnce", "CNCE"), ("cance", "CANCE")]
 auroc = {}  # (variant, class, seed) -> AUROC %
+per_run = []  # variant, normal_class, seed, auroc, fit_seconds, run
 for r in csv.DictReader(open(os.path.join(cance, "results.csv"))):
     auroc[("cance", int(r["normal_class"]), int(r["seed"]))] = 100 * float(r["auroc"])
+    per_run.append(("cance", r["normal_class"], r["seed"], r["auroc"], r["fit_seconds"], r["run"]))
 for variant, _ in variants[:3]:
     for path in glob.glob(os.path.join(ablations, variant, "class-*-seed-*", "results.csv")):
         _, normal, _, seed = os.path.basename(os.path.dirname(path)).split("-")  # class-C-seed-S
         for r in csv.DictReader(open(path)):
             auroc[(variant, int(normal), int(seed))] = 100 * float(r["auroc"])
+            per_run.append((variant, normal, seed, r["auroc"], r["fit_seconds"], r["run"]))
+if csv_out:
+    order = {v: i for i, (v, _) in enumerate(variants)}
+    with open(csv_out, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["variant", "normal_class", "seed", "auroc", "fit_seconds", "run"])
+        w.writerows(sorted(per_run, key=lambda r: (order[r[0]], int(r[1]), int(r[2]))))
 pairs = sorted({(c, s) for (_, c, s) in auroc if all((v, c, s) in auroc for v, _ in variants)})
 classes = sorted({c for c, _ in pairs})
 seeds = sorted({s for _, s in pairs})
