@@ -3,14 +3,11 @@
 CANCE and of CNCE on the same autoencoder, per pair of normal classes, mean ± std over the seeds
 both finished, and the per-seed difference CANCE − CNCE.
   scripts/bimodal-table.py [FOLDER (default runs/bench/mnist-bimodal)] [--csv PER_RUN.csv]"""
-import csv, glob, os, statistics, sys
+import csv, glob, os, sys
+from benchtables import mean_std as fmt, take_csv_option
 
 args = sys.argv[1:]
-csv_out = None
-if "--csv" in args:
-    i = args.index("--csv")
-    csv_out = args[i + 1]
-    del args[i:i + 2]
+csv_out = take_csv_option(args)
 root = args[0] if args else "runs/bench/mnist-bimodal"
 auroc = {}  # (pair, variant, seed) -> AUROC %
 per_run = []
@@ -27,7 +24,6 @@ for folder in sorted(glob.glob(os.path.join(root, "normal-*"))):
         for r in csv.DictReader(open(path)):
             auroc[(pair, variant, int(r["seed"]))] = 100 * float(r["auroc"])
             per_run.append((pair, variant, r["seed"], r["auroc"], r["fit_seconds"], r["run"]))
-fmt = lambda v: f"{statistics.mean(v):.1f} ± {statistics.stdev(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 print("| normal classes | CANCE | CNCE | CANCE − CNCE per seed | seeds |")
 print("|---|---|---|---|---|")
 for pair in sorted({p for p, _, _ in auroc}):

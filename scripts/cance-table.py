@@ -5,18 +5,17 @@ over classes ± the std over seeds of the class-averaged AUROC. Only (class, see
 every variant finished enter the means, so the variants are compared on the same seeds.
   scripts/cance-table.py [CANCE_BENCH_FOLDER [ABLATIONS_FOLDER]] [--csv PER_RUN.csv]"""
 import csv, glob, os, statistics, sys
+from benchtables import mean_std as fmt, take_csv_option
 
 args = sys.argv[1:]
-csv_out = None
-if "--csv" in args:
-    i = args.index("--csv")
-    csv_out = args[i + 1]
-    del args[i:i + 2]
+csv_out = take_csv_option(args)
 cance = args[0] if len(args) > 0 else "runs/bench/mnist-cance"
 ablations = args[1] if len(args) > 1 else "runs/bench/mnist-ablations"
 variants = [("error", "Error"), ("latnce", "LatNCE"), ("cnce", "CNCE"), ("cance", "CANCE")]
 auroc = {}  # (variant, class, seed) -> AUROC %
 per_run = []  # variant, normal_class, seed, auroc, fit_seconds, run
+if not os.path.exists(os.path.join(cance, "results.csv")):
+    raise SystemExit(f"{cance}/results.csv: no such bench results (run scripts/bench-cance.sh first)")
 for r in csv.DictReader(open(os.path.join(cance, "results.csv"))):
     auroc[("cance", int(r["normal_class"]), int(r["seed"]))] = 100 * float(r["auroc"])
     per_run.append(("cance", r["normal_class"], r["seed"], r["auroc"], r["fit_seconds"], r["run"]))
@@ -35,7 +34,6 @@ if csv_out:
 pairs = sorted({(c, s) for (_, c, s) in auroc if all((v, c, s) in auroc for v, _ in variants)})
 classes = sorted({c for c, _ in pairs})
 seeds = sorted({s for _, s in pairs})
-fmt = lambda v: f"{statistics.mean(v):.1f} ± {statistics.stdev(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 print("| variant | " + " | ".join(map(str, classes)) + " | mean |")
 print("|---" * (len(classes) + 2) + "|")
 for variant, name in variants:
