@@ -32,7 +32,7 @@ for pair in sorted({p for p, _, _ in auroc}):
         continue
     cance = [auroc[(pair, "cance", s)] for s in seeds]
     cnce = [auroc[(pair, "cnce", s)] for s in seeds]
-    diff = ", ".join(f"{a - b:+.2f}" for a, b in zip(cance, cnce))
+    diff = ", ".join(f"{round(a - b, 2) + 0.0:+.2f}" for a, b in zip(cance, cnce))  # + 0.0: no "-0.00"
     print(f"| ({pair.replace('-', ', ')}) | {fmt(cance)} | {fmt(cnce)} | {diff} | {', '.join(map(str, seeds))} |")
 if csv_out:
     with open(csv_out, "w", newline="") as f:
