@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}
 [ -x "$TOOL" ] || swift build -c release
-CLASSES="0 1 2 3 4 5 6 7 8 9"
+CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
 # CPU budget (2 cores): 20 epochs of autoencoder training (stage 1), 5 of decoder-only
 # training (stage 2), 50 of NCE; batch 128 / 128 / 256 (≈ 100 s a run on MNIST).
 BUDGET=(--option autoencoder.epochs=20 --option decoder.epochs=5 --option nce.epochs=50)
