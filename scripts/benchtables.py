@@ -17,3 +17,14 @@ def take_csv_option(args):
 def mean_std(values):
     """'mean ± std' of AUROC percentages (one decimal); a single value alone."""
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
+
+
+def class_row(auroc, classes, pairs):
+    """Table cells for one method: AUROC % per class (mean ± std over its seeds), then the mean
+    over classes ± the std over seeds of the class-averaged AUROC (seeds that have every class).
+    auroc: {(class, seed): AUROC %}; pairs: the (class, seed) pairs to use."""
+    seeds = sorted({s for _, s in pairs})
+    cells = [mean_std([auroc[(c, s)] for s in seeds if (c, s) in pairs]) for c in classes]
+    full_seeds = [s for s in seeds if all((c, s) in pairs for c in classes)]
+    per_seed = [statistics.mean(auroc[(c, s)] for c in classes) for s in full_seeds]
+    return cells + [mean_std(per_seed) if per_seed else "—"]

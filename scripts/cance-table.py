@@ -7,8 +7,8 @@ variant with no runs at all (no ablation folder) is left out.
   scripts/cance-table.py [CANCE_BENCH_FOLDER|RESULTS.csv [ABLATIONS_FOLDER]] [--csv PER_RUN.csv]
 RESULTS.csv: a bench results.csv kept elsewhere (docs/bench/cifar-cance.csv, whose rows come
 from several sessions' bench folders)."""
-import csv, glob, os, statistics, sys
-from benchtables import mean_std as fmt, take_csv_option
+import csv, glob, os, sys
+from benchtables import class_row, take_csv_option
 
 args = sys.argv[1:]
 csv_out = take_csv_option(args)
@@ -42,8 +42,6 @@ seeds = sorted({s for _, s in pairs})
 print("| variant | " + " | ".join(map(str, classes)) + " | mean |")
 print("|---" * (len(classes) + 2) + "|")
 for variant, name in variants:
-    cells = [fmt([auroc[(variant, c, s)] for s in seeds if (c, s) in pairs]) for c in classes]
-    full_seeds = [s for s in seeds if all((c, s) in pairs for c in classes)]
-    per_seed = [statistics.mean(auroc[(variant, c, s)] for c in classes) for s in full_seeds]
-    print(f"| {name} | " + " | ".join(cells) + f" | {fmt(per_seed) if per_seed else '—'} |")
+    cells = class_row({(c, s): auroc[(variant, c, s)] for c, s in pairs}, classes, pairs)
+    print(f"| {name} | " + " | ".join(cells) + " |")
 print(f"\n{len(pairs)} (class, seed) pairs; seeds {seeds}.")
