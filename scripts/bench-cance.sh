@@ -5,7 +5,8 @@
 # table: scripts/cance-table.py.
 #   scripts/bench-cance.sh [stage ...]
 #   stages: mnist-cance mnist-ablations tabular tabular-drocc-paper kdd fmnist-cance fmnist-ablations
-#           mnist-bimodal fmnist-one-vs-nine mnist-baselines fmnist-baselines cifar-cance cifar-baselines
+#           mnist-bimodal fmnist-one-vs-nine mnist-baselines fmnist-baselines cifar-cance cifar-ablations
+#           cifar-baselines
 # Tables: python3 scripts/cance-table.py; python3 scripts/f1-table.py runs/bench/tabular-cance
 # (and runs/bench/kdd-dagmm).
 set -euo pipefail
@@ -17,16 +18,23 @@ CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
 # CPU budget (2 cores): 20 epochs of autoencoder training (stage 1), 5 of decoder-only
 # training (stage 2), 50 of NCE; batch 128 / 128 / 256 (≈ 100 s a run on MNIST).
 BUDGET=(--option autoencoder.epochs=20 --option decoder.epochs=5 --option nce.epochs=50)
+# CIFAR-10 (JPEG q75 copy), a smaller budget than the grey-scale sets: 10 + 3 + 50 epochs.
+CIFAR_BUDGET=(--option autoencoder.epochs=10 --option decoder.epochs=3 --option nce.epochs=50)
 # Error, LatNCE and CNCE, each on the autoencoder of the CANCE run with the same class and seed
 # (option autoencoderModel): the same scores as training their own, at a fraction of the time.
-#   ablations DATASET CANCE_BENCH_FOLDER OUTPUT_FOLDER
+#   ablations DATASET CANCE_BENCH_FOLDER OUTPUT_FOLDER [VARIANTS [SEEDS [BUDGET…]]]
+#   (default: error latnce cnce, every seed of the CANCE folder, $BUDGET)
 ablations() {
-    tail -n +2 "$2/results.csv" | while IFS=, read -r _ _ _ normal _ seed rest; do
+    local dataset=$1 cance=$2 output=$3 variants=${4:-error latnce cnce} seeds=${5:-}
+    local budget=("${BUDGET[@]}")
+    [ $# -gt 5 ] && budget=("${@:6}")
+    tail -n +2 "$cance/results.csv" | while IFS=, read -r _ _ _ normal _ seed rest; do
+        [ -z "$seeds" ] || [[ " $seeds " == *" $seed "* ]] || continue
         run=${rest##*,}
-        for variant in error latnce cnce; do
-            "$TOOL" bench --methods cance --datasets "$1" --normal-class "$normal" --seeds "$seed" \
-                "${BUDGET[@]}" --option variant=$variant --option autoencoderModel="$2/$run" \
-                --data-dir "$DATA" --resume "$3/$variant/class-$normal-seed-$seed" </dev/null
+        for variant in $variants; do
+            "$TOOL" bench --methods cance --datasets "$dataset" --normal-class "$normal" --seeds "$seed" \
+                "${budget[@]}" --option variant=$variant --option autoencoderModel="$cance/$run" \
+                --data-dir "$DATA" --resume "$output/$variant/class-$normal-seed-$seed" </dev/null
         done
     done
 }
@@ -71,11 +79,11 @@ stage() {
             done
         done ;;
     cifar-cance)
-        # CIFAR-10 (JPEG q75 copy), a smaller CPU budget than the grey-scale sets: 10 epochs of
-        # stage 1, 3 of stage 2, 50 of NCE.
         "$TOOL" bench --methods cance --datasets cifar-10 --normal-class $CLASSES --per-class --seeds 0,1,2 \
-            --option autoencoder.epochs=10 --option decoder.epochs=3 --option nce.epochs=50 \
-            --data-dir "$DATA" --resume runs/bench/cifar-cance ;;
+            "${CIFAR_BUDGET[@]}" --data-dir "$DATA" --resume runs/bench/cifar-cance ;;
+    cifar-ablations)
+        # Error and LatNCE on seed 0 (where CANCE's CIFAR-10 AUROC comes from; README).
+        ablations cifar-10 runs/bench/cifar-cance runs/bench/cifar-ablations "error latnce" 0 "${CIFAR_BUDGET[@]}" ;;
     cifar-baselines)
         # DAGMM at 10 epochs (its LeNet autoencoder costs ≈ 15 s an epoch on CIFAR on 2 cores:
         # 50 epochs × 30 runs would take 6 h). DROCC with its paper's CIFAR-10 radius per class
