@@ -90,7 +90,7 @@ stage() {
         # (plane 8, car 8, bird 40, cat 28, deer 32, dog 24, frog 36, horse 32, ship 28, truck 16),
         # γ 1, μ 1, Adam 1e-3 for every class (the paper: 1e-2 for dog), at a CPU budget: 5 epochs
         # (×0.1 after 2 and 4; the code: 40 % / 80 % of 100) and 5 ascent steps (the code: 100);
-        # at 10 epochs × 10 ascent steps a run would take ≈ 13 min on 2 cores, 30 runs 6.5 h.
+        # at 10 epochs × 10 ascent steps an epoch took ≈ 2 min on the shared 2 cores (30 runs: ≥ 6 h).
         "$TOOL" bench --methods dagmm --datasets cifar-10 --normal-class $CLASSES --per-class --seeds 0,1,2 \
             --option training.epochs=10 --data-dir "$DATA" --resume runs/bench/cifar-baselines/dagmm
         radii=(8 8 40 28 32 24 36 32 28 16)

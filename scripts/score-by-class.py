@@ -9,17 +9,12 @@ if len(sys.argv) < 2:
     raise SystemExit(__doc__)
 run, root = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "../shared/data"
 names = "plane car bird cat deer dog frog horse ship truck".split()
-for folder in ("cifar-10-jpeg", "cifar-10-batches-bin", "cifar-10"):
-    for name in ("test_batch.bin.gz", "test_batch.bin"):
-        path = os.path.join(root, folder, name)
-        if os.path.exists(path):
-            raw = (gzip.open if name.endswith(".gz") else open)(path, "rb").read()
-            break
-    else:
-        continue
-    break
-else:
+candidates = [os.path.join(root, folder, name) for folder in ("cifar-10-jpeg", "cifar-10-batches-bin", "cifar-10")
+              for name in ("test_batch.bin.gz", "test_batch.bin")]
+path = next((p for p in candidates if os.path.exists(p)), None)
+if path is None:
     raise SystemExit(f"{root}: no CIFAR-10 test_batch.bin(.gz)")
+raw = (gzip.open if path.endswith(".gz") else open)(path, "rb").read()
 labels = raw[::3073]  # records: 1 label byte, 3,072 pixel bytes
 sums, counts = [0.0] * 10, [0] * 10
 for r in csv.DictReader(open(os.path.join(run, "scores.csv"))):
