@@ -32,9 +32,13 @@ public final class TensorStorage: @unchecked Sendable {
 public final class CachingAllocator: @unchecked Sendable {
     public static let shared = CachingAllocator()
 
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    /// When each cached size was last asked for or given back (a counter, not a clock).
-    private var lastUse: [Int: UInt64] = [:]
+    /// The cached blocks of one size, and when that size was last asked for or given back (a
+    /// counter, not a clock). A size leaves the dictionary with its last block.
+    private struct FreeList {
+        var blocks: [UnsafeMutablePointer<Float>]
+        var lastUse: UInt64
+    }
+    private var free: [Int: FreeList] = [:]
     private var clock: UInt64 = 0
     private var cachedBytes = 0
     private let lock = NSLock()
@@ -49,18 +53,22 @@ public final class CachingAllocator: @unchecked Sendable {
     /// Bytes currently held in free lists.
     public var cachedByteCount: Int { lock.withLock { cachedBytes } }
 
+    /// Takes a block of `size` floats out of the cache (lock held), in place: no copy of the list.
+    private func take(_ size: Int) -> UnsafeMutablePointer<Float>? {
+        guard let block = free[size]?.blocks.popLast() else { return nil }
+        if free[size]!.blocks.isEmpty { free[size] = nil }
+        cachedBytes -= size * 4
+        return block
+    }
+
     package func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         lock.lock()
-        if var list = free[n], let block = list.popLast() {
-            clock += 1
-            free[n] = list.isEmpty ? nil : list
-            lastUse[n] = list.isEmpty ? nil : clock
-            cachedBytes -= n * 4
-            lock.unlock()
-            return block
-        }
+        clock += 1
+        free[n]?.lastUse = clock
+        let cached = take(n)
         lock.unlock()
+        if let cached { return cached }
         // 64-byte alignment for vector loads.
         var raw: UnsafeMutableRawPointer?
         var status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
@@ -78,16 +86,12 @@ public final class CachingAllocator: @unchecked Sendable {
         var evicted: [UnsafeMutablePointer<Float>] = []
         lock.lock()
         clock += 1
-        lastUse[n] = clock
-        free[n, default: []].append(pointer)
+        free[n, default: FreeList(blocks: [], lastUse: 0)].blocks.append(pointer)
+        free[n]!.lastUse = clock
         cachedBytes += n * 4
-        while cachedBytes > limitBytes {
-            // The least recently used size with blocks (this one last: it was just used).
-            guard let size = lastUse.min(by: { $0.value < $1.value })?.key,
-                  var list = free[size], let block = list.popLast() else { break }
-            free[size] = list.isEmpty ? nil : list
-            if list.isEmpty { lastUse[size] = nil }
-            cachedBytes -= size * 4
+        // Past the limit, the least recently used sizes go first (this one last: it was just used).
+        while cachedBytes > limitBytes, let size = free.min(by: { $0.value.lastUse < $1.value.lastUse })?.key,
+              let block = take(size) {
             evicted.append(block)
         }
         lock.unlock()
@@ -99,10 +103,9 @@ public final class CachingAllocator: @unchecked Sendable {
         lock.lock()
         let blocks = free
         free = [:]
-        lastUse = [:]
         cachedBytes = 0
         lock.unlock()
-        for list in blocks.values { for p in list { Foundation.free(p) } }
+        for list in blocks.values { for p in list.blocks { Foundation.free(p) } }
     }
 }
 
