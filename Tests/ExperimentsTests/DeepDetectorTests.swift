@@ -337,6 +337,9 @@ import Testing
         var g = SeededGenerator(seed: 0)
         let state = try DROCC.makeState(sampleShape: [1, 28, 28], configuration: configuration, using: &g)
         let x = Tensor.uniform([8, 1, 28, 28], using: &g)
+        let parameters = state.classifier.parameters()
+        let earlier = Tensor.ones(parameters[0].shape)
+        parameters[0].grad = earlier
         for steps in [0, 7, 20] {
             let negatives = DROCC.adversarialSearch(
                 around: x, state: state, radius: 3, outerRadius: 6, stepSize: 0.5, steps: steps, using: &g)
@@ -344,8 +347,11 @@ import Testing
             #expect(distances.allSatisfy { $0 >= 3 - 1e-4 && $0 <= 6 + 1e-4 }, "\(steps) steps: \(distances)")
             #expect(negatives.grad == nil && !negatives.requiresGrad)
         }
-        // The search leaves the classifier's parameters' gradients alone.
-        #expect(state.classifier.parameters().allSatisfy { $0.grad == nil })
+        // The search leaves the classifier's parameters' gradients alone (it differentiates with
+        // the parameters untrainable), and leaves every parameter trainable again.
+        #expect(parameters[0].grad === earlier)
+        #expect(parameters.dropFirst().allSatisfy { $0.grad == nil })
+        #expect(parameters.allSatisfy(\.requiresGrad) && state.classifier.parameters().count == parameters.count)
     }
 
     @Test func droccLearnsMNISTZero() throws {

@@ -140,6 +140,12 @@ public struct DROCC: DeepDetector {
             let length = norms(h).clamped(min: 1e-12)
             return x + h * (length.clamped(min: radius, max: outerRadius) / length)
         }
+        // Only the inputs' gradient is wanted: with the classifier's parameters untrainable for
+        // the search, its ops skip their weight gradients (a third of each ascent step's work).
+        // Their `grad`s are not touched.
+        let parameters = state.classifier.parameters()
+        for p in parameters { p.requiresGrad = false }
+        defer { for p in parameters { p.requiresGrad = true } }
         var candidate = x + Tensor.normal(x.shape, using: &generator).to(x.device)
         for step in 0..<steps {
             let point = candidate.detached().requiringGrad()
