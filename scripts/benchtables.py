@@ -1,4 +1,4 @@
-"""Helpers shared by the table scripts (cance-table.py, bimodal-table.py)."""
+"""Helpers shared by the table scripts (cance-table.py, bimodal-table.py, one-vs-nine-table.py, class-table.py)."""
 import statistics
 
 

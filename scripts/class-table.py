@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Markdown table of one-class runs, one row per method: AUROC % per normal class (mean ± std
+over seeds), then the mean over classes ± the std over seeds of the class-averaged AUROC, and
+the mean fit seconds of a run.
+  scripts/class-table.py SOURCE... [--csv PER_RUN.csv]
+Each SOURCE is a bench results.csv (the per-run CSVs in docs/bench have the same columns) or a
+folder searched for them (a bench folder, or a stage's folder of per-class bench folders such
+as runs/bench/cifar-baselines). --csv writes the rows read, merged, in results.csv's columns.
+A method that lacks some of the table's classes gets no mean. Example (the one-class CIFAR-10
+table of the README's CANCE section):
+  scripts/class-table.py runs/bench/cifar-baselines --csv docs/bench/cifar-baselines.csv
+  scripts/class-table.py docs/bench/cifar-cance.csv docs/bench/cifar-svdd.csv docs/bench/cifar-baselines.csv"""
+import csv, glob, os, statistics, sys
+from benchtables import class_row, take_csv_option
+
+args = sys.argv[1:]
+csv_out = take_csv_option(args)
+if not args:
+    raise SystemExit(__doc__)
+files = []
+for source in args:
+    if os.path.isfile(source):
+        files.append(source)
+    elif os.path.isdir(source):
+        files += sorted(glob.glob(os.path.join(source, "**", "results.csv"), recursive=True))
+    else:
+        raise SystemExit(f"{source}: no such file or folder")
+rows, seen = [], set()
+for path in files:
+    for r in csv.DictReader(open(path)):
+        if r["run"] not in seen:  # a run listed by two sources counts once
+            seen.add(r["run"])
+            rows.append(r)
+if not rows:
+    raise SystemExit(f"{', '.join(args)}: no finished runs")
+methods = list(dict.fromkeys(r["method"] for r in rows))
+rows.sort(key=lambda r: (methods.index(r["method"]), int(r["normal_class"]), int(r["seed"])))
+if csv_out:
+    with open(csv_out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+classes = sorted({int(r["normal_class"]) for r in rows})
+print("| method | " + " | ".join(map(str, classes)) + " | mean | fit s / run |")
+print("|---" * (len(classes) + 3) + "|")
+for method in methods:
+    mine = [r for r in rows if r["method"] == method]
+    auroc = {(int(r["normal_class"]), int(r["seed"])): 100 * float(r["auroc"]) for r in mine}
+    mine_classes = [c for c in classes if any(k[0] == c for k in auroc)]
+    cells = class_row(auroc, mine_classes, set(auroc))
+    by_class = dict(zip(mine_classes, cells))
+    fit = statistics.mean(float(r["fit_seconds"]) for r in mine)
+    mean = cells[-1] if mine_classes == classes else f"— ({len(mine_classes)} of {len(classes)} classes)"
+    print(f"| {method} | " + " | ".join(by_class.get(c, "—") for c in classes) + f" | {mean} | {fit:.0f} |")
+print(f"\n{len(rows)} runs; seeds {sorted({int(r['seed']) for r in rows})}.")
