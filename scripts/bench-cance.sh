@@ -8,7 +8,8 @@
 #           mnist-bimodal fmnist-one-vs-nine mnist-baselines fmnist-baselines cifar-cance cifar-ablations
 #           cifar-baselines
 # Tables: python3 scripts/cance-table.py; python3 scripts/f1-table.py runs/bench/tabular-cance
-# (and runs/bench/kdd-dagmm).
+# (and runs/bench/kdd-dagmm); python3 scripts/class-table.py runs/bench/cifar-baselines (with
+# docs/bench/cifar-cance.csv and docs/bench/cifar-svdd.csv for the README's CIFAR-10 table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
