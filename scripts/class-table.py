@@ -30,7 +30,8 @@ for path in files:
     for r in csv.DictReader(open(path)):
         if r["run"] not in seen:  # a run listed by two sources counts once
             seen.add(r["run"])
-            rows.append(r)
+            if r["normal_class"]:  # one-class runs only
+                rows.append(r)
 if not rows:
     raise SystemExit(f"{', '.join(args)}: no finished runs")
 methods = list(dict.fromkeys(r["method"] for r in rows))
