@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
-TOOL=.build/release/anomaly
+TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
 CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
 EPOCHS=${EPOCHS:-5}
