@@ -70,6 +70,15 @@ stage() {
                 --option encoder.architecture=resnet20 --option encoderModel="runs/bench/fmnist-simclr/${rest##*,}" \
                 --option score=cosine --data-dir "$DATA" --resume "runs/bench/fmnist-simclr-cosine/class-$normal" </dev/null
         done ;;
+    fmnist-csi-eq11)
+        # The CSI networks of fmnist-csi scored with the synthetic-inlier method's Eq. 11 (one
+        # nearest training image shared by the rotations, no weights, no shift logits): what the
+        # score alone does, next to csi-synthetic (bench-semisupervised.sh fmnist-oc-synthetic).
+        tail -n +2 runs/bench/fmnist-csi/results.csv | while IFS=, read -r _ _ _ normal rest; do
+            "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
+                --option encoder.architecture=resnet20 --option encoderModel="runs/bench/fmnist-csi/${rest##*,}" \
+                --option score=sharedNeighbour --data-dir "$DATA" --resume "runs/bench/fmnist-csi-eq11/class-$normal" </dev/null
+        done ;;
     fmnist-polluted-knn)
         "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;

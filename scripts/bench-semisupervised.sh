@@ -7,7 +7,8 @@
 # it reads back finished runs and continues an interrupted one.
 #   scripts/bench-semisupervised.sh [stage ...]
 #   stages: fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
-#           fmnist-oc-synthetic (one-class, next to the CSI rows of bench-contrastive.sh)
+#           fmnist-oc-synthetic (one-class, next to the CSI rows of bench-contrastive.sh),
+#           fmnist-oc-synthetic-csi (those networks scored with CSI's score)
 #   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1), POLLUTION (0.1), LABELED (0.05), EPOCHS (5),
 #   ANOMALY_TOOL (the binary; default .build/release/anomaly)
 # Results: runs/bench/<stage>/<normal>-<known>/results.{md,csv}; table: python3 scripts/semi-table.py
@@ -58,6 +59,17 @@ stage() {
             "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets fashion-mnist \
                 --normal-class "$normal" --per-class --seeds 0 --evaluate-every 1 --data-dir "$DATA" \
                 --resume runs/bench/fmnist-oc-synthetic ;;
+        fmnist-oc-synthetic-csi)
+            # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
+            # --merge first: results.csv holds every finished class, not only the last one run.
+            "$TOOL" bench --merge runs/bench/fmnist-oc-synthetic >/dev/null
+            tail -n +2 runs/bench/fmnist-oc-synthetic/results.csv | while IFS=, read -r _ _ _ c _ _ _ _ _ _ run; do
+                [ "$c" = "$normal" ] || continue
+                "$TOOL" bench --methods csi --option encoder.architecture=resnet20 --option testViews=2 \
+                    --option encoderModel="runs/bench/fmnist-oc-synthetic/$run" --datasets fashion-mnist \
+                    --normal-class "$normal" --seeds 0 --data-dir "$DATA" \
+                    --resume "runs/bench/fmnist-oc-synthetic-csi/class-$normal" </dev/null
+            done ;;
         *) echo "unknown stage $name" >&2; exit 2 ;;
         esac
     done

@@ -13,7 +13,8 @@ public struct BenchTable: Sendable {
         public var f1: Double
         public var fitSeconds: Double
         public var runID: String
-        /// The normal class(es) of a per-class grid ("3"), empty otherwise.
+        /// The normal class(es) of a per-class grid ("3") or of a grid over one normal class;
+        /// empty otherwise (no classes, or one combination of several: "0 1" without `--per-class`).
         public var normalClass: String
         /// The known anomaly class(es) of a grid over them ("5"), empty otherwise.
         public var anomalyClass: String
@@ -39,6 +40,12 @@ public struct BenchTable: Sendable {
 
     public var rows: [Row]
 
+    /// The class column of a run: its classes joined by "+" when the grid varies them
+    /// (`varies`), its one class when it has a single one, and empty otherwise.
+    public static func classLabel(_ classes: [Int], varies: Bool) -> String {
+        varies || classes.count == 1 ? classes.map(String.init).joined(separator: "+") : ""
+    }
+
     public init(rows: [Row]) { self.rows = rows }
 
     /// The table of every finished run in a bench folder (`anomaly bench --merge`, after the
@@ -46,17 +53,16 @@ public struct BenchTable: Sendable {
     /// seed; classes are labelled where the runs differ in them.
     public init(merging index: RunIndex) {
         let runs = index.finished
-        func label(_ classes: [Int]) -> String { classes.map(String.init).joined(separator: "+") }
-        let perNormal = Set(runs.map { label($0.configuration.experimentProtocol.normalClasses) }).count > 1
-        let perAnomaly = Set(runs.map { label($0.configuration.experimentProtocol.anomalyClasses) }).count > 1
+        let perNormal = Set(runs.map { $0.configuration.experimentProtocol.normalClasses }).count > 1
+        let perAnomaly = Set(runs.map { $0.configuration.experimentProtocol.anomalyClasses }).count > 1
         rows = runs.map { run in
             let c = run.configuration
             return Row(
                 method: c.method, dataset: c.dataset, protocolKind: c.experimentProtocol.kind, seed: c.seed,
                 auroc: run.summary.auroc, averagePrecision: run.summary.averagePrecision, f1: run.summary.f1.f1,
                 fitSeconds: run.fitSeconds, runID: run.id,
-                normalClass: perNormal ? label(c.experimentProtocol.normalClasses) : "",
-                anomalyClass: perAnomaly ? label(c.experimentProtocol.anomalyClasses) : "")
+                normalClass: Self.classLabel(c.experimentProtocol.normalClasses, varies: perNormal),
+                anomalyClass: perAnomaly ? Self.classLabel(c.experimentProtocol.anomalyClasses, varies: true) : "")
         }.sorted { a, b in
             // Class labels compare by length first, so "10" follows "9".
             func key(_ r: Row) -> [String] {

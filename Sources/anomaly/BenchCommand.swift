@@ -144,8 +144,9 @@ struct Bench: ParsableCommand {
             options.normalClasses = cell.normalClasses
             options.anomalyClasses = cell.anomalyClasses
             let experimentProtocol = try options.experimentProtocol(isTabular: data.isTabular, datasetName: cell.dataset)
-            let normalLabel = perClass ? cell.normalClasses.map(String.init).joined(separator: "+") : ""
-            let anomalyLabel = perAnomalyClass ? cell.anomalyClasses.map(String.init).joined(separator: "+") : ""
+            // The grid's class when it varies; otherwise the protocol's own (none for tables).
+            let normalLabel = BenchTable.classLabel(perClass ? cell.normalClasses : experimentProtocol.normalClasses, varies: perClass)
+            let anomalyLabel = perAnomalyClass ? BenchTable.classLabel(cell.anomalyClasses, varies: true) : ""
             let configuration = RunConfiguration(
                 method: cell.entry.name, methodOptions: overrides.filter { known.contains($0.key) }, dataset: cell.dataset,
                 experimentProtocol: experimentProtocol, seed: cell.seed, trainingSubsample: methodOptions.trainingSubsample,

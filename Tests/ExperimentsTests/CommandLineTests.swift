@@ -240,4 +240,30 @@ final class PipeDrain: @unchecked Sendable {
         let outside = try #require(try runTool(grid + ["--resume", "array", "--task", "4"], in: dir))
         #expect(outside.status != 0 && outside.stderr.contains("--task 4 is outside the grid"))
     }
+
+    /// A bench over one normal class (no `--per-class`) still names it in results.csv, and
+    /// `--merge` of the same folder writes the same column; a table has no class to name.
+    @Test func aSingleNormalClassIsNamedInTheResults() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard let bench = try runTool(
+            ["bench", "--methods", "knn", "--datasets", "mnist", "--data-dir", miniData.path, "--normal-class", "3",
+             "--seeds", "0,1", "--resume", "one"], in: dir) else {
+            Issue.record("the anomaly executable was not built next to the tests")
+            return
+        }
+        #expect(bench.status == 0, "\(bench.stderr)")
+        func classColumn(_ folder: String) throws -> [String] {
+            try String(contentsOf: dir.appendingPathComponent("\(folder)/results.csv"), encoding: .utf8)
+                .split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[3]) }
+        }
+        #expect(try classColumn("one") == ["3", "3"])
+        let merged = try #require(try runTool(["bench", "--merge", "one"], in: dir))
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try classColumn("one") == ["3", "3"])
+        let table = try #require(try runTool(
+            ["bench", "--methods", "knn", "--datasets", "thyroid", "--data-dir", miniData.path, "--resume", "table"], in: dir))
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(try classColumn("table") == [""])
+    }
 }

@@ -139,7 +139,7 @@ import Testing
         let projections = (0..<testShape[0]).map { test.slice($0..<($0 + 1)).reshaped([testShape[1], testShape[2]]) }
         let shared = try floats("shared"), perShift = try floats("per_shift")
         for chunk in [4096, 2] {
-            let scores = SyntheticCSI.sharedNeighbourNormality(projections: projections, axes: axes, chunkRows: chunk).toArray()
+            let scores = ShiftedFeatureBank.sharedNeighbourNormality(projections: projections, axes: axes, chunkRows: chunk).toArray()
             ContrastiveTests.expectClose(scores, shared, tolerance: 1e-5, "shared nearest neighbour (chunks of \(chunk))")
             #expect(zip(scores, perShift).contains { abs($0 - $1) > 1e-3 })
         }
@@ -164,6 +164,19 @@ import Testing
         let test = try DeepDetectorTests.prepared(configuration).test
         let replay = try RunReplay(directory: first.directory, dataRoot: miniData)
         #expect(try replay.score(test.samples) == first.scores)
+        // CSI re-scores this run's F (`encoderModel`): with Eq. 11 it gives the run's own scores,
+        // with CSI's score others (the diagnostic that separates training from scoring).
+        let training = try DeepDetectorTests.prepared(configuration).training
+        let csiOptions = ["encoder.architecture": "resnet8", "encoder.widthMultiplier": "0.25", "testViews": "1",
+                          "encoderModel": first.directory.path]
+        let csi = try MethodRegistry.entry(named: "csi")
+        let eq11 = try csi.make(options: csiOptions.merging(["score": "sharedNeighbour"]) { $1 })
+        try eq11.fit(training, context: TrainingContext(seed: 1))
+        #expect(try eq11.score(test.samples, context: InferenceContext()) == first.scores)
+        let csiScore = try csi.make(options: csiOptions)
+        try csiScore.fit(training, context: TrainingContext(seed: 1))
+        let rescored = try csiScore.score(test.samples, context: InferenceContext())
+        #expect(rescored != first.scores && rescored.allSatisfy { $0.isFinite })
     }
 
     /// Interrupted after its first epoch and resumed (F's LARS/Adam state and the four GAN Adam

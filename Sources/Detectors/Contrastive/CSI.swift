@@ -27,6 +27,9 @@ public struct CSI: BankSizedDetector {
         /// The same with the averaged test projections normalised: cosine to the nearest
         /// training axis (a diagnostic of what the norm contributes).
         case cosine
+        /// Eq. 11 of the synthetic-inlier method (§2.3): one nearest training image shared by
+        /// the shifts, unweighted, no shift logits (`csi-synthetic`'s score).
+        case sharedNeighbour
     }
 
     public struct Configuration: Codable, Sendable, Equatable, ValidatingConfiguration {
@@ -42,8 +45,8 @@ public struct CSI: BankSizedDetector {
         /// T: augmented views averaged per test image and rotation.
         public var testViews = 10
         public var score = Score.csi
-        /// A fitted `csi`/`simclr` run (folder or model file) whose network is scored instead of
-        /// training one: only the feature bank is fitted (other `testViews` or `score`).
+        /// A fitted `csi`/`simclr` or `csi-synthetic` run (folder or model file) whose network is
+        /// scored instead of training one: only the feature bank is fitted (other `testViews` or `score`).
         public var encoderModel: String?
 
         public init() {}
@@ -109,10 +112,9 @@ public struct CSI: BankSizedDetector {
             sampleShape: samples.sampleShape, configuration: c, bankCount: samples.count, using: &generator)
         let network = state.network
         if let path = c.encoderModel {
-            let fitted = try Self.referencedState(
-                option: "encoderModel", path: path, sampleShape: samples.sampleShape, defaults: Configuration())
+            let fitted = try Self.referencedNetwork(path, sampleShape: samples.sampleShape)
             do {
-                try network.copyState(from: fitted.network)
+                try network.copyState(from: fitted)
             } catch {
                 throw DetectorError.invalidConfiguration("encoderModel=\(path): its network has another architecture (\(error))")
             }
@@ -131,6 +133,19 @@ public struct CSI: BankSizedDetector {
         state.bank.fit(samples, network: network, viewCount: c.testViews, flips: c.shiftedInstances, context: context)
         state.eval()
         self.state = state
+    }
+
+    /// F of a fitted `csi`/`simclr` run, or of a `csi-synthetic` run (its CSI network).
+    static func referencedNetwork(_ path: String, sampleShape: [Int]) throws -> ContrastiveNetwork {
+        do {
+            return try referencedState(option: "encoderModel", path: path, sampleShape: sampleShape, defaults: Configuration())
+                .network
+        } catch let notCSI {
+            guard let synthetic = try? SyntheticCSI.referencedState(
+                option: "encoderModel", path: path, sampleShape: sampleShape, defaults: SyntheticCSI.Configuration())
+            else { throw notCSI }
+            return synthetic.network
+        }
     }
 
     /// L_CSI = L_con-SI + λ·L_cls-SI of one batch of views in `CSIAugmentation`'s row order
@@ -159,10 +174,20 @@ public struct CSI: BankSizedDetector {
 
     public static func scoreBatch(_ inputs: Tensor, state: State, configuration c: Configuration) -> Tensor {
         let bank = state.bank
-        var views = ShiftedFeatureBank.averagedViews(
+        let views = ShiftedFeatureBank.averagedViews(
             inputs, network: state.network, shiftCount: bank.shiftCount, viewCount: c.testViews, flips: c.shiftedInstances)
-        if c.score == .cosine { views.projections = views.projections.map { l2Normalize($0, axis: 1) } }
-        return -bank.normality(projections: views.projections, logits: views.logits)
+        return -normality(views, bank: bank, score: c.score)
+    }
+
+    /// The normality of test images from their averaged views under `score`.
+    static func normality(_ views: (projections: [Tensor], logits: [Tensor]), bank: ShiftedFeatureBank, score: Score)
+        -> Tensor
+    {
+        switch score {
+        case .csi: return bank.normality(projections: views.projections, logits: views.logits)
+        case .cosine: return bank.normality(projections: views.projections.map { l2Normalize($0, axis: 1) }, logits: views.logits)
+        case .sharedNeighbour: return ShiftedFeatureBank.sharedNeighbourNormality(projections: views.projections, axes: bank.axes)
+        }
     }
 
     /// The test-evaluation callback: the bank is refitted with the current network first.

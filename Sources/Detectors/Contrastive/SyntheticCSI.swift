@@ -28,7 +28,8 @@ import Tensors
 /// m(u, v) = sim(F(u), F(v))·‖F(u)‖ on projections averaged over R = `testViews` test views
 /// (the code's feature-level ensemble, as CSI), and one nearest training image shared by the
 /// four rotations: M(x) = max_m Σ_k ⟨z̄_k(x), z̄_k(x_m)/‖z̄_k(x_m)‖⟩. No rotation-logit term, no
-/// per-shift weights.
+/// per-shift weights (`ShiftedFeatureBank.sharedNeighbourNormality`; `score=csi` gives CSI's
+/// score of the same F instead).
 ///
 /// Choices the paper leaves open ([A]/[U] in the spec), all stated here:
 /// * Image geometry: G and E/D work at the padded size P = 8·⌈H/8⌉ × 8·⌈W/8⌉ (28×28 → 32×32,
@@ -84,6 +85,9 @@ public struct SyntheticCSI: BankSizedDetector {
         public var ganBeta2 = 0.999
         /// Spectral normalisation of D's layers (SN-GAN).
         public var spectralNorm = true
+        /// Eq. 11 (`sharedNeighbour`) by default; `csi` scores F with CSI's score (a diagnostic
+        /// that separates what the synthetic inliers do to F from what the score does).
+        public var score = CSI.Score.sharedNeighbour
 
         public init() {}
 
@@ -322,33 +326,10 @@ public struct SyntheticCSI: BankSizedDetector {
 
     // MARK: Score (Eq. 11)
 
-    /// M(x) = max_m Σ_k ⟨z̄_k(x), a_{m,k}⟩ for averaged projections z̄_k [N, d] (one per shift) and
-    /// unit training axes [K, M, d]: the nearest training image is shared by all shifts. The bank
-    /// is read in chunks of `chunkRows` (an N × chunkRows matrix at a time).
-    public static func sharedNeighbourNormality(projections: [Tensor], axes: Tensor, chunkRows: Int = 4096) -> Tensor {
-        precondition(projections.count == axes.shape[0], "sharedNeighbourNormality: one projection per shift")
-        let (m, d) = (axes.shape[1], axes.shape[2])
-        var best: Tensor? = nil
-        var start = 0
-        while start < m {
-            let end = min(start + chunkRows, m)
-            var total: Tensor? = nil
-            for (k, z) in projections.enumerated() {
-                let chunk = axes.slice(k..<(k + 1)).reshaped([m, d]).slice(start..<end)
-                let s = matmul(z, chunk, transposeB: true)
-                total = total.map { $0 + s } ?? s
-            }
-            let chunkBest = total!.max(axis: 1)
-            best = best.map { $0.maximum(chunkBest) } ?? chunkBest
-            start = end
-        }
-        return best!
-    }
-
     public static func scoreBatch(_ inputs: Tensor, state: State, configuration: Configuration) -> Tensor {
         let views = ShiftedFeatureBank.averagedViews(
             inputs, network: state.network, shiftCount: 4, viewCount: configuration.testViews, flips: true)
-        return -sharedNeighbourNormality(projections: views.projections, axes: state.bank.axes)
+        return -CSI.normality(views, bank: state.bank, score: configuration.score)
     }
 
     /// The test-evaluation callback: the bank is refitted with the current network first.

@@ -167,4 +167,28 @@ public final class ShiftedFeatureBank: Module {
         }
         return total! * (1 / Float(shiftCount))
     }
+
+    /// Eq. 11 of the synthetic-inlier method (METHODS.md §2.3), a normality score:
+    /// M(x) = max_m Σ_k ⟨z̄_k(x), a_{m,k}⟩ for averaged projections z̄_k [N, d] (one per shift) and
+    /// unit training axes [K, M, d] — one nearest training image shared by all shifts, no weights,
+    /// no shift logits. The bank is read in chunks of `chunkRows` (an N × chunkRows matrix at a time).
+    public static func sharedNeighbourNormality(projections: [Tensor], axes: Tensor, chunkRows: Int = 4096) -> Tensor {
+        precondition(projections.count == axes.shape[0], "sharedNeighbourNormality: one projection per shift")
+        let (m, d) = (axes.shape[1], axes.shape[2])
+        var best: Tensor? = nil
+        var start = 0
+        while start < m {
+            let end = min(start + chunkRows, m)
+            var total: Tensor? = nil
+            for (k, z) in projections.enumerated() {
+                let chunk = axes.slice(k..<(k + 1)).reshaped([m, d]).slice(start..<end)
+                let s = matmul(z, chunk, transposeB: true)
+                total = total.map { $0 + s } ?? s
+            }
+            let chunkBest = total!.max(axis: 1)
+            best = best.map { $0.maximum(chunkBest) } ?? chunkBest
+            start = end
+        }
+        return best!
+    }
 }
