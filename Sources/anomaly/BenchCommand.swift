@@ -191,6 +191,13 @@ struct Bench: ParsableCommand {
         let table = BenchTable(rows: rows)
         output(table.markdown())
         output("results written to \(runsRoot.path)/results.{csv,md}")
+        // The files table this grid only: say so when the folder holds other finished runs
+        // (an earlier bench over other classes or seeds), which --merge tables with these.
+        let tabled = Set(rows.map(\.runID))
+        let others = RunIndex(scanning: runsRoot).finished.filter { !tabled.contains($0.id) }.count
+        if others > 0 {
+            output("\(runsRoot.path) holds \(others) more finished run(s) outside this grid; anomaly bench --merge \(runsRoot.path) tables them all")
+        }
     }
 
     /// Every run of the bench in a fixed order (data set, method, normal classes, known anomaly

@@ -193,6 +193,11 @@ final class PipeDrain: @unchecked Sendable {
         #expect(after.count == 3 && before.isSubset(of: after))
         let csv = try String(contentsOf: grid.appendingPathComponent("results.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 4)
+        // A bench over part of the folder tables that part and names the runs it leaves out.
+        let part = try #require(try runTool(common + ["--seeds", "1"], in: dir))
+        #expect(part.status == 0, "\(part.stderr)")
+        #expect(part.stdout.contains("holds 2 more finished run(s) outside this grid"), "\(part.stdout)")
+        #expect(!second.stdout.contains("more finished run"))
     }
 
     /// The 2 × 2 grid of normal × known-anomaly classes as a Slurm job array: the script runs one
