@@ -5,7 +5,7 @@
 # and it reads back finished runs and continues an interrupted one. Results:
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
-#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-simclr-cosine fmnist-csi
+#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-simclr-cosine fmnist-csi fmnist-csi-eq11
 #           fmnist-polluted-ssn fmnist-polluted-sc fmnist-polluted-simclr fmnist-polluted-knn
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,17 @@ rescore() {
         done
     done
 }
+# The networks of a seed-0 bench folder scored again with one option changed (encoderModel).
+#   rescore_network SOURCE_STAGE OUTPUT_STAGE OPTION METHOD_ARGUMENTS...
+rescore_network() {
+    local source=runs/bench/$1 output=runs/bench/$2 option=$3
+    shift 3
+    tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal rest; do
+        "$TOOL" bench "$@" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
+            --option encoder.architecture=resnet20 --option encoderModel="$source/${rest##*,}" \
+            --option "$option" --data-dir "$DATA" --resume "$output/class-$normal" </dev/null
+    done
+}
 stage() {
     case "$1" in
     fmnist-knn)
@@ -65,20 +76,12 @@ stage() {
     fmnist-simclr-cosine)
         # The SimCLR networks of fmnist-simclr re-scored with normalised test projections
         # (score=cosine; only the feature bank is fitted): does the projection norm invert classes?
-        tail -n +2 runs/bench/fmnist-simclr/results.csv | while IFS=, read -r _ _ _ normal rest; do
-            "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
-                --option encoder.architecture=resnet20 --option encoderModel="runs/bench/fmnist-simclr/${rest##*,}" \
-                --option score=cosine --data-dir "$DATA" --resume "runs/bench/fmnist-simclr-cosine/class-$normal" </dev/null
-        done ;;
+        rescore_network fmnist-simclr fmnist-simclr-cosine score=cosine "${SIMCLR[@]}" ;;
     fmnist-csi-eq11)
         # The CSI networks of fmnist-csi scored with the synthetic-inlier method's Eq. 11 (one
         # nearest training image shared by the rotations, no weights, no shift logits): what the
         # score alone does, next to csi-synthetic (bench-semisupervised.sh fmnist-oc-synthetic).
-        tail -n +2 runs/bench/fmnist-csi/results.csv | while IFS=, read -r _ _ _ normal rest; do
-            "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
-                --option encoder.architecture=resnet20 --option encoderModel="runs/bench/fmnist-csi/${rest##*,}" \
-                --option score=sharedNeighbour --data-dir "$DATA" --resume "runs/bench/fmnist-csi-eq11/class-$normal" </dev/null
-        done ;;
+        rescore_network fmnist-csi fmnist-csi-eq11 score=sharedNeighbour "${CSI[@]}" ;;
     fmnist-polluted-knn)
         "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;
