@@ -50,7 +50,7 @@ public struct BenchTable: Sendable {
 
     /// The table of every finished run in a bench folder (`anomaly bench --merge`, after the
     /// tasks of a job array each wrote their run): rows ordered by data set, method, classes and
-    /// seed; classes are labelled where the runs differ in them.
+    /// seed; classes are labelled where the runs differ in them or all have the same one class.
     public init(merging index: RunIndex) {
         let runs = index.finished
         let perNormal = Set(runs.map { $0.configuration.experimentProtocol.normalClasses }).count > 1
@@ -82,10 +82,10 @@ public struct BenchTable: Sendable {
     }
 
     /// Mean ± sample standard deviation (×100) over seeds, per method and data set; for a
-    /// per-class grid, AUROC per normal class in columns and their mean (± the standard
+    /// grid over more than one normal class, AUROC per normal class in columns and their mean (± the standard
     /// deviation over seeds of the class-averaged AUROC).
     public func markdown() -> String {
-        if rows.contains(where: { !$0.normalClass.isEmpty }) { return perClassMarkdown() }
+        if Set(rows.map(\.normalClass)).count > 1 { return perClassMarkdown() }
         var keys: [(String, String)] = []
         for r in rows where !keys.contains(where: { $0 == (r.method, r.dataset) }) { keys.append((r.method, r.dataset)) }
         var text = "| method | data set | protocol | seeds | AUROC | AP | F1 |\n|---|---|---|---|---|---|---|\n"

@@ -103,6 +103,11 @@ func temporaryFolder() throws -> URL {
         // mean 85.0, sample standard deviation 7.1 (in points)
         #expect(md.contains("| knn | thyroid | tabular | 2 | 85.0 ± 7.1 |"))
         #expect(BenchTable(rows: rows).csv().split(separator: "\n").count == 3)
+        // One normal class keeps this layout (with AP and F1); two give a column per class.
+        var labelled = rows.map { r -> BenchTable.Row in var r = r; r.normalClass = "3"; return r }
+        #expect(BenchTable(rows: labelled).markdown().contains("| knn | thyroid | tabular | 2 | 85.0 ± 7.1 |"))
+        labelled[1].normalClass = "4"
+        #expect(BenchTable(rows: labelled).markdown().hasPrefix("| method | data set | 3 | 4 | mean |"))
     }
 }
 
