@@ -10,7 +10,7 @@ A method that lacks some of the table's classes gets no mean. Example (the one-c
 table of the README's CANCE section):
   scripts/class-table.py runs/bench/cifar-baselines --csv docs/bench/cifar-baselines.csv
   scripts/class-table.py docs/bench/cifar-cance.csv docs/bench/cifar-svdd.csv docs/bench/cifar-baselines.csv"""
-import csv, glob, json, os, statistics, sys
+import csv, glob, os, statistics, sys
 from benchtables import class_row, take_csv_option
 
 args = sys.argv[1:]
@@ -31,15 +31,10 @@ for path in files:
         if r["run"] in seen:  # a run listed by two sources counts once
             continue
         seen.add(r["run"])
-        if not r["normal_class"]:
-            # A bench over one normal class leaves the column empty; the run's config has it.
-            config = os.path.join(os.path.dirname(path), r["run"], "config.json")
-            if not os.path.exists(config):
-                raise SystemExit(f"{path}: run {r['run']} names no normal class and {config} is missing")
-            classes = json.load(open(config))["configuration"]["experimentProtocol"]["normalClasses"]
-            if len(classes) != 1:
-                raise SystemExit(f"{config}: {len(classes)} normal classes; this table is one-class")
-            r["normal_class"] = str(classes[0])
+        if not r["normal_class"] or "+" in r["normal_class"]:
+            # anomaly bench names a grid's one normal class; older results.csv files left it empty.
+            raise SystemExit(f"{path}: run {r['run']} names no single normal class (a folder tabled "
+                             f"by an older anomaly: re-table it with anomaly bench --merge FOLDER)")
         rows.append(r)
 if not rows:
     raise SystemExit(f"{', '.join(args)}: no finished runs")

@@ -194,7 +194,7 @@ struct Bench: ParsableCommand {
         // The files table this grid only: say so when the folder holds other finished runs
         // (an earlier bench over other classes or seeds), which --merge tables with these.
         let tabled = Set(rows.map(\.runID))
-        let others = RunIndex(scanning: runsRoot).finished.filter { !tabled.contains($0.id) }.count
+        let others = done.finished.filter { !tabled.contains($0.id) }.count
         if others > 0 {
             output("\(runsRoot.path) holds \(others) more finished run(s) outside this grid; anomaly bench --merge \(runsRoot.path) tables them all")
         }

@@ -167,8 +167,8 @@ import Testing
         // CSI re-scores this run's F (`encoderModel`): with Eq. 11 it gives the run's own scores,
         // with CSI's score others (the diagnostic that separates training from scoring).
         let training = try DeepDetectorTests.prepared(configuration).training
-        let csiOptions = ["encoder.architecture": "resnet8", "encoder.widthMultiplier": "0.25", "testViews": "1",
-                          "encoderModel": first.directory.path]
+        let csiOptions = Self.budget.filter { $0.key.hasPrefix("encoder.") || $0.key == "testViews" }
+            .merging(["encoderModel": first.directory.path]) { $1 }
         let csi = try MethodRegistry.entry(named: "csi")
         let eq11 = try csi.make(options: csiOptions.merging(["score": "sharedNeighbour"]) { $1 })
         try eq11.fit(training, context: TrainingContext(seed: 1))
