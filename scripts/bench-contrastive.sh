@@ -6,7 +6,8 @@
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
 #   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-simclr-cosine fmnist-csi fmnist-csi-eq11
-#           fmnist-polluted-ssn fmnist-polluted-sc fmnist-polluted-simclr fmnist-polluted-knn
+#           fmnist-byoln fmnist-scn fmnist-scn-neg
+#           fmnist-polluted-knn fmnist-polluted-ssn fmnist-polluted-ss fmnist-polluted-sc fmnist-polluted-simclr
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -24,7 +25,13 @@ COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS 
 # (the spec's 2048/512 widths scaled to ResNet-20's 64-d feature); uncentred k-Cos (see README).
 SSN=(--methods nsa --option variant=simsiam --option normalized=true --option projectionWidth=512
     --option predictorWidth=128 --option training.batchSize=64 --option centering=false)
+# BYOL(n): SS(n)'s widths, targets from an EMA copy (decay 0.99).
+BYOLN=(--methods nsa --option variant=byol --option normalized=true --option projectionWidth=512
+    --option predictorWidth=128 --option training.batchSize=64 --option centering=false)
 SC=(--methods nsa --option variant=simclr --option normalized=true --option training.batchSize=64 --option centering=false)
+# SC(n−): the four rotations are distinct instances, 16 images a step (× 2 views × 4 = 128 views, as CSI).
+SCNEG=(--methods nsa --option variant=simclr --option normalized=true --option shiftedNegatives=true
+    --option training.batchSize=16 --option centering=false)
 # SimCLR and CSI with CSI's score, 2 test-time views (the spec's 10 cost 5× the scoring time).
 SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
 CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
@@ -82,12 +89,25 @@ stage() {
         # nearest training image shared by the rotations, no weights, no shift logits): what the
         # score alone does, next to csi-synthetic (bench-semisupervised.sh fmnist-oc-synthetic).
         rescore_network fmnist-csi fmnist-csi-eq11 score=sharedNeighbour "${CSI[@]}" ;;
+    fmnist-byoln)
+        "$TOOL" bench "${BYOLN[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-byoln ;;
+    fmnist-scn)
+        "$TOOL" bench "${SC[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-scn ;;
+    fmnist-scn-neg)
+        "$TOOL" bench "${SCNEG[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
+            "${COMMON[@]}" --resume runs/bench/fmnist-scn-neg ;;
     fmnist-polluted-knn)
         "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;
     fmnist-polluted-ssn)
         "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-ssn ;;
+    fmnist-polluted-ss)
+        # SS: SS(n) without NSA's normalisations (the plain variant of the gap NSA reports).
+        "$TOOL" bench "${SSN[@]}" --option normalized=false --datasets fashion-mnist "${POLLUTED[@]}" \
+            --normal-class $CLASSES --per-class --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-ss ;;
     fmnist-polluted-sc)
         "$TOOL" bench "${SC[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
             --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-sc ;;
