@@ -4,9 +4,9 @@ import Foundation
 
 /// Single-precision GEMM. OpenBLAS (Debian's `libopenblas0`, installed by `scripts/setup.sh`) is
 /// opened with `dlopen` at first use, so the package builds and runs without it (falling back to
-/// our C kernel, correct but several times slower). Before opening it we set
-/// `OPENBLAS_CORETYPE=Haswell` unless the user set it: on the Zen 4 machines measured in
-/// ../shared/bench/SWIFT-PERF.md its kernels are 20–40 % faster on skinny convolution shapes.
+/// our C kernel, correct but several times slower). Before opening it we choose its kernels with
+/// `OPENBLAS_CORETYPE` unless the user set it (`BLAS.coreType`): Debian's 0.3.21 detects CPUs
+/// newer than itself as a baseline SSE3 "Prescott" and leaves half or more of the machine unused.
 public enum BLAS {
     typealias SgemmFunction = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -24,7 +24,9 @@ public enum BLAS {
         if ProcessInfo.processInfo.environment["ANOMALYKIT_NO_BLAS"] != nil {
             return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (ANOMALYKIT_NO_BLAS set)")
         }
-        setenv("OPENBLAS_CORETYPE", "Haswell", 0)
+        if let coreType = coreType(avx512: ak_cpu_level() == 1, avx2: ak_cpu_level() != 0, intel: ak_cpu_is_intel() != 0) {
+            setenv("OPENBLAS_CORETYPE", coreType, 0)
+        }
         for name in ["libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so"] {
             guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
             guard let symbol = dlsym(handle, "cblas_sgemm") else { continue }
@@ -34,10 +36,24 @@ public enum BLAS {
             // One OpenBLAS thread: we split large products over the cores ourselves (below), so
             // no OpenBLAS worker spins (sched_yield) while our own kernels run.
             setThreads?(1)
-            return Library(sgemm: unsafeBitCast(symbol, to: SgemmFunction.self), setThreads: setThreads, name: "OpenBLAS (\(name))")
+            let kernels = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { ", \($0) kernels" } ?? ""
+            return Library(
+                sgemm: unsafeBitCast(symbol, to: SgemmFunction.self), setThreads: setThreads, name: "OpenBLAS (\(name)\(kernels))")
         }
         return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (OpenBLAS not found)")
     }()
+
+    /// The OpenBLAS kernels for this CPU, measured on the project's machines (single-precision
+    /// GEMM on the ResNet convolution shapes of `anomaly-bench gemm`, ../shared/bench/SWIFT-PERF.md):
+    /// - Intel with AVX-512 (a 5th-generation Xeon, two 512-bit FMA units a core): SkylakeX,
+    ///   170–270 GFLOP/s on two cores against 100–145 for Haswell's and 140–210 for SapphireRapids';
+    /// - AMD Zen 4 (AVX-512 double-pumped) and any other AVX2 CPU: Haswell, 20–40 % faster than
+    ///   OpenBLAS's own choice on Zen 4's skinny convolution shapes;
+    /// - without AVX2: nil, OpenBLAS's own detection.
+    static func coreType(avx512: Bool, avx2: Bool, intel: Bool) -> String? {
+        if avx512 && intel { return "SkylakeX" }
+        return avx2 ? "Haswell" : nil
+    }
 
     /// Which GEMM implementation is in use.
     public static var implementation: String { library.name }

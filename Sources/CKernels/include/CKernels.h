@@ -5,6 +5,8 @@
 
 /// Returns 1 when the CPU supports AVX-512F, 2 when AVX2+FMA only, 0 otherwise.
 int ak_cpu_level(void);
+/// 1 on an Intel CPU, 0 otherwise (AMD, or a CPU the compiler's runtime does not know).
+int ak_cpu_is_intel(void);
 
 
 
