@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The contrastive-family benchmarks of the README (METHODS.md §1.3–1.4, §2.4) on Fashion-MNIST,
-# one class normal (the 6,000 training images of that class), the 10,000 test images scored.
+# The contrastive-family benchmarks of the README (METHODS.md §1.3–1.4, §2.4) on Fashion-MNIST
+# and CIFAR-10, one class normal (the 6,000 or 5,000 training images of that class; with
+# -polluted, NSA's p = 0.1 of other classes added), the 10,000 test images scored.
 # Every stage is an `anomaly bench … --resume FOLDER`: run the script again with the same stages
 # and it reads back finished runs and continues an interrupted one. Results:
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
-#   stages: fmnist-knn fmnist-ssn fmnist-ssn-scores fmnist-simclr fmnist-simclr-cosine fmnist-csi fmnist-csi-eq11
-#           fmnist-byoln fmnist-scn fmnist-scn-neg
-#           fmnist-polluted-knn fmnist-polluted-ssn fmnist-polluted-ss fmnist-polluted-sc fmnist-polluted-simclr
+#   stages: DATA[-polluted]-METHOD with DATA fmnist or cifar (CIFAR-10, classes 0 1 2 unless CLASSES
+#           is set) and METHOD knn ssn ss simclr csi byoln scn scn-neg (e.g. fmnist-ssn,
+#           fmnist-polluted-scn, cifar-csi); and the re-scorings fmnist-ssn-scores
+#           fmnist-simclr-cosine fmnist-csi-eq11
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
-CLASSES=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
 EPOCHS=${EPOCHS:-5}
-# CPU budget (2 cores): ResNet-20 (images zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
+# CPU budget (2 cores): ResNet-20 (Fashion-MNIST zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
 # warm-up, EPOCHS epochs of 64 images a step (128 views; CSI 16 images = 128 views); test AUROC
 # after every epoch (the curve).
 COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
@@ -65,20 +66,34 @@ rescore_network() {
             --option "$option" --data-dir "$DATA" --resume "$output/class-$normal" </dev/null
     done
 }
+# One-class (or polluted one-class) runs of one method on one data set, seed 0, a run per class:
+# stage DATA[-polluted]-METHOD, DATA fmnist (all 10 classes) or cifar (classes 0 1 2 unless
+# CLASSES is set), METHOD knn ssn ss simclr csi byoln scn scn-neg; results in runs/bench/<stage>.
+one_class() {
+    local name=$1 data=${1%%-*} rest=${1#*-} dataset classes protocol=()
+    case "$data" in
+    fmnist) dataset=fashion-mnist; classes=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"} ;;
+    cifar) dataset=cifar-10; classes=${CLASSES:-"0 1 2"} ;;
+    *) echo "unknown stage $name" >&2; exit 2 ;;
+    esac
+    if [ "${rest%%-*}" = polluted ]; then protocol=("${POLLUTED[@]}"); rest=${rest#polluted-}; fi
+    local method=()
+    case "$rest" in
+    knn) method=(--methods knn --data-dir "$DATA") ;;
+    ssn) method=("${SSN[@]}" "${COMMON[@]}") ;;
+    ss) method=("${SSN[@]}" --option normalized=false "${COMMON[@]}") ;;  # SS(n) without NSA's normalisations
+    simclr) method=("${SIMCLR[@]}" "${COMMON[@]}") ;;
+    csi) method=("${CSI[@]}" "${COMMON[@]}") ;;
+    byoln) method=("${BYOLN[@]}" "${COMMON[@]}") ;;
+    scn) method=("${SC[@]}" "${COMMON[@]}") ;;
+    scn-neg) method=("${SCNEG[@]}" "${COMMON[@]}") ;;
+    *) echo "unknown stage $name" >&2; exit 2 ;;
+    esac
+    "$TOOL" bench "${method[@]}" --datasets "$dataset" "${protocol[@]}" --normal-class $classes --per-class \
+        --seeds 0 --resume "runs/bench/$name"
+}
 stage() {
     case "$1" in
-    fmnist-knn)
-        "$TOOL" bench --methods knn --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            --data-dir "$DATA" --resume runs/bench/fmnist-knn ;;
-    fmnist-ssn)
-        "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-ssn ;;
-    fmnist-simclr)
-        "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-simclr ;;
-    fmnist-csi)
-        "$TOOL" bench "${CSI[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-csi ;;
     fmnist-ssn-scores) rescore runs/bench/fmnist-ssn runs/bench/fmnist-ssn-scores ;;
     fmnist-simclr-cosine)
         # The SimCLR networks of fmnist-simclr re-scored with normalised test projections
@@ -89,32 +104,7 @@ stage() {
         # nearest training image shared by the rotations, no weights, no shift logits): what the
         # score alone does, next to csi-synthetic (bench-semisupervised.sh fmnist-oc-synthetic).
         rescore_network fmnist-csi fmnist-csi-eq11 score=sharedNeighbour "${CSI[@]}" ;;
-    fmnist-byoln)
-        "$TOOL" bench "${BYOLN[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-byoln ;;
-    fmnist-scn)
-        "$TOOL" bench "${SC[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-scn ;;
-    fmnist-scn-neg)
-        "$TOOL" bench "${SCNEG[@]}" --datasets fashion-mnist --normal-class $CLASSES --per-class --seeds 0 \
-            "${COMMON[@]}" --resume runs/bench/fmnist-scn-neg ;;
-    fmnist-polluted-knn)
-        "$TOOL" bench --methods knn --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
-            --seeds 0 --data-dir "$DATA" --resume runs/bench/fmnist-polluted-knn ;;
-    fmnist-polluted-ssn)
-        "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
-            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-ssn ;;
-    fmnist-polluted-ss)
-        # SS: SS(n) without NSA's normalisations (the plain variant of the gap NSA reports).
-        "$TOOL" bench "${SSN[@]}" --option normalized=false --datasets fashion-mnist "${POLLUTED[@]}" \
-            --normal-class $CLASSES --per-class --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-ss ;;
-    fmnist-polluted-sc)
-        "$TOOL" bench "${SC[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
-            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-sc ;;
-    fmnist-polluted-simclr)
-        "$TOOL" bench "${SIMCLR[@]}" --datasets fashion-mnist "${POLLUTED[@]}" --normal-class $CLASSES --per-class \
-            --seeds 0 "${COMMON[@]}" --resume runs/bench/fmnist-polluted-simclr ;;
-    *) echo "unknown stage $1" >&2; exit 2 ;;
+    *) one_class "$1" ;;
     esac
 }
 if [ $# -eq 0 ]; then set -- fmnist-knn fmnist-ssn fmnist-simclr fmnist-csi; fi

@@ -1,23 +1,41 @@
 #!/usr/bin/env python3
-"""Tables and AUROC-vs-epoch curves of scripts/bench-contrastive.sh (Fashion-MNIST, one class
-normal, seed 0).
+"""Tables and AUROC-vs-epoch curves of scripts/bench-contrastive.sh (one class normal, seed 0).
 
-    python3 scripts/contrastive-table.py [--svg docs/bench/fmnist-contrastive-curves.svg] [stage ...]
+    python3 scripts/contrastive-table.py [--svg docs/bench/fmnist-contrastive-curves.svg]
+        [--epochs-csv docs/bench/fmnist-contrastive-epochs.csv] [stage ...]
 
-Prints (markdown) the final AUROC % per normal class and its mean for every stage found under
-runs/bench/, then the class-averaged test AUROC after each epoch (with the mean vMF κ and MMD to
-the uniform sphere of the NSA runs), and writes the curves as an SVG with the raw-pixel kNN floor
-as a horizontal line. Only classes that every listed stage finished enter the means."""
-import argparse, csv, glob, json, os, statistics
+Prints (markdown) the final AUROC % per normal class and its mean for every stage named (by
+default the Fashion-MNIST stages) found under runs/bench/, then the class-averaged test AUROC
+after each epoch (with the mean vMF κ and MMD to the uniform sphere of the NSA runs), and writes
+the curves as an SVG with the first kNN stage's mean as the raw-pixel floor (a horizontal line).
+Stage names are those of bench-contrastive.sh: DATA[-polluted]-METHOD, fmnist-ssn-scores (the
+four re-scorings of the SS(n) networks), fmnist-csi-eq11, fmnist-simclr-cosine. Only classes
+that every listed stage finished enter the means. --epochs-csv updates a per-epoch CSV (stage,
+class, epoch, test AUROC, κ, MMD, summed loss, seconds): the rows of every stage and class read
+here replace theirs and the other rows stay (the docs CSVs keep runs whose folders were on
+another machine)."""
+import argparse, csv, glob, json, os, re, statistics
 
-STAGES = [("fmnist-knn", "kNN, raw pixels"), ("fmnist-ssn", "SS(n)"), ("fmnist-simclr", "SimCLR"),
-          ("fmnist-csi", "CSI"), ("fmnist-polluted-knn", "kNN, raw pixels, p = 0.1"),
-          ("fmnist-polluted-simclr", "SimCLR, p = 0.1"), ("fmnist-polluted-sc", "SC(n), p = 0.1"),
-          ("fmnist-polluted-ssn", "SS(n), p = 0.1")]
-
-
+METHODS = {"knn": "kNN, raw pixels", "ssn": "SS(n)", "ss": "SS", "simclr": "SimCLR", "csi": "CSI",
+           "byoln": "BYOL(n)", "scn": "SC(n)", "scn-neg": "SC(n−)"}
 RESCORED = [("score-kcos-centering-true", "SS(n), centred k-Cos"), ("score-ccos", "SS(n), c-Cos"),
             ("score-kcos-ensemble-true", "SS(n)_E, k-Cos"), ("score-ccos-ensemble-true", "SS(n)_E, c-Cos")]
+RESCORINGS = {"fmnist-csi-eq11": "CSI networks, Eq. 11 score", "fmnist-simclr-cosine": "SimCLR networks, cosine score"}
+DEFAULT = ["fmnist-knn", "fmnist-ssn", "fmnist-ssn-scores", "fmnist-simclr", "fmnist-csi", "fmnist-byoln", "fmnist-scn",
+           "fmnist-scn-neg", "fmnist-polluted-knn", "fmnist-polluted-simclr", "fmnist-polluted-ss",
+           "fmnist-polluted-scn", "fmnist-polluted-ssn"]
+
+
+def label(stage):
+    """The table's name for a stage folder."""
+    if stage.startswith("fmnist-ssn-scores/"):
+        return dict(RESCORED)[stage.split("/", 1)[1]]
+    if stage in RESCORINGS:
+        return RESCORINGS[stage]
+    m = re.fullmatch(r"(fmnist|cifar)(-polluted)?-(.+)", stage)
+    if not m or m.group(3) not in METHODS:
+        return stage
+    return ("CIFAR-10 " if m.group(1) == "cifar" else "") + METHODS[m.group(3)] + (", p = 0.1" if m.group(2) else "")
 
 
 def load(stage):
@@ -80,14 +98,33 @@ def svg(curves, floor, path):
     open(path, "w").write("\n".join(out))
 
 
+def write_epochs(path, stages):
+    """Replaces the rows of these stages' classes in the per-epoch CSV at `path`."""
+    header = ["stage", "normal_class", "epoch", "test_auroc", "vmf_kappa", "mmd_to_uniform", "loss", "seconds"]
+    fresh = {(stage, str(c)) for stage, runs in stages for c in runs}
+    rows = [r for r in csv.reader(open(path, newline=""))][1:] if os.path.exists(path) else []
+    rows = [r for r in rows if (r[0], r[1]) not in fresh]
+    for stage, runs in stages:
+        for c in sorted(runs):
+            for e in runs[c]["epochs"]:
+                d = e.get("diagnostics") or {}
+                rows.append([stage, c, e["epoch"], e.get("testAUROC", ""), d.get("vMF kappa", ""), d.get("MMD to uniform", ""),
+                             sum(e.get("losses", {}).values()), f"{e['seconds']:.1f}"])
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--svg", default=None)
+    parser.add_argument("--epochs-csv", default=None)
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
-    stages = STAGES[:2] + [("fmnist-ssn-scores/" + s, n) for s, n in RESCORED] + STAGES[2:]
-    wanted = [(s, n) for s, n in stages if not args.stages or s in args.stages or s.split("/")[0] in args.stages]
-    loaded = [(s, n, load(s)) for s, n in wanted]
+    names = [n for stage in (args.stages or DEFAULT)
+             for n in (["fmnist-ssn-scores/" + r for r, _ in RESCORED] if stage == "fmnist-ssn-scores" else [stage])]
+    loaded = [(s, label(s), load(s)) for s in names]
     loaded = [(s, n, r) for s, n, r in loaded if r]
     classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []
     print("| method | " + " | ".join(map(str, classes)) + " | mean | fit s / class |")
@@ -112,7 +149,9 @@ def main():
             d = curve(runs, classes, key)
             if d and all(v is not None for v in d):
                 print(f"| {name}: {key} | " + " | ".join(f"{v:.3g}" for v in d) + " |")
-    floor = next((statistics.mean(r[c]["auroc"] for c in classes) for s, _, r in loaded if s == "fmnist-knn"), None)
+    floor = next((statistics.mean(r[c]["auroc"] for c in classes) for s, _, r in loaded if s.endswith("-knn")), None)
+    if args.epochs_csv:
+        write_epochs(args.epochs_csv, [(stage, runs) for stage, _, runs in loaded])
     if args.svg and curves:
         svg(curves, floor, args.svg)
         print(f"\nwrote {args.svg}")
