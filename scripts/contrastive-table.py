@@ -126,7 +126,12 @@ def main():
              for n in (["fmnist-ssn-scores/" + r for r, _ in RESCORED] if stage == "fmnist-ssn-scores" else [stage])]
     loaded = [(s, label(s), load(s)) for s in names]
     loaded = [(s, n, r) for s, n, r in loaded if r]
+    if args.epochs_csv:
+        write_epochs(args.epochs_csv, [(stage, runs) for stage, _, runs in loaded])
     classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []
+    if not classes:
+        found = "; ".join(f"{s}: {sorted(r)}" for s, _, r in loaded) or "none of these stages under runs/bench"
+        raise SystemExit(f"no normal class finished by every stage listed ({found})")
     print("| method | " + " | ".join(map(str, classes)) + " | mean | fit s / class |")
     print("|---" * (len(classes) + 3) + "|")
     for _, name, runs in loaded:
@@ -150,8 +155,6 @@ def main():
             if d and all(v is not None for v in d):
                 print(f"| {name}: {key} | " + " | ".join(f"{v:.3g}" for v in d) + " |")
     floor = next((statistics.mean(r[c]["auroc"] for c in classes) for s, _, r in loaded if s.endswith("-knn")), None)
-    if args.epochs_csv:
-        write_epochs(args.epochs_csv, [(stage, runs) for stage, _, runs in loaded])
     if args.svg and curves:
         svg(curves, floor, args.svg)
         print(f"\nwrote {args.svg}")
