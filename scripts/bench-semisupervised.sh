@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The semi-supervised benchmarks of the README (METHODS.md §2.1–2.3, §4.3, §5.1–5.3) on
-# Fashion-MNIST at a CPU budget. Scenario 2 of Elsa/HSCL: one normal class, one known anomaly
-# class, γl = 0.05 labelled normals and labelled anomalies, γp = 0.1 pollution of the unlabelled
-# data (Deep SAD counting), the 10,000 test images scored. Every method of a pair sees the same
-# split (same seed). Each stage is an `anomaly bench … --resume FOLDER`: run the script again and
-# it reads back finished runs and continues an interrupted one.
+# Fashion-MNIST and CIFAR-10 at a CPU budget: one normal class, one known anomaly class, the
+# 10,000 test images scored; every method of a pair and setting sees the same split (same seed).
+#   Scenario 1 (s1): γp = 0, γl over LABELED_RATIOS (default 0.05; the paper: 0.01 0.05 0.1);
+#   Scenario 2 (s2): γl = LABELED (0.05), γp over POLLUTIONS (default 0.1; the paper: 0 0.05 0.1);
+# labelled normals and labelled anomalies with Deep SAD counting. Each stage is an
+# `anomaly bench … --resume FOLDER`: run the script again and it reads back finished runs and
+# continues an interrupted one.
 #   scripts/bench-semisupervised.sh [stage ...]
-#   stages: fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
-#           fmnist-oc-synthetic (one-class, next to the CSI rows of bench-contrastive.sh),
-#           fmnist-oc-synthetic-csi (those networks scored with CSI's score)
-#   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1), POLLUTION (0.1), LABELED (0.05), EPOCHS (5),
-#   ANOMALY_TOOL (the binary; default .build/release/anomaly)
-# Results: runs/bench/<stage>/<normal>-<known>/results.{md,csv}; table: python3 scripts/semi-table.py
+#   stages: DATA-SCENARIO-METHOD, DATA fmnist or cifar, SCENARIO s1 or s2, METHOD csi simclr
+#           elsa+ (fine-tunes the csi run of the same split) elsa (fine-tunes the simclr run)
+#           hscl deepsad (e.g. fmnist-s2-hscl, cifar-s1-elsa+);
+#           DATA-oc-synthetic (one-class csi-synthetic, next to bench-contrastive.sh's DATA-csi),
+#           DATA-oc-synthetic-csi (those networks scored with CSI's score)
+#   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1; the one-class stages use the normal
+#   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), ANOMALY_TOOL (the binary;
+#   default .build/release/anomaly)
+# Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
+# runs/bench/<stage>/); table: python3 scripts/semi-table.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -19,60 +25,98 @@ TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off t
 [ -x "$TOOL" ] || swift build -c release
 PAIRS=${PAIRS:-"0:1"}
 EPOCHS=${EPOCHS:-5}
-POLLUTION=${POLLUTION:-0.1}
 LABELED=${LABELED:-0.05}
-# CPU budget (2 cores), as the CSI rows of bench-contrastive.sh: ResNet-20 (28 → 32 padding),
-# Adam 1e-3 with cosine decay, no warm-up, EPOCHS epochs of 16 images a step (× 2 views × 4
-# rotations = 128 views), 2 test-time views per rotation.
+LABELED_RATIOS=${LABELED_RATIOS:-0.05}
+POLLUTIONS=${POLLUTIONS:-0.1}
+# CPU budget (2 cores), as the CSI rows of bench-contrastive.sh: ResNet-20 (Fashion-MNIST padded
+# 28 → 32), Adam 1e-3 with cosine decay, no warm-up, EPOCHS epochs of 16 images a step (× 2
+# views × 4 rotations = 128 views; SimCLR 64 images × 2 views), 2 test-time views per rotation.
 TRAIN=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
     --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
     --option training.batchSize=16 --option testViews=2)
-# Elsa+ fine-tunes the CSI network of the same split (pretrained=<that run>): 6 epochs of 16
-# images (128 views) at a constant Adam 1e-4, K = 50 prototypes (refreshed after epochs 0 and 3), early
-# stopping on 5 % of the unlabelled data.
+# Elsa+ / Elsa fine-tune the CSI / SimCLR network of the same split (pretrained=<that run>): 6
+# epochs of 16 images (Elsa+: × 4 rotations) at a constant Adam 1e-4, K = 50 prototypes
+# (refreshed after epochs 0 and 3), early stopping on 5 % of the unlabelled data.
 ELSA=(--option finetuning.epochs=6 --option finetuning.batchSize=16 --option testViews=2)
-split() {
-    local normal=$1 known=$2
-    echo --datasets fashion-mnist --protocol semi-supervised --normal-class "$normal" --anomaly-class "$known" \
-        --labeled-ratio "$LABELED" --pollution "$POLLUTION" --seeds 0 --evaluate-every 1 --data-dir "$DATA"
+dataset_of() {
+    case "$1" in
+    fmnist) echo fashion-mnist ;;
+    cifar) echo cifar-10 ;;
+    *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
+    esac
 }
-stage() {
-    local name=$1
+# The split options of one pair and setting.
+split() {
+    local dataset=$1 normal=$2 known=$3 labeled=$4 pollution=$5
+    echo --datasets "$dataset" --protocol semi-supervised --normal-class "$normal" --anomaly-class "$known" \
+        --labeled-ratio "$labeled" --pollution "$pollution" --seeds 0 --evaluate-every 1 --data-dir "$DATA"
+}
+# The run folder of the one finished run in a bench folder.
+last_run() { echo "$1/$(tail -n 1 "$1/results.csv" | awk -F, '{print $NF}')"; }
+# One scenario stage over every pair and setting.
+scenario() {
+    local name=$1 data=${1%%-*} rest=${1#*-}
+    local scenario=${rest%%-*} method=${rest#*-} dataset settings=() pair setting
+    dataset=$(dataset_of "$data")
+    case "$scenario" in
+    s1) for l in $LABELED_RATIOS; do settings+=("$l:0"); done ;;
+    s2) for p in $POLLUTIONS; do settings+=("$LABELED:$p"); done ;;
+    *) echo "unknown stage $name" >&2; exit 2 ;;
+    esac
     for pair in $PAIRS; do
         local normal=${pair%%:*} known=${pair##*:}
-        local out=runs/bench/$name/$normal-$known
-        # shellcheck disable=SC2046
-        case "$name" in
-        fmnist-s2-csi) "$TOOL" bench --methods csi "${TRAIN[@]}" $(split "$normal" "$known") --resume "$out" ;;
-        fmnist-s2-hscl) "$TOOL" bench --methods hscl "${TRAIN[@]}" $(split "$normal" "$known") --resume "$out" ;;
-        fmnist-s2-deepsad) "$TOOL" bench --methods deepsad $(split "$normal" "$known") --resume "$out" ;;
-        fmnist-s2-elsa+)
-            local csi=runs/bench/fmnist-s2-csi/$normal-$known
-            [ -f "$csi/results.csv" ] || stage fmnist-s2-csi
-            local run
-            run=$(tail -n 1 "$csi/results.csv" | awk -F, '{print $NF}')
-            "$TOOL" bench --methods elsa+ "${ELSA[@]}" --option pretrained="$csi/$run" $(split "$normal" "$known") \
-                --resume "$out" ;;
-        fmnist-oc-synthetic)
-            # One-class (no labels, no pollution), the budget of bench-contrastive.sh's fmnist-csi,
-            # G/E/D at width 128.
-            "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets fashion-mnist \
-                --normal-class "$normal" --per-class --seeds 0 --evaluate-every 1 --data-dir "$DATA" \
-                --resume runs/bench/fmnist-oc-synthetic ;;
-        fmnist-oc-synthetic-csi)
-            # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
-            # --merge first: results.csv holds every finished class, not only the last one run.
-            "$TOOL" bench --merge runs/bench/fmnist-oc-synthetic >/dev/null
-            tail -n +2 runs/bench/fmnist-oc-synthetic/results.csv | while IFS=, read -r _ _ _ c _ _ _ _ _ _ run; do
+        for setting in "${settings[@]}"; do
+            local labeled=${setting%%:*} pollution=${setting##*:}
+            local cell=gl$labeled-gp$pollution/$normal-$known
+            local out=runs/bench/$name/$cell options
+            options=$(split "$dataset" "$normal" "$known" "$labeled" "$pollution")
+            # shellcheck disable=SC2086
+            case "$method" in
+            csi | hscl) "$TOOL" bench --methods "$method" "${TRAIN[@]}" $options --resume "$out" ;;
+            simclr) "$TOOL" bench --methods simclr "${TRAIN[@]}" --option training.batchSize=64 $options --resume "$out" ;;
+            deepsad) "$TOOL" bench --methods deepsad $options --resume "$out" ;;
+            elsa+ | elsa)
+                local base=csi
+                [ "$method" = elsa ] && base=simclr
+                local source=runs/bench/$data-$scenario-$base/$cell
+                # The network to fine-tune: that pair and setting of the base stage, run first if missing.
+                [ -f "$source/results.csv" ] || PAIRS=$pair LABELED_RATIOS=$labeled POLLUTIONS=$pollution \
+                    stage "$data-$scenario-$base"
+                "$TOOL" bench --methods "$method" "${ELSA[@]}" --option pretrained="$(last_run "$source")" $options \
+                    --resume "$out" ;;
+            *) echo "unknown stage $name" >&2; exit 2 ;;
+            esac
+        done
+    done
+}
+stage() {
+    local name=$1 data=${1%%-*}
+    case "${name#*-}" in
+    oc-synthetic)
+        # One-class (no labels, no pollution), the budget of bench-contrastive.sh's DATA-csi,
+        # G/E/D at width 128.
+        for pair in $PAIRS; do
+            "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets "$(dataset_of "$data")" \
+                --normal-class "${pair%%:*}" --per-class --seeds 0 --evaluate-every 1 --data-dir "$DATA" \
+                --resume "runs/bench/$name"
+        done ;;
+    oc-synthetic-csi)
+        # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
+        # --merge first: results.csv holds every finished class, not only the last one run.
+        local source=runs/bench/$data-oc-synthetic
+        "$TOOL" bench --merge "$source" >/dev/null
+        for pair in $PAIRS; do
+            local normal=${pair%%:*}
+            tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ c _ _ _ _ _ _ run; do
                 [ "$c" = "$normal" ] || continue
                 "$TOOL" bench --methods csi --option encoder.architecture=resnet20 --option testViews=2 \
-                    --option encoderModel="runs/bench/fmnist-oc-synthetic/$run" --datasets fashion-mnist \
+                    --option encoderModel="$source/$run" --datasets "$(dataset_of "$data")" \
                     --normal-class "$normal" --seeds 0 --data-dir "$DATA" \
-                    --resume "runs/bench/fmnist-oc-synthetic-csi/class-$normal" </dev/null
-            done ;;
-        *) echo "unknown stage $name" >&2; exit 2 ;;
-        esac
-    done
+                    --resume "runs/bench/$name/class-$normal" </dev/null
+            done
+        done ;;
+    *) scenario "$name" ;;
+    esac
 }
 if [ $# -eq 0 ]; then set -- fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad; fi
 for s in "$@"; do stage "$s"; done

@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Tables of scripts/bench-semisupervised.sh (Fashion-MNIST, seed 0).
+"""Tables of scripts/bench-semisupervised.sh (seed 0).
 
-    python3 scripts/semi-table.py [--data ../shared/data] [--csv docs/bench/fmnist-semi.csv]
+    python3 scripts/semi-table.py [--data-set fmnist|cifar] [--data ../shared/data] [--csv docs/bench/fmnist-semi.csv]
 
-For every (normal:known) pair of the Scenario-2 stages (runs/bench/fmnist-s2-*/<n>-<k>/) prints a
-markdown row per method: the test AUROC % against all nine anomaly classes, against the known
-(labelled) anomaly class alone and against the eight unseen classes, the AUROC after each epoch
-(metrics.json) and the fit time. Then the one-class rows of csi-synthetic next to CSI
-(runs/bench/fmnist-oc-synthetic, runs/bench/fmnist-csi). AUROC per class subset is computed from
-scores.csv and the test labels (ties count one half, as scikit-learn's roc_auc_score)."""
+For every setting (γl, γp) and (normal:known) pair of the scenario stages
+(runs/bench/DATA-s{1,2}-METHOD/gl<γl>-gp<γp>/<n>-<k>/) prints a markdown row per method: the test
+AUROC % against all nine anomaly classes, against the known (labelled) anomaly class alone and
+against the eight unseen classes, the AUROC after each epoch (metrics.json) and the fit time.
+Then the one-class rows of csi-synthetic next to CSI (runs/bench/DATA-oc-synthetic,
+runs/bench/DATA-csi). AUROC per class subset is computed from scores.csv and the test labels
+(ties count one half, as scikit-learn's roc_auc_score). --csv updates a per-run CSV: the rows
+read here replace theirs (same pair or class, stage and setting), the other rows stay (the docs
+CSVs keep runs whose folders were on another machine)."""
 import argparse, csv, glob, gzip, json, os
 
-STAGES = [("fmnist-s2-csi", "CSI"), ("fmnist-s2-elsa+", "Elsa+ (fine-tuning that CSI run)"),
-          ("fmnist-s2-hscl", "HSCL"), ("fmnist-s2-deepsad", "Deep SAD")]
+METHODS = [("csi", "CSI"), ("elsa+", "Elsa+ (fine-tuning that CSI run)"), ("simclr", "SimCLR"),
+           ("elsa", "Elsa (fine-tuning that SimCLR run)"), ("hscl", "HSCL"), ("deepsad", "Deep SAD")]
+TEST_LABELS = {"fmnist": ("fashion-mnist/t10k-labels-idx1-ubyte.gz", 8, 1),   # path, header bytes, record bytes
+               "cifar": ("cifar-10-jpeg/test_batch.bin.gz", 0, 3073)}
 
 
 def auroc(normal, anomalous):
@@ -30,9 +35,10 @@ def auroc(normal, anomalous):
     return (rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
-def labels(data):
-    raw = gzip.open(os.path.join(data, "fashion-mnist/t10k-labels-idx1-ubyte.gz")).read()
-    return list(raw[8:])
+def labels(data, data_set):
+    path, header, record = TEST_LABELS[data_set]
+    raw = gzip.open(os.path.join(data, path)).read()
+    return list(raw[header::record])
 
 
 def row(folder, classes, normal, known):
@@ -55,31 +61,39 @@ def row(folder, classes, normal, known):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--data-set", choices=sorted(TEST_LABELS), default="fmnist")
     parser.add_argument("--data", default=os.environ.get("ANOMALYKIT_DATA", "../shared/data"))
     parser.add_argument("--csv")
     args = parser.parse_args()
-    classes = labels(args.data)
+    prefix = args.data_set
+    classes = labels(args.data, prefix)
     rows = []
-    print("| normal:known | method | AUROC all | known class | 8 unseen classes | AUROC per epoch | fit s |")
-    print("|---|---|---|---|---|---|---|")
-    pairs = sorted({os.path.basename(p) for s, _ in STAGES for p in glob.glob(f"runs/bench/{s}/*-*")},
-                   key=lambda p: tuple(map(int, p.split("-"))))
-    for pair in pairs:
+    print("| setting | normal:known | method | AUROC all | known class | 8 unseen classes | AUROC per epoch | fit s |")
+    print("|---|---|---|---|---|---|---|---|")
+    cells = sorted({os.path.relpath(p, os.path.dirname(os.path.dirname(p)))
+                    for p in glob.glob(f"runs/bench/{prefix}-s[12]-*/gl*-gp*/*-*")},
+                   key=lambda c: (c.split("/")[0], tuple(map(int, c.split("/")[1].split("-")))))
+    for cell in cells:
+        setting, pair = cell.split("/")
         normal, known = map(int, pair.split("-"))
-        for stage, name in STAGES:
-            folder = f"runs/bench/{stage}/{pair}"
-            if not os.path.exists(os.path.join(folder, "results.csv")):
-                continue
-            v = row(folder, classes, normal, known)
-            rows.append([pair, stage, v["all"], v["known"], v["unseen"], v["fit"]])
-            c = v["curve"]
-            curve = ", ".join(f"{a:.1f}" for a in c) if len(c) <= 8 else \
-                f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
-            print(f"| {normal}:{known} | {name} | {v['all']:.1f} | {v['known']:.1f} | {v['unseen']:.1f} | {curve} | {v['fit']:.0f} |")
+        labeled, pollution = setting[2:].split("-gp")
+        for scenario in ("s1", "s2"):
+            for method, name in METHODS:
+                stage = f"{prefix}-{scenario}-{method}"
+                folder = f"runs/bench/{stage}/{cell}"
+                if not os.path.exists(os.path.join(folder, "results.csv")):
+                    continue
+                v = row(folder, classes, normal, known)
+                rows.append([pair, stage, setting, v["all"], v["known"], v["unseen"], v["fit"]])
+                c = v["curve"]
+                curve = ", ".join(f"{a:.1f}" for a in c) if len(c) <= 8 else \
+                    f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
+                print(f"| γl = {labeled}, γp = {pollution} | {normal}:{known} | {name} | {v['all']:.1f} | {v['known']:.1f} "
+                      f"| {v['unseen']:.1f} | {curve} | {v['fit']:.0f} |")
     print()
     print("| one-class, normal class | method | AUROC | AUROC per epoch | fit s |")
     print("|---|---|---|---|---|")
-    for stage, name in [("fmnist-csi", "CSI"), ("fmnist-oc-synthetic", "CSI + synthetic inliers")]:
+    for stage, name in [(f"{prefix}-csi", "CSI"), (f"{prefix}-oc-synthetic", "CSI + synthetic inliers")]:
         folder = f"runs/bench/{stage}"
         if not os.path.exists(os.path.join(folder, "results.csv")):
             continue
@@ -88,13 +102,25 @@ def main():
             metrics = json.load(open(os.path.join(run, "metrics.json")))
             curve = ", ".join(f"{100 * e['testAUROC']:.1f}" for e in metrics.get("training", []) + metrics.get("pretraining", [])
                               if e.get("testAUROC") is not None)
-            rows.append([r["normal_class"], stage, 100 * float(r["auroc"]), None, None, float(r["fit_seconds"])])
+            rows.append([r["normal_class"], stage, "", 100 * float(r["auroc"]), None, None, float(r["fit_seconds"])])
             print(f"| {r['normal_class']} | {name} | {100 * float(r['auroc']):.1f} | {curve} | {float(r['fit_seconds']):.0f} |")
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["pair_or_class", "stage", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds"])
-            w.writerows(rows)
+        update_csv(args.csv, rows)
+
+
+def update_csv(path, rows):
+    """Writes `rows` into the per-run CSV at `path`, replacing the rows with the same pair or
+    class, stage and setting and keeping the others."""
+    header = ["pair_or_class", "stage", "setting", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds"]
+    fresh = {tuple(r[:3]) for r in rows}
+    kept = []
+    if os.path.exists(path):
+        kept = [r for r in csv.DictReader(open(path, newline=""))]
+        kept = [[r[h] for h in header] for r in kept if (r["pair_or_class"], r["stage"], r["setting"]) not in fresh]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(kept + rows)
 
 
 if __name__ == "__main__":
