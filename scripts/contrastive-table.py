@@ -38,11 +38,13 @@ def label(stage):
     return ("CIFAR-10 " if m.group(1) == "cifar" else "") + METHODS[m.group(3)] + (", p = 0.1" if m.group(2) else "")
 
 
-def load(stage):
-    """{normal class: {auroc, fit, epochs}} of a bench folder, or of the per-class folders of a
-    rescoring stage (fmnist-ssn-scores/<scoring>/class-C-seed-S)."""
+def load(stage, docs=None):
+    """{normal class: {auroc, fit, epochs, row}} of a bench folder, or of the per-class folders of
+    a rescoring stage (fmnist-ssn-scores/<scoring>/class-C-seed-S); with `docs`, the classes whose
+    run folders are not on this machine come from the committed per-run CSV <docs>/<stage>-s0.csv
+    (fmnist-ssn-scores-s0.csv for the re-scorings) and the per-epoch CSV."""
+    runs = from_docs(stage, docs) if docs else {}
     folders = [os.path.join("runs/bench", stage)] + sorted(glob.glob(os.path.join("runs/bench", stage, "class-*")))
-    runs = {}
     for folder in folders:
         path = os.path.join(folder, "results.csv")
         if not os.path.exists(path):
@@ -51,8 +53,46 @@ def load(stage):
             metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
             normal = r["normal_class"] or os.path.basename(folder).split("-")[1]  # class-C-seed-S
             runs[int(normal)] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
-                                            "epochs": metrics.get("training", [])}
+                                 "epochs": metrics.get("training", []), "row": r}
     return runs or None
+
+
+def from_docs(stage, docs):
+    """The classes of `stage` recorded in the committed CSVs under `docs`."""
+    base, _, scoring = stage.partition("/")
+    path = os.path.join(docs, f"{base}-s0.csv")
+    runs = {}
+    if os.path.exists(path):
+        for r in csv.DictReader(open(path, newline="")):
+            if scoring and r.get("scoring") != scoring:
+                continue
+            runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r.get("fit_seconds") or 0),
+                                            "epochs": [], "row": r}
+    epochs = os.path.join(docs, "fmnist-contrastive-epochs.csv")
+    if runs and os.path.exists(epochs):
+        for r in csv.DictReader(open(epochs, newline="")):
+            c = int(r["normal_class"])
+            if r["stage"] == stage and c in runs:
+                d = {k: float(r[f]) for k, f in (("vMF kappa", "vmf_kappa"), ("MMD to uniform", "mmd_to_uniform")) if r[f]}
+                runs[c]["epochs"].append({"epoch": int(r["epoch"]), "testAUROC": float(r["test_auroc"]) if r["test_auroc"] else None,
+                                          "diagnostics": d, "losses": {"loss": float(r["loss"] or 0)},
+                                          "seconds": float(r["seconds"] or 0)})
+    return runs
+
+
+def update_docs(stage, runs, docs):
+    """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows."""
+    fresh = {c: r["row"] for c, r in runs.items() if "method" in r["row"]}
+    if not fresh:
+        return
+    header = ["method", "dataset", "protocol", "normal_class", "seed", "auroc", "average_precision", "f1", "fit_seconds", "run"]
+    path = os.path.join(docs, f"{stage}-s0.csv")
+    rows = {int(r["normal_class"]): r for r in csv.DictReader(open(path, newline=""))} if os.path.exists(path) else {}
+    rows.update(fresh)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows([rows[c].get(h, "") for h in header] for c in sorted(rows))
 
 
 def curve(runs, classes, key):
@@ -120,12 +160,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--svg", default=None)
     parser.add_argument("--epochs-csv", default=None)
+    parser.add_argument("--docs", default=None,
+                        help="also read the classes of runs not on this machine from the per-run and per-epoch CSVs here")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="write the classes read from runs/bench into the --docs per-run CSVs")
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
     names = [n for stage in (args.stages or DEFAULT)
              for n in (["fmnist-ssn-scores/" + r for r, _ in RESCORED] if stage == "fmnist-ssn-scores" else [stage])]
-    loaded = [(s, label(s), load(s)) for s in names]
+    loaded = [(s, label(s), load(s, args.docs)) for s in names]
     loaded = [(s, n, r) for s, n, r in loaded if r]
+    if args.update_docs:
+        if not args.docs:
+            raise SystemExit("--update-docs needs --docs DIR")
+        for s, _, r in loaded:
+            if "/" not in s:
+                update_docs(s, r, args.docs)
     if args.epochs_csv:
         write_epochs(args.epochs_csv, [(stage, runs) for stage, _, runs in loaded])
     classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []
