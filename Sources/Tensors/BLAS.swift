@@ -44,9 +44,10 @@ public enum BLAS {
     }()
 
     /// The OpenBLAS kernels for this CPU, measured on the project's machines (single-precision
-    /// GEMM on the ResNet convolution shapes of `anomaly-bench gemm`, ../shared/bench/SWIFT-PERF.md):
+    /// GEMM on the ResNet convolution shapes of `anomaly-bench gemm`; README, Performance):
     /// - Intel with AVX-512 (a 5th-generation Xeon, two 512-bit FMA units a core): SkylakeX,
-    ///   170–270 GFLOP/s on two cores against 100–145 for Haswell's and 140–210 for SapphireRapids';
+    ///   170–270 GFLOP/s on two cores against 100–145 for Haswell's (Cooperlake's and
+    ///   SapphireRapids' within noise of SkylakeX's);
     /// - AMD Zen 4 (AVX-512 double-pumped) and any other AVX2 CPU: Haswell, 20–40 % faster than
     ///   OpenBLAS's own choice on Zen 4's skinny convolution shapes;
     /// - without AVX2: nil, OpenBLAS's own detection.
