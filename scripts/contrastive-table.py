@@ -53,7 +53,7 @@ def load(stage, docs=None):
             metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
             normal = r["normal_class"] or os.path.basename(folder).split("-")[1]  # class-C-seed-S
             runs[int(normal)] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
-                                 "epochs": metrics.get("training", []), "row": r}
+                                 "epochs": metrics.get("training", []), "row": r, "here": True}
     return runs or None
 
 
@@ -82,7 +82,7 @@ def from_docs(stage, docs):
 
 def update_docs(stage, runs, docs):
     """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows."""
-    fresh = {c: r["row"] for c, r in runs.items() if "method" in r["row"]}
+    fresh = {c: r["row"] for c, r in runs.items() if r.get("here")}
     if not fresh:
         return
     header = ["method", "dataset", "protocol", "normal_class", "seed", "auroc", "average_precision", "f1", "fit_seconds", "run"]
