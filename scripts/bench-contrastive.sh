@@ -60,6 +60,8 @@ rescore() {
 rescore_network() {
     local source=runs/bench/$1 output=runs/bench/$2 option=$3
     shift 3
+    # --merge first: results.csv holds every finished class, not only those of the last invocation.
+    "$TOOL" bench --merge "$source" >/dev/null
     tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal rest; do
         "$TOOL" bench "$@" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
             --option encoder.architecture=resnet20 --option encoderModel="$source/${rest##*,}" \
