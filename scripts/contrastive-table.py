@@ -139,8 +139,9 @@ def svg(curves, floor, path):
 
 
 def write_epochs(path, stages):
-    """Replaces the rows of these stages' classes in the per-epoch CSV at `path`."""
+    """Replaces the rows of these stages' classes read from runs/bench in the per-epoch CSV at `path`."""
     header = ["stage", "normal_class", "epoch", "test_auroc", "vmf_kappa", "mmd_to_uniform", "loss", "seconds"]
+    stages = [(stage, {c: r for c, r in runs.items() if r.get("here")}) for stage, runs in stages]
     fresh = {(stage, str(c)) for stage, runs in stages for c in runs}
     rows = [r for r in csv.reader(open(path, newline=""))][1:] if os.path.exists(path) else []
     rows = [r for r in rows if (r[0], r[1]) not in fresh]
