@@ -1,4 +1,7 @@
-"""Helpers shared by the table scripts (cance-table.py, bimodal-table.py, one-vs-nine-table.py, class-table.py)."""
+"""Helpers shared by the table scripts (cance-table.py, bimodal-table.py, one-vs-nine-table.py, class-table.py,
+contrastive-table.py, semi-table.py)."""
+import csv
+import os
 import statistics
 
 
@@ -28,3 +31,18 @@ def class_row(auroc, classes, pairs):
     full_seeds = [s for s in seeds if all((c, s) in pairs for c in classes)]
     per_seed = [statistics.mean(auroc[(c, s)] for c in classes) for s in full_seeds]
     return cells + [mean_std(per_seed) if per_seed else "—"]
+
+
+def replace_rows(path, header, rows, key):
+    """Writes `rows` (lists in `header` order) into the CSV at `path`: its rows whose key(row) is
+    that of a new row go, the others stay in front of the new ones. The docs CSVs keep runs whose
+    folders were on another machine, so a table script updates them rather than rewriting them."""
+    fresh = {key(r) for r in rows}
+    kept = []
+    if os.path.exists(path):
+        kept = [[r.get(h, "") for h in header] for r in csv.DictReader(open(path, newline=""))]
+        kept = [r for r in kept if key(r) not in fresh]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(kept + rows)

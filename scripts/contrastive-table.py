@@ -16,6 +16,8 @@ here replace theirs and the other rows stay (the docs CSVs keep runs whose folde
 another machine)."""
 import argparse, csv, glob, json, os, re, statistics
 
+from benchtables import replace_rows
+
 METHODS = {"knn": "kNN, raw pixels", "ssn": "SS(n)", "ss": "SS", "simclr": "SimCLR", "csi": "CSI",
            "byoln": "BYOL(n)", "scn": "SC(n)", "scn-neg": "SC(n−)"}
 RESCORED = [("score-kcos-centering-true", "SS(n), centred k-Cos"), ("score-ccos", "SS(n), c-Cos"),
@@ -82,17 +84,10 @@ def from_docs(stage, docs):
 
 def update_docs(stage, runs, docs):
     """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows."""
-    fresh = {c: r["row"] for c, r in runs.items() if r.get("here")}
-    if not fresh:
-        return
     header = ["method", "dataset", "protocol", "normal_class", "seed", "auroc", "average_precision", "f1", "fit_seconds", "run"]
-    path = os.path.join(docs, f"{stage}-s0.csv")
-    rows = {int(r["normal_class"]): r for r in csv.DictReader(open(path, newline=""))} if os.path.exists(path) else {}
-    rows.update(fresh)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows([rows[c].get(h, "") for h in header] for c in sorted(rows))
+    rows = [[r["row"].get(h, "") for h in header] for c, r in sorted(runs.items()) if r.get("here")]
+    if rows:
+        replace_rows(os.path.join(docs, f"{stage}-s0.csv"), header, rows, key=lambda r: int(r[3]))
 
 
 def curve(runs, classes, key):
@@ -141,20 +136,16 @@ def svg(curves, floor, path):
 def write_epochs(path, stages):
     """Replaces the rows of these stages' classes read from runs/bench in the per-epoch CSV at `path`."""
     header = ["stage", "normal_class", "epoch", "test_auroc", "vmf_kappa", "mmd_to_uniform", "loss", "seconds"]
-    stages = [(stage, {c: r for c, r in runs.items() if r.get("here")}) for stage, runs in stages]
-    fresh = {(stage, str(c)) for stage, runs in stages for c in runs}
-    rows = [r for r in csv.reader(open(path, newline=""))][1:] if os.path.exists(path) else []
-    rows = [r for r in rows if (r[0], r[1]) not in fresh]
+    rows = []
     for stage, runs in stages:
-        for c in sorted(runs):
-            for e in runs[c]["epochs"]:
+        for c, run in sorted(runs.items()):
+            if not run.get("here"):
+                continue
+            for e in run["epochs"]:
                 d = e.get("diagnostics") or {}
-                rows.append([stage, c, e["epoch"], e.get("testAUROC", ""), d.get("vMF kappa", ""), d.get("MMD to uniform", ""),
-                             sum(e.get("losses", {}).values()), f"{e['seconds']:.1f}"])
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+                rows.append([stage, str(c), e["epoch"], e.get("testAUROC", ""), d.get("vMF kappa", ""),
+                             d.get("MMD to uniform", ""), sum(e.get("losses", {}).values()), f"{e['seconds']:.1f}"])
+    replace_rows(path, header, rows, key=lambda r: (r[0], str(r[1])))
 
 
 def main():

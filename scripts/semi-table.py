@@ -14,6 +14,8 @@ read here replace theirs (same pair or class, stage and setting), the other rows
 CSVs keep runs whose folders were on another machine)."""
 import argparse, csv, glob, gzip, json, os
 
+from benchtables import replace_rows
+
 METHODS = [("csi", "CSI"), ("elsa+", "Elsa+ (fine-tuning that CSI run)"), ("simclr", "SimCLR"),
            ("elsa", "Elsa (fine-tuning that SimCLR run)"), ("hscl", "HSCL"), ("deepsad", "Deep SAD")]
 TEST_LABELS = {"fmnist": ("fashion-mnist/t10k-labels-idx1-ubyte.gz", 8, 1),   # path, header bytes, record bytes
@@ -105,22 +107,8 @@ def main():
             rows.append([r["normal_class"], stage, "", 100 * float(r["auroc"]), None, None, float(r["fit_seconds"])])
             print(f"| {r['normal_class']} | {name} | {100 * float(r['auroc']):.1f} | {curve} | {float(r['fit_seconds']):.0f} |")
     if args.csv:
-        update_csv(args.csv, rows)
-
-
-def update_csv(path, rows):
-    """Writes `rows` into the per-run CSV at `path`, replacing the rows with the same pair or
-    class, stage and setting and keeping the others."""
-    header = ["pair_or_class", "stage", "setting", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds"]
-    fresh = {tuple(r[:3]) for r in rows}
-    kept = []
-    if os.path.exists(path):
-        kept = [r for r in csv.DictReader(open(path, newline=""))]
-        kept = [[r[h] for h in header] for r in kept if (r["pair_or_class"], r["stage"], r["setting"]) not in fresh]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(kept + rows)
+        header = ["pair_or_class", "stage", "setting", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds"]
+        replace_rows(args.csv, header, [["" if v is None else v for v in r] for r in rows], key=lambda r: tuple(map(str, r[:3])))
 
 
 if __name__ == "__main__":

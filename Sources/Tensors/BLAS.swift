@@ -24,7 +24,8 @@ public enum BLAS {
         if ProcessInfo.processInfo.environment["ANOMALYKIT_NO_BLAS"] != nil {
             return Library(sgemm: nil, setThreads: nil, name: "built-in C kernel (ANOMALYKIT_NO_BLAS set)")
         }
-        if let coreType = coreType(avx512: ak_cpu_level() == 1, avx2: ak_cpu_level() != 0, intel: ak_cpu_is_intel() != 0) {
+        let level = ak_cpu_level()
+        if let coreType = coreType(avx512: level == 1, avx2: level != 0, intel: ak_cpu_is_intel() != 0) {
             setenv("OPENBLAS_CORETYPE", coreType, 0)
         }
         for name in ["libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so"] {
