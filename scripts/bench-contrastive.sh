@@ -8,8 +8,8 @@
 #   scripts/bench-contrastive.sh [stage ...]
 #   stages: DATA[-polluted]-METHOD with DATA fmnist or cifar (CIFAR-10, classes 0 1 2 unless CLASSES
 #           is set) and METHOD knn ssn ss simclr csi byoln scn scn-neg (e.g. fmnist-ssn,
-#           fmnist-polluted-scn, cifar-csi); and the re-scorings fmnist-ssn-scores
-#           fmnist-simclr-cosine fmnist-csi-eq11
+#           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,scn}-scores
+#           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -37,19 +37,31 @@ SCNEG=(--methods nsa --option variant=simclr --option normalized=true --option s
 SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
 CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
 POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
-# The other NSA scores of the SS(n) networks already trained (option encoderModel: only the
-# scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of each.
-#   rescore BENCH_FOLDER OUTPUT_FOLDER [protocol options]
+dataset_of() {
+    case "$1" in
+    fmnist) echo fashion-mnist ;;
+    cifar) echo cifar-10 ;;
+    *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
+    esac
+}
+# The other NSA scores of the SS(n) or SC(n) networks of a stage already run (option
+# encoderModel: only the scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of
+# each; a polluted stage is re-scored on its own polluted training set.
+#   rescore DATA[-polluted]-{ssn,scn}-scores
 rescore() {
-    local source=$1 output=$2
-    shift 2
+    local source=runs/bench/${1%-scores} output=runs/bench/$1 dataset method=() protocol=()
+    dataset=$(dataset_of "${1%%-*}")
+    case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
+    case "$1" in *-ssn-scores) method=("${SSN[@]}") ;; *) method=("${SC[@]}") ;; esac
+    # --merge first: results.csv holds every finished class, not only those of the last invocation.
+    "$TOOL" bench --merge "$source" >/dev/null
     tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal seed rest; do
         run=${rest##*,}
         for scoring in "score=kcos centering=true" "score=ccos" "score=kcos ensemble=true" "score=ccos ensemble=true"; do
             name=${scoring// /-}
             options=()
             for o in $scoring; do options+=(--option "$o"); done
-            "$TOOL" bench "${SSN[@]}" --datasets fashion-mnist --normal-class "$normal" --seeds "$seed" "$@" \
+            "$TOOL" bench "${method[@]}" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds "$seed" \
                 --option encoder.architecture=resnet20 --option encoderModel="$source/$run" "${options[@]}" --data-dir "$DATA" \
                 --resume "$output/${name//=/-}/class-$normal-seed-$seed" </dev/null
         done
@@ -57,13 +69,16 @@ rescore() {
 }
 # The networks of a seed-0 bench folder scored again with one option changed (encoderModel).
 #   rescore_network SOURCE_STAGE OUTPUT_STAGE OPTION METHOD_ARGUMENTS...
+# A polluted source stage (…-polluted-…) is re-scored on its own polluted training set.
 rescore_network() {
-    local source=runs/bench/$1 output=runs/bench/$2 option=$3
+    local source=runs/bench/$1 output=runs/bench/$2 option=$3 protocol=() dataset
+    dataset=$(dataset_of "${1%%-*}")
+    case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
     shift 3
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
     tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal rest; do
-        "$TOOL" bench "$@" --datasets fashion-mnist --normal-class "$normal" --seeds 0 \
+        "$TOOL" bench "$@" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds 0 \
             --option encoder.architecture=resnet20 --option encoderModel="$source/${rest##*,}" \
             --option "$option" --data-dir "$DATA" --resume "$output/class-$normal" </dev/null
     done
@@ -73,11 +88,9 @@ rescore_network() {
 # CLASSES is set), METHOD knn ssn ss simclr csi byoln scn scn-neg; results in runs/bench/<stage>.
 one_class() {
     local name=$1 data=${1%%-*} rest=${1#*-} dataset classes protocol=()
-    case "$data" in
-    fmnist) dataset=fashion-mnist; classes=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"} ;;
-    cifar) dataset=cifar-10; classes=${CLASSES:-"0 1 2"} ;;
-    *) echo "unknown stage $name" >&2; exit 2 ;;
-    esac
+    dataset=$(dataset_of "$data")
+    classes=${CLASSES:-"0 1 2"}
+    [ "$data" = fmnist ] && classes=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
     if [ "${rest%%-*}" = polluted ]; then protocol=("${POLLUTED[@]}"); rest=${rest#polluted-}; fi
     local method=()
     case "$rest" in
@@ -96,11 +109,11 @@ one_class() {
 }
 stage() {
     case "$1" in
-    fmnist-ssn-scores) rescore runs/bench/fmnist-ssn runs/bench/fmnist-ssn-scores ;;
-    fmnist-simclr-cosine)
-        # The SimCLR networks of fmnist-simclr re-scored with normalised test projections
+    *-ssn-scores | *-scn-scores) rescore "$1" ;;
+    fmnist-simclr-cosine | fmnist-polluted-simclr-cosine)
+        # The SimCLR networks of fmnist[-polluted]-simclr re-scored with normalised test projections
         # (score=cosine; only the feature bank is fitted): does the projection norm invert classes?
-        rescore_network fmnist-simclr fmnist-simclr-cosine score=cosine "${SIMCLR[@]}" ;;
+        rescore_network "${1%-cosine}" "$1" score=cosine "${SIMCLR[@]}" ;;
     fmnist-csi-eq11)
         # The CSI networks of fmnist-csi scored with the synthetic-inlier method's Eq. 11 (one
         # nearest training image shared by the rotations, no weights, no shift logits): what the

@@ -8,8 +8,9 @@ Prints (markdown) the final AUROC % per normal class and its mean for every stag
 default the Fashion-MNIST stages) found under runs/bench/, then the class-averaged test AUROC
 after each epoch (with the mean vMF κ and MMD to the uniform sphere of the NSA runs), and writes
 the curves as an SVG with the first kNN stage's mean as the raw-pixel floor (a horizontal line).
-Stage names are those of bench-contrastive.sh: DATA[-polluted]-METHOD, fmnist-ssn-scores (the
-four re-scorings of the SS(n) networks), fmnist-csi-eq11, fmnist-simclr-cosine. Only classes
+Stage names are those of bench-contrastive.sh: DATA[-polluted]-METHOD, DATA[-polluted]-ssn-scores
+and -scn-scores (the four re-scorings of the SS(n) or SC(n) networks), fmnist-csi-eq11,
+fmnist[-polluted]-simclr-cosine. Only classes
 that every listed stage finished enter the means. --epochs-csv updates a per-epoch CSV (stage,
 class, epoch, test AUROC, κ, MMD, summed loss, seconds): the rows of every stage and class read
 here replace theirs and the other rows stay (the docs CSVs keep runs whose folders were on
@@ -20,31 +21,38 @@ from benchtables import replace_rows
 
 METHODS = {"knn": "kNN, raw pixels", "ssn": "SS(n)", "ss": "SS", "simclr": "SimCLR", "csi": "CSI",
            "byoln": "BYOL(n)", "scn": "SC(n)", "scn-neg": "SC(n−)"}
-RESCORED = [("score-kcos-centering-true", "SS(n), centred k-Cos"), ("score-ccos", "SS(n), c-Cos"),
-            ("score-kcos-ensemble-true", "SS(n)_E, k-Cos"), ("score-ccos-ensemble-true", "SS(n)_E, c-Cos")]
-RESCORINGS = {"fmnist-csi-eq11": "CSI networks, Eq. 11 score", "fmnist-simclr-cosine": "SimCLR networks, cosine score"}
+# The re-scorings of a -scores stage: folder name, suffix of the method's name.
+RESCORED = [("score-kcos-centering-true", ", centred k-Cos"), ("score-ccos", ", c-Cos"),
+            ("score-kcos-ensemble-true", "_E, k-Cos"), ("score-ccos-ensemble-true", "_E, c-Cos")]
+RESCORINGS = {"fmnist-csi-eq11": "CSI networks, Eq. 11 score", "fmnist-simclr-cosine": "SimCLR networks, cosine score",
+              "fmnist-polluted-simclr-cosine": "SimCLR networks, cosine score, p = 0.1"}
 DEFAULT = ["fmnist-knn", "fmnist-ssn", "fmnist-ssn-scores", "fmnist-simclr", "fmnist-csi", "fmnist-byoln", "fmnist-scn",
            "fmnist-scn-neg", "fmnist-polluted-knn", "fmnist-polluted-simclr", "fmnist-polluted-ss",
-           "fmnist-polluted-scn", "fmnist-polluted-ssn"]
+           "fmnist-polluted-scn", "fmnist-polluted-ssn", "fmnist-polluted-ssn-scores"]
 
 
 def label(stage):
-    """The table's name for a stage folder."""
-    if stage.startswith("fmnist-ssn-scores/"):
-        return dict(RESCORED)[stage.split("/", 1)[1]]
+    """The table's name for a stage folder (DATA[-polluted]-METHOD[-scores/<scoring>])."""
     if stage in RESCORINGS:
         return RESCORINGS[stage]
-    m = re.fullmatch(r"(fmnist|cifar)(-polluted)?-(.+)", stage)
+    base, _, scoring = stage.partition("/")
+    m = re.fullmatch(r"(fmnist|cifar)(-polluted)?-(.+?)(-scores)?", base)
     if not m or m.group(3) not in METHODS:
         return stage
-    return ("CIFAR-10 " if m.group(1) == "cifar" else "") + METHODS[m.group(3)] + (", p = 0.1" if m.group(2) else "")
+    return (("CIFAR-10 " if m.group(1) == "cifar" else "") + METHODS[m.group(3)] + dict(RESCORED).get(scoring, "")
+            + (", p = 0.1" if m.group(2) else ""))
+
+
+def expand(stage):
+    """A -scores stage stands for its four re-scorings."""
+    return [f"{stage}/{r}" for r, _ in RESCORED] if stage.endswith("-scores") else [stage]
 
 
 def load(stage, docs=None):
     """{normal class: {auroc, fit, epochs, row}} of a bench folder, or of the per-class folders of
-    a rescoring stage (fmnist-ssn-scores/<scoring>/class-C-seed-S); with `docs`, the classes whose
-    run folders are not on this machine come from the committed per-run CSV <docs>/<stage>-s0.csv
-    (fmnist-ssn-scores-s0.csv for the re-scorings) and the per-epoch CSV."""
+    a rescoring stage (…-scores/<scoring>/class-C-seed-S); with `docs`, the classes whose run
+    folders are not on this machine come from the committed per-run CSV <docs>/<stage>-s0.csv
+    (<stage>-s0.csv with a scoring column for the re-scorings) and the per-epoch CSV."""
     runs = from_docs(stage, docs) if docs else {}
     folders = [os.path.join("runs/bench", stage)] + sorted(glob.glob(os.path.join("runs/bench", stage, "class-*")))
     for folder in folders:
@@ -83,11 +91,20 @@ def from_docs(stage, docs):
 
 
 def update_docs(stage, runs, docs):
-    """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows."""
-    header = ["method", "dataset", "protocol", "normal_class", "seed", "auroc", "average_precision", "f1", "fit_seconds", "run"]
-    rows = [[r["row"].get(h, "") for h in header] for c, r in sorted(runs.items()) if r.get("here")]
+    """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows
+    (a re-scoring <stage>/<scoring> into <stage>-s0.csv, keyed by scoring and class)."""
+    base, _, scoring = stage.partition("/")
+    path = os.path.join(docs, f"{base}-s0.csv")
+    if scoring:
+        header = ["scoring", "normal_class", "auroc", "average_precision", "run"]
+        rows = [[scoring, str(c)] + [r["row"].get(h, "") for h in header[2:]] for c, r in sorted(runs.items()) if r.get("here")]
+        key = lambda r: (r[0], int(r[1]))
+    else:
+        header = ["method", "dataset", "protocol", "normal_class", "seed", "auroc", "average_precision", "f1", "fit_seconds", "run"]
+        rows = [[r["row"].get(h, "") for h in header] for c, r in sorted(runs.items()) if r.get("here")]
+        key = lambda r: int(r[3])
     if rows:
-        replace_rows(os.path.join(docs, f"{stage}-s0.csv"), header, rows, key=lambda r: int(r[3]))
+        replace_rows(path, header, rows, key=key)
 
 
 def curve(runs, classes, key):
@@ -158,16 +175,14 @@ def main():
                         help="write the classes read from runs/bench into the --docs per-run CSVs")
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
-    names = [n for stage in (args.stages or DEFAULT)
-             for n in (["fmnist-ssn-scores/" + r for r, _ in RESCORED] if stage == "fmnist-ssn-scores" else [stage])]
+    names = [n for stage in (args.stages or DEFAULT) for n in expand(stage)]
     loaded = [(s, label(s), load(s, args.docs)) for s in names]
     loaded = [(s, n, r) for s, n, r in loaded if r]
     if args.update_docs:
         if not args.docs:
             raise SystemExit("--update-docs needs --docs DIR")
         for s, _, r in loaded:
-            if "/" not in s:
-                update_docs(s, r, args.docs)
+            update_docs(s, r, args.docs)
     if args.epochs_csv:
         write_epochs(args.epochs_csv, [(stage, runs) for stage, _, runs in loaded])
     classes = sorted(set.intersection(*(set(r) for _, _, r in loaded))) if loaded else []

@@ -3,13 +3,16 @@ import Tensors
 
 // MARK: Convolution layers
 
-/// The distinct 3×3 convolutions of resnet20 (batch 128) and resnet18 (batch 64): forward,
+/// The distinct 3×3 convolutions of resnet20 (batch 128) and resnet18 (batch 64; its stride-2
+/// 1×1 shortcuts are one GEMM each): forward,
 /// input-gradient and weight-gradient times of our CPU convolution, with the implicit-GEMM
 /// kernel on and off (for tuning; PyTorch is compared on whole training steps).
 let convShapes: [(name: String, batch: Int, channels: Int, size: Int, out: Int, stride: Int)] = [
     ("r20.stem", 128, 3, 32, 16, 1), ("r20.l1", 128, 16, 32, 16, 1), ("r20.l2.down", 128, 16, 32, 32, 2),
     ("r20.l2", 128, 32, 16, 32, 1), ("r20.l3.down", 128, 32, 16, 64, 2), ("r20.l3", 128, 64, 8, 64, 1),
-    ("r18.l1", 64, 64, 32, 64, 1), ("r18.l2", 64, 128, 16, 128, 1), ("r18.l3", 64, 256, 8, 256, 1),
+    ("r18.stem", 64, 3, 32, 64, 1), ("r18.l1", 64, 64, 32, 64, 1), ("r18.l2.down", 64, 64, 32, 128, 2),
+    ("r18.l2", 64, 128, 16, 128, 1), ("r18.l3.down", 64, 128, 16, 256, 2), ("r18.l3", 64, 256, 8, 256, 1),
+    ("r18.l4.down", 64, 256, 8, 512, 2), ("r18.l4", 64, 512, 4, 512, 1),
 ]
 
 func benchConvolutions(_ options: Options) {
