@@ -5,7 +5,7 @@ import Tensors
 // anomaly-bench: training-step throughput of the reference workloads (bench/WORKLOADS.md) and
 // GEMM GFLOP/s, each next to PyTorch measured in the same invocation with the same thread count.
 //
-//   swift run -c release anomaly-bench [gemm|train|conv|all] [--seconds S] [--only a,b] [--no-torch]
+//   swift run -c release anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--rounds R]
 //
 // Each workload runs in its own child process so its peak memory (max RSS) is its own, as
 // bench/torch_reference.py does for PyTorch.
@@ -15,6 +15,8 @@ struct Options {
     var seconds = 10.0
     var only: Set<String> = []
     var torch = true
+    /// Training steps: rounds of ours then PyTorch (1: one of each).
+    var rounds = 1
     var child: String? = nil
     var python = ProcessInfo.processInfo.environment["PYTHON"] ?? "python3"
     var epochImages = 2048
@@ -40,10 +42,13 @@ struct Options {
             case "--seconds": seconds = Double(value()) ?? { fail("--seconds needs a number") }()
             case "--only": only = Set(value().split(separator: ",").map(String.init))
             case "--no-torch": torch = false
+            case "--rounds":
+                rounds = Int(value()) ?? { fail("--rounds needs an integer") }()
+                guard (1...100).contains(rounds) else { fail("--rounds must be in 1...100, got \(rounds)") }
             case "--child": child = value()
             case "--python": python = value()
             case "-h", "--help":
-                print("usage: anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--python PATH] [--images N --batch B --shape CxHxW --no-padding (epoch)]")
+                print("usage: anomaly-bench [gemm|train|conv|epoch|all] [--seconds S] [--only a,b] [--no-torch] [--rounds R (train)] [--python PATH] [--images N --batch B --shape CxHxW --no-padding (epoch)]")
                 exit(0)
             default: fail("unknown option '\(a)' (try --help)")
             }
@@ -170,28 +175,45 @@ func benchGEMM(_ options: Options) {
 func benchTraining(_ options: Options) {
     let names = BenchWorkload.all.map(\.name).filter { options.only.isEmpty || options.only.contains($0) }
     let useTorch = torchAvailable(options)
-    print("Training steps (zero grad, forward, loss, backward, Adam 1e-3), \(CPUThreads.count) threads, median over ≥ \(options.seconds) s")
-    let widths = [-13, 6, 12, 12, 7, 9, 10]
-    print(row(["workload", "batch", "ours img/s", "torch img/s", "ratio", "ours MiB", "torch MiB"], widths: widths))
+    let rounds = options.rounds
+    print(
+        "Training steps (zero grad, forward, loss, backward, Adam 1e-3), \(CPUThreads.count) threads, median over ≥ \(options.seconds) s"
+            + (rounds > 1 ? "; \(rounds) rounds of ours then PyTorch, medians over rounds, ratio = median of the rounds' ratios (range)" : ""))
+    let widths = [-13, 6, 12, 12, 7, 9, 10] + (rounds > 1 ? [-13] : [])
+    print(row(["workload", "batch", "ours img/s", "torch img/s", "ratio", "ours MiB", "torch MiB"] + (rounds > 1 ? ["ratio range"] : []), widths: widths))
     let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+    func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
     for name in names {
-        guard let lines = run(executable, ["--child", name, "--seconds", "\(options.seconds)"]),
-            let ours = jsonLines(lines).first
-        else {
+        // Rounds alternate the two so that a shared machine's slow spells fall on both: each
+        // round's ratio compares measurements taken seconds apart.
+        var ours: [(imgPerS: Double, mib: Double)] = [], theirs: [(imgPerS: Double, mib: Double)] = [], ratios: [Double] = []
+        var batch = 0
+        for _ in 0..<rounds {
+            guard let lines = run(executable, ["--child", name, "--seconds", "\(options.seconds)"]),
+                let o = jsonLines(lines).first
+            else { break }
+            batch = o["batch"] as? Int ?? 0
+            ours.append((o["img_per_s"] as? Double ?? 0, o["peak_mem_mib"] as? Double ?? 0))
+            if useTorch, let script = benchScript("torch_reference.py"),
+                let lines = run(options.python, [script, "--only", name, "--threads", "\(CPUThreads.count)", "--seconds", "\(options.seconds)", "--json"]),
+                let t = jsonLines(lines).first, let rate = t["img_per_s"] as? Double
+            {
+                theirs.append((rate, (t["peak_mem_mib"] as? NSNumber)?.doubleValue ?? 0))
+                ratios.append(ours.last!.imgPerS / rate)
+            }
+        }
+        guard !ours.isEmpty else {
             print("\(name): our run failed")
             continue
         }
-        var theirs: [String: Any]? = nil
-        if useTorch, let script = benchScript("torch_reference.py"),
-            let lines = run(options.python, [script, "--only", name, "--threads", "\(CPUThreads.count)", "--seconds", "\(options.seconds)", "--json"])
-        {
-            theirs = jsonLines(lines).first
-        }
-        let o = ours["img_per_s"] as? Double ?? 0, om = ours["peak_mem_mib"] as? Double ?? 0
-        let t = theirs?["img_per_s"] as? Double, tm = (theirs?["peak_mem_mib"] as? NSNumber)?.doubleValue
-        print(row([name, "\(ours["batch"] as? Int ?? 0)", String(format: "%.1f", o), t.map { String(format: "%.1f", $0) } ?? "—",
-                   t.map { String(format: "%.2f×", o / $0) } ?? "—", String(format: "%.0f", om),
-                   tm.map { String(format: "%.0f", $0) } ?? "—"], widths: widths))
+        let t = theirs.isEmpty ? nil : median(theirs.map(\.imgPerS))
+        let range = ratios.count > 1 ? String(format: "%.2f–%.2f×", ratios.min()!, ratios.max()!) : "—"
+        print(row([name, "\(batch)", String(format: "%.1f", median(ours.map(\.imgPerS))), t.map { String(format: "%.1f", $0) } ?? "—",
+                   ratios.isEmpty ? "—" : String(format: "%.2f×", median(ratios)), String(format: "%.0f", ours.map(\.mib).max()!),
+                   theirs.isEmpty ? "—" : String(format: "%.0f", theirs.map(\.mib).max()!)] + (rounds > 1 ? [range] : []), widths: widths))
     }
 }
 
