@@ -10,18 +10,23 @@
 #           is set) and METHOD knn ssn ss simclr csi byoln scn scn-neg (e.g. fmnist-ssn,
 #           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,scn}-scores
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
+#   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
 EPOCHS=${EPOCHS:-5}
+# Test AUROC after every EVALUATE_EVERY epochs and after the last (the curve); 0: none, only the
+# final scores (CIFAR-10 tables need no curve; the evaluations cost about a third of a run).
+EVALUATE_EVERY=${EVALUATE_EVERY:-1}
+EVALUATION=()
+[ "$EVALUATE_EVERY" -gt 0 ] && EVALUATION=(--evaluate-every "$EVALUATE_EVERY")
 # CPU budget (2 cores): ResNet-20 (Fashion-MNIST zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
-# warm-up, EPOCHS epochs of 64 images a step (128 views; CSI 16 images = 128 views); test AUROC
-# after every epoch (the curve).
+# warm-up, EPOCHS epochs of 64 images a step (128 views; CSI 16 images = 128 views).
 COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
     --option training.learningRate=1e-3 --option training.warmupEpochs=0 --option training.warmupMultiplier=1
-    --evaluate-every 1 --data-dir "$DATA")
+    "${EVALUATION[@]}" --data-dir "$DATA")
 # SS(n): SimSiam with NSA's normalisations; projector 64→512→512→512, predictor 512→128→128→512
 # (the spec's 2048/512 widths scaled to ResNet-20's 64-d feature); uncentred k-Cos (see README).
 SSN=(--methods nsa --option variant=simsiam --option normalized=true --option projectionWidth=512

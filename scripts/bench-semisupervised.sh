@@ -14,7 +14,7 @@
 #           DATA-oc-synthetic (one-class csi-synthetic, next to bench-contrastive.sh's DATA-csi),
 #           DATA-oc-synthetic-csi (those networks scored with CSI's score)
 #   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1; the one-class stages use the normal
-#   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), ANOMALY_TOOL (the binary;
+#   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary;
 #   default .build/release/anomaly)
 # Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
 # runs/bench/<stage>/); table: python3 scripts/semi-table.py
@@ -25,6 +25,11 @@ TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off t
 [ -x "$TOOL" ] || swift build -c release
 PAIRS=${PAIRS:-"0:1"}
 EPOCHS=${EPOCHS:-5}
+# Test AUROC after every EVALUATE_EVERY epochs and after the last (the curves of the tables); 0:
+# none, only the final scores (about a third of a CSI run's time is these evaluations).
+EVALUATE_EVERY=${EVALUATE_EVERY:-1}
+EVALUATION=()
+[ "$EVALUATE_EVERY" -gt 0 ] && EVALUATION=(--evaluate-every "$EVALUATE_EVERY")
 LABELED=${LABELED:-0.05}
 LABELED_RATIOS=${LABELED_RATIOS:-0.05}
 POLLUTIONS=${POLLUTIONS:-0.1}
@@ -49,7 +54,7 @@ dataset_of() {
 split() {
     local dataset=$1 normal=$2 known=$3 labeled=$4 pollution=$5
     echo --datasets "$dataset" --protocol semi-supervised --normal-class "$normal" --anomaly-class "$known" \
-        --labeled-ratio "$labeled" --pollution "$pollution" --seeds 0 --evaluate-every 1 --data-dir "$DATA"
+        --labeled-ratio "$labeled" --pollution "$pollution" --seeds 0 ${EVALUATION[*]} --data-dir "$DATA"
 }
 # The run folder of the one finished run in a bench folder.
 last_run() { echo "$1/$(tail -n 1 "$1/results.csv" | awk -F, '{print $NF}')"; }
@@ -97,7 +102,7 @@ stage() {
         # G/E/D at width 128.
         for pair in $PAIRS; do
             "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets "$(dataset_of "$data")" \
-                --normal-class "${pair%%:*}" --per-class --seeds 0 --evaluate-every 1 --data-dir "$DATA" \
+                --normal-class "${pair%%:*}" --per-class --seeds 0 "${EVALUATION[@]}" --data-dir "$DATA" \
                 --resume "runs/bench/$name"
         done ;;
     oc-synthetic-csi)
