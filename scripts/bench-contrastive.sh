@@ -7,7 +7,7 @@
 # runs/bench/<stage>/results.{md,csv}; curves and tables: python3 scripts/contrastive-table.py.
 #   scripts/bench-contrastive.sh [stage ...]
 #   stages: DATA[-polluted]-METHOD with DATA fmnist or cifar (CIFAR-10, classes 0 1 2 unless CLASSES
-#           is set) and METHOD knn ssn ss simclr csi byoln scn scn-neg (e.g. fmnist-ssn,
+#           is set) and METHOD knn ssn ss scn sc simclr csi byoln scn-neg (e.g. fmnist-ssn,
 #           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,scn}-scores
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
 #   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary)
@@ -34,6 +34,8 @@ SSN=(--methods nsa --option variant=simsiam --option normalized=true --option pr
 # BYOL(n): SS(n)'s widths, targets from an EMA copy (decay 0.99).
 BYOLN=(--methods nsa --option variant=byol --option normalized=true --option projectionWidth=512
     --option predictorWidth=128 --option training.batchSize=64 --option centering=false)
+# SC(n): SimCLR with NSA's normalisations, scored by k-Cos (SC: the same without them; "simclr"
+# below is the SimCLR of CSI's paper with CSI's score).
 SC=(--methods nsa --option variant=simclr --option normalized=true --option training.batchSize=64 --option centering=false)
 # SC(n−): the four rotations are distinct instances, 16 images a step (× 2 views × 4 = 128 views, as CSI).
 SCNEG=(--methods nsa --option variant=simclr --option normalized=true --option shiftedNegatives=true
@@ -90,7 +92,7 @@ rescore_network() {
 }
 # One-class (or polluted one-class) runs of one method on one data set, seed 0, a run per class:
 # stage DATA[-polluted]-METHOD, DATA fmnist (all 10 classes) or cifar (classes 0 1 2 unless
-# CLASSES is set), METHOD knn ssn ss simclr csi byoln scn scn-neg; results in runs/bench/<stage>.
+# CLASSES is set), METHOD knn ssn ss scn sc simclr csi byoln scn-neg; results in runs/bench/<stage>.
 one_class() {
     local name=$1 data=${1%%-*} rest=${1#*-} dataset classes protocol=()
     dataset=$(dataset_of "$data")
@@ -102,6 +104,7 @@ one_class() {
     knn) method=(--methods knn --data-dir "$DATA") ;;
     ssn) method=("${SSN[@]}" "${COMMON[@]}") ;;
     ss) method=("${SSN[@]}" --option normalized=false "${COMMON[@]}") ;;  # SS(n) without NSA's normalisations
+    sc) method=("${SC[@]}" --option normalized=false "${COMMON[@]}") ;;  # SC(n) without NSA's normalisations
     simclr) method=("${SIMCLR[@]}" "${COMMON[@]}") ;;
     csi) method=("${CSI[@]}" "${COMMON[@]}") ;;
     byoln) method=("${BYOLN[@]}" "${COMMON[@]}") ;;

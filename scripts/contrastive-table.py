@@ -20,14 +20,14 @@ import argparse, csv, glob, json, os, re, statistics
 from benchtables import replace_rows
 
 METHODS = {"knn": "kNN, raw pixels", "ssn": "SS(n)", "ss": "SS", "simclr": "SimCLR", "csi": "CSI",
-           "byoln": "BYOL(n)", "scn": "SC(n)", "scn-neg": "SC(n−)"}
+           "byoln": "BYOL(n)", "scn": "SC(n)", "sc": "SC", "scn-neg": "SC(n−)"}
 # The re-scorings of a -scores stage: folder name, suffix of the method's name.
 RESCORED = [("score-kcos-centering-true", ", centred k-Cos"), ("score-ccos", ", c-Cos"),
             ("score-kcos-ensemble-true", "_E, k-Cos"), ("score-ccos-ensemble-true", "_E, c-Cos")]
 RESCORINGS = {"fmnist-csi-eq11": "CSI networks, Eq. 11 score", "fmnist-simclr-cosine": "SimCLR networks, cosine score",
               "fmnist-polluted-simclr-cosine": "SimCLR networks, cosine score, p = 0.1"}
 DEFAULT = ["fmnist-knn", "fmnist-ssn", "fmnist-ssn-scores", "fmnist-simclr", "fmnist-csi", "fmnist-byoln", "fmnist-scn",
-           "fmnist-scn-neg", "fmnist-polluted-knn", "fmnist-polluted-simclr", "fmnist-polluted-ss",
+           "fmnist-scn-neg", "fmnist-polluted-knn", "fmnist-polluted-simclr", "fmnist-polluted-ss", "fmnist-polluted-sc",
            "fmnist-polluted-scn", "fmnist-polluted-ssn", "fmnist-polluted-ssn-scores"]
 
 
