@@ -8,7 +8,7 @@
 #   scripts/bench-contrastive.sh [stage ...]
 #   stages: DATA[-polluted]-METHOD with DATA fmnist or cifar (CIFAR-10, classes 0 1 2 unless CLASSES
 #           is set) and METHOD knn ssn ss scn sc simclr csi byoln scn-neg (e.g. fmnist-ssn,
-#           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,scn}-scores
+#           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
 #   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary)
 set -euo pipefail
@@ -51,15 +51,20 @@ dataset_of() {
     *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
     esac
 }
-# The other NSA scores of the SS(n) or SC(n) networks of a stage already run (option
+# The other NSA scores of the SS(n), BYOL(n), SC(n) or SC(n−) networks of a stage already run (option
 # encoderModel: only the scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of
 # each; a polluted stage is re-scored on its own polluted training set.
-#   rescore DATA[-polluted]-{ssn,scn}-scores
+#   rescore DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
 rescore() {
     local source=runs/bench/${1%-scores} output=runs/bench/$1 dataset method=() protocol=()
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
-    case "$1" in *-ssn-scores) method=("${SSN[@]}") ;; *) method=("${SC[@]}") ;; esac
+    case "$1" in
+    *-ssn-scores) method=("${SSN[@]}") ;;
+    *-byoln-scores) method=("${BYOLN[@]}") ;;
+    *-scn-neg-scores) method=("${SCNEG[@]}") ;;
+    *) method=("${SC[@]}") ;;
+    esac
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
     tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal seed rest; do
@@ -117,7 +122,7 @@ one_class() {
 }
 stage() {
     case "$1" in
-    *-ssn-scores | *-scn-scores) rescore "$1" ;;
+    *-ssn-scores | *-byoln-scores | *-scn-scores | *-scn-neg-scores) rescore "$1" ;;
     fmnist-simclr-cosine | fmnist-polluted-simclr-cosine)
         # The SimCLR networks of fmnist[-polluted]-simclr re-scored with normalised test projections
         # (score=cosine; only the feature bank is fitted): does the projection norm invert classes?

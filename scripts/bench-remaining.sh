@@ -16,7 +16,7 @@ semi() { for s in "$@"; do echo "=== $s $(date -u +%FT%TZ)"; scripts/bench-semis
 contrastive fmnist-polluted-ssn fmnist-polluted-ssn-scores fmnist-polluted-scn fmnist-polluted-scn-scores \
     fmnist-polluted-sc fmnist-polluted-ss fmnist-polluted-simclr fmnist-polluted-simclr-cosine
 # Issue 12, one-class Fashion-MNIST: the NSA variants not yet run.
-contrastive fmnist-scn fmnist-scn-scores fmnist-byoln fmnist-scn-neg
+contrastive fmnist-scn fmnist-scn-scores fmnist-byoln fmnist-byoln-scores fmnist-scn-neg fmnist-scn-neg-scores
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations).
 EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr cifar-csi cifar-scn cifar-scn-scores \
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \

@@ -8,8 +8,8 @@ Prints (markdown) the final AUROC % per normal class and its mean for every stag
 default the Fashion-MNIST stages) found under runs/bench/, then the class-averaged test AUROC
 after each epoch (with the mean vMF κ and MMD to the uniform sphere of the NSA runs), and writes
 the curves as an SVG with the first kNN stage's mean as the raw-pixel floor (a horizontal line).
-Stage names are those of bench-contrastive.sh: DATA[-polluted]-METHOD, DATA[-polluted]-ssn-scores
-and -scn-scores (the four re-scorings of the SS(n) or SC(n) networks), fmnist-csi-eq11,
+Stage names are those of bench-contrastive.sh: DATA[-polluted]-METHOD, DATA[-polluted]-METHOD-scores
+(the four re-scorings of the SS(n), BYOL(n), SC(n) or SC(n−) networks), fmnist-csi-eq11,
 fmnist[-polluted]-simclr-cosine. Only classes
 that every listed stage finished enter the means. --epochs-csv updates a per-epoch CSV (stage,
 class, epoch, test AUROC, κ, MMD, summed loss, seconds): the rows of every stage and class read
