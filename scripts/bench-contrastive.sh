@@ -51,6 +51,12 @@ dataset_of() {
     *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
     esac
 }
+# "normal_class seed run" of every row of a bench results.csv, by column name (older files have
+# no anomaly_class column).
+runs_of() {
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+             { print $col["normal_class"], $col["seed"], $col["run"] }' "$1"
+}
 # The other NSA scores of the SS(n), BYOL(n), SC(n) or SC(n−) networks of a stage already run (option
 # encoderModel: only the scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of
 # each; a polluted stage is re-scored on its own polluted training set.
@@ -67,8 +73,7 @@ rescore() {
     esac
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
-    tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal seed rest; do
-        run=${rest##*,}
+    runs_of "$source/results.csv" | while read -r normal seed run; do
         for scoring in "score=kcos centering=true" "score=ccos" "score=kcos ensemble=true" "score=ccos ensemble=true"; do
             name=${scoring// /-}
             options=()
@@ -89,9 +94,9 @@ rescore_network() {
     shift 3
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
-    tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ normal rest; do
+    runs_of "$source/results.csv" | while read -r normal _ run; do
         "$TOOL" bench "$@" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds 0 \
-            --option encoder.architecture=resnet20 --option encoderModel="$source/${rest##*,}" \
+            --option encoder.architecture=resnet20 --option encoderModel="$source/$run" \
             --option "$option" --data-dir "$DATA" --resume "$output/class-$normal" </dev/null
     done
 }
