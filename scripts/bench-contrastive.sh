@@ -16,12 +16,9 @@ cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
+# dataset_of, EVALUATE_EVERY and EVALUATION
+source scripts/bench-common.sh
 EPOCHS=${EPOCHS:-5}
-# Test AUROC after every EVALUATE_EVERY epochs and after the last (the curve); 0: none, only the
-# final scores (CIFAR-10 tables need no curve; the evaluations cost about a third of a run).
-EVALUATE_EVERY=${EVALUATE_EVERY:-1}
-EVALUATION=()
-[ "$EVALUATE_EVERY" -gt 0 ] && EVALUATION=(--evaluate-every "$EVALUATE_EVERY")
 # CPU budget (2 cores): ResNet-20 (Fashion-MNIST zero-padded 28 → 32), Adam 1e-3 with cosine decay, no
 # warm-up, EPOCHS epochs of 64 images a step (128 views; CSI 16 images = 128 views).
 COMMON=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS --option training.optimizer=adam
@@ -44,13 +41,6 @@ SCNEG=(--methods nsa --option variant=simclr --option normalized=true --option s
 SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
 CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
 POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
-dataset_of() {
-    case "$1" in
-    fmnist) echo fashion-mnist ;;
-    cifar) echo cifar-10 ;;
-    *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
-    esac
-}
 # "normal_class seed run" of every row of a bench results.csv, by column name (older files have
 # no anomaly_class column).
 runs_of() {

@@ -23,13 +23,10 @@ cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}   # a copy keeps a long queue off the binary you rebuild
 [ -x "$TOOL" ] || swift build -c release
+# dataset_of, EVALUATE_EVERY and EVALUATION
+source scripts/bench-common.sh
 PAIRS=${PAIRS:-"0:1"}
 EPOCHS=${EPOCHS:-5}
-# Test AUROC after every EVALUATE_EVERY epochs and after the last (the curves of the tables); 0:
-# none, only the final scores (about a third of a CSI run's time is these evaluations).
-EVALUATE_EVERY=${EVALUATE_EVERY:-1}
-EVALUATION=()
-[ "$EVALUATE_EVERY" -gt 0 ] && EVALUATION=(--evaluate-every "$EVALUATE_EVERY")
 LABELED=${LABELED:-0.05}
 LABELED_RATIOS=${LABELED_RATIOS:-0.05}
 POLLUTIONS=${POLLUTIONS:-0.1}
@@ -43,13 +40,6 @@ TRAIN=(--option encoder.architecture=resnet20 --option training.epochs=$EPOCHS -
 # epochs of 16 images (Elsa+: × 4 rotations) at a constant Adam 1e-4, K = 50 prototypes
 # (refreshed after epochs 0 and 3), early stopping on 5 % of the unlabelled data.
 ELSA=(--option finetuning.epochs=6 --option finetuning.batchSize=16 --option testViews=2)
-dataset_of() {
-    case "$1" in
-    fmnist) echo fashion-mnist ;;
-    cifar) echo cifar-10 ;;
-    *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
-    esac
-}
 # The split options of one pair and setting.
 split() {
     local dataset=$1 normal=$2 known=$3 labeled=$4 pollution=$5

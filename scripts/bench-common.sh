@@ -1,0 +1,15 @@
+# Shared by bench-contrastive.sh and bench-semisupervised.sh (sourced, not run).
+# Test AUROC after every EVALUATE_EVERY epochs and after the last (the curves of the tables); 0:
+# none, only the final scores (tables that need no curve; the evaluations cost about a third of a
+# contrastive run).
+EVALUATE_EVERY=${EVALUATE_EVERY:-1}
+EVALUATION=()
+if [ "$EVALUATE_EVERY" -gt 0 ]; then EVALUATION=(--evaluate-every "$EVALUATE_EVERY"); fi
+# The tool's data-set name of a stage's DATA prefix.
+dataset_of() {
+    case "$1" in
+    fmnist) echo fashion-mnist ;;
+    cifar) echo cifar-10 ;;
+    *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
+    esac
+}
