@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Writes what every benchmark stage under runs/bench has finished into the docs CSVs under
+# docs/bench (per-run AUROCs, per-epoch curves; the semi-supervised summary), keeping the rows of
+# runs made elsewhere. runs/ is not in git: a session that is cut off, or a new machine, loses
+# the run folders, and these CSVs are what the README's tables are made from (contrastive-table.py
+# --docs). bench-remaining.sh calls this every SAVE_EVERY seconds and when it stops.
+#   scripts/bench-save.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+contrastive=() semi=()
+for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
+    [ -d "$folder" ] || continue
+    stage=${folder#runs/bench/}
+    case "$stage" in
+    *-s1-* | *-s2-* | *-oc-*) semi+=("${stage%%-*}") ;;
+    *) contrastive+=("$stage") ;;
+    esac
+done
+if [ ${#contrastive[@]} -gt 0 ]; then
+    # Exits non-zero when the stages share no class; the CSVs are written before that.
+    python3 scripts/contrastive-table.py --docs docs/bench --update-docs \
+        --epochs-csv docs/bench/fmnist-contrastive-epochs.csv "${contrastive[@]}" >/dev/null 2>&1 || true
+fi
+for data in $(printf '%s\n' "${semi[@]}" | sort -u); do
+    python3 scripts/semi-table.py --data-set "$data" --csv "docs/bench/$data-semi.csv" >/dev/null 2>&1 \
+        || echo "bench-save: semi-table.py --data-set $data failed" >&2
+done
