@@ -11,10 +11,13 @@ contrastive=() semi=()
 for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
     [ -d "$folder" ] || continue
     stage=${folder#runs/bench/}
-    case "$stage" in
-    *-s1-* | *-s2-* | *-oc-*) semi+=("${stage%%-*}") ;;
-    *) contrastive+=("$stage") ;;
-    esac
+    # Only the stages of bench-contrastive.sh and bench-semisupervised.sh: bench-deep.sh and
+    # bench-cance.sh write fmnist-svdd, cifar-cance, … here too, with their own tables.
+    if [[ $stage =~ ^(fmnist|cifar)-(s1|s2|oc)- ]]; then
+        semi+=("${stage%%-*}")
+    elif [[ $stage =~ ^(fmnist|cifar)(-polluted)?-(knn|ssn|ss|sc|scn|simclr|csi|byoln|scn-neg)(-scores|-cosine|-eq11)?$ ]]; then
+        contrastive+=("$stage")
+    fi
 done
 if [ ${#contrastive[@]} -gt 0 ]; then
     # It also exits non-zero when the stages share no class (the CSVs are written before that).
