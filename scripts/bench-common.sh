@@ -5,6 +5,10 @@
 EVALUATE_EVERY=${EVALUATE_EVERY:-1}
 EVALUATION=()
 if [ "$EVALUATE_EVERY" -gt 0 ]; then EVALUATION=(--evaluate-every "$EVALUATE_EVERY"); fi
+# Seeds of the one-class stages, comma-separated (default 0). Other seeds go to their own folder,
+# runs/bench/<stage>-seeds-1-2 for SEEDS=1,2 (seeds_suffix), so the seed-0 tables stay as they are.
+SEEDS=${SEEDS:-0}
+seeds_suffix() { if [ "$SEEDS" != 0 ]; then local s=${SEEDS//,/-}; echo "-seeds-$s"; fi; }
 # The tool's data-set name of a stage's DATA prefix.
 dataset_of() {
     case "$1" in

@@ -10,7 +10,8 @@
 #           is set) and METHOD knn ssn ss scn sc simclr csi byoln scn-neg (e.g. fmnist-ssn,
 #           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
-#   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary)
+#   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary),
+#           SEEDS (one-class stages, comma-separated; default 0, others into runs/bench/<stage>-seeds-S1-S2…)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -74,23 +75,26 @@ rescore() {
         done
     done
 }
-# The networks of a seed-0 bench folder scored again with one option changed (encoderModel).
+# The networks of a bench folder scored again with one option changed (encoderModel), each
+# with its own seed (SEEDS: the folders of those seeds).
 #   rescore_network SOURCE_STAGE OUTPUT_STAGE OPTION METHOD_ARGUMENTS...
 # A polluted source stage (…-polluted-…) is re-scored on its own polluted training set.
 rescore_network() {
-    local source=runs/bench/$1 output=runs/bench/$2 option=$3 protocol=() dataset
+    local source=runs/bench/$1$(seeds_suffix) output=runs/bench/$2$(seeds_suffix) option=$3 protocol=() dataset
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
     shift 3
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
-    runs_of "$source/results.csv" | while read -r normal _ run; do
-        "$TOOL" bench "$@" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds 0 \
+    runs_of "$source/results.csv" | while read -r normal seed run; do
+        local folder=$output/class-$normal
+        [ "$seed" = 0 ] || folder+=-seed-$seed
+        "$TOOL" bench "$@" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds "$seed" \
             --option encoder.architecture=resnet20 --option encoderModel="$source/$run" \
-            --option "$option" --data-dir "$DATA" --resume "$output/class-$normal" </dev/null
+            --option "$option" --data-dir "$DATA" --resume "$folder" </dev/null
     done
 }
-# One-class (or polluted one-class) runs of one method on one data set, seed 0, a run per class:
+# One-class (or polluted one-class) runs of one method on one data set, a run per class and seed:
 # stage DATA[-polluted]-METHOD, DATA fmnist (all 10 classes) or cifar (classes 0 1 2 unless
 # CLASSES is set), METHOD knn ssn ss scn sc simclr csi byoln scn-neg; results in runs/bench/<stage>.
 one_class() {
@@ -113,7 +117,7 @@ one_class() {
     *) echo "unknown stage $name" >&2; exit 2 ;;
     esac
     "$TOOL" bench "${method[@]}" --datasets "$dataset" "${protocol[@]}" --normal-class $classes --per-class \
-        --seeds 0 --resume "runs/bench/$name"
+        --seeds "$SEEDS" --resume "runs/bench/$name$(seeds_suffix)"
 }
 stage() {
     case "$1" in

@@ -7,10 +7,21 @@
 #   scripts/bench-save.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
+TOOL=${ANOMALY_TOOL:-.build/release/anomaly}
 contrastive=() semi=()
 for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
     [ -d "$folder" ] || continue
     stage=${folder#runs/bench/}
+    # Other seeds of a one-class stage (SEEDS=…, runs/bench/<stage>-seeds-…): every finished run
+    # into docs/bench/<stage>-seeds-….csv, the rows already there kept (class-table.py).
+    if [[ $stage == *-seeds-* ]]; then
+        [ -f "$folder/results.csv" ] && "$TOOL" bench --merge "$folder" >/dev/null 2>&1
+        sources=("$folder")
+        [ -f "docs/bench/$stage.csv" ] && sources=("docs/bench/$stage.csv" "$folder")
+        python3 scripts/class-table.py "${sources[@]}" --csv "docs/bench/$stage.csv" >/dev/null 2>&1 \
+            || echo "bench-save: class-table.py $folder failed" >&2
+        continue
+    fi
     # Only the stages of bench-contrastive.sh and bench-semisupervised.sh: bench-deep.sh and
     # bench-cance.sh write fmnist-svdd, cifar-cance, … here too, with their own tables.
     if [[ $stage =~ ^(fmnist|cifar)-(s1|s2|oc)- ]]; then

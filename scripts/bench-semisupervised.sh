@@ -15,7 +15,8 @@
 #           DATA-oc-synthetic-csi (those networks scored with CSI's score)
 #   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1; the one-class stages use the normal
 #   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary;
-#   default .build/release/anomaly)
+#   default .build/release/anomaly), SEEDS (the one-class stages, comma-separated; default 0, others into
+#   runs/bench/<stage>-seeds-S1-S2…)
 # Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
 # runs/bench/<stage>/); table: python3 scripts/semi-table.py
 set -euo pipefail
@@ -92,22 +93,23 @@ stage() {
         # G/E/D at width 128.
         for pair in $PAIRS; do
             "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets "$(dataset_of "$data")" \
-                --normal-class "${pair%%:*}" --per-class --seeds 0 "${EVALUATION[@]}" --data-dir "$DATA" \
-                --resume "runs/bench/$name"
+                --normal-class "${pair%%:*}" --per-class --seeds "$SEEDS" "${EVALUATION[@]}" --data-dir "$DATA" \
+                --resume "runs/bench/$name$(seeds_suffix)"
         done ;;
     oc-synthetic-csi)
         # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
         # --merge first: results.csv holds every finished class, not only the last one run.
-        local source=runs/bench/$data-oc-synthetic
+        local source=runs/bench/$data-oc-synthetic$(seeds_suffix)
         "$TOOL" bench --merge "$source" >/dev/null
         for pair in $PAIRS; do
             local normal=${pair%%:*}
-            tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ c _ _ _ _ _ _ run; do
+            tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ c _ seed _ _ _ _ run; do
                 [ "$c" = "$normal" ] || continue
+                local output=runs/bench/$name$(seeds_suffix)/class-$normal
+                [ "$seed" = 0 ] || output+=-seed-$seed
                 "$TOOL" bench --methods csi --option encoder.architecture=resnet20 --option testViews=2 \
                     --option encoderModel="$source/$run" --datasets "$(dataset_of "$data")" \
-                    --normal-class "$normal" --seeds 0 --data-dir "$DATA" \
-                    --resume "runs/bench/$name/class-$normal" </dev/null
+                    --normal-class "$normal" --seeds "$seed" --data-dir "$DATA" --resume "$output" </dev/null
             done
         done ;;
     *) scenario "$name" ;;
