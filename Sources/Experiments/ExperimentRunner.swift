@@ -139,7 +139,7 @@ public struct ExperimentRunner {
             "\(configuration.method) on \(data.name): \(training.unlabeled.count) unlabelled, \(training.labeledNormal?.count ?? 0) labelled normal, \(training.labeledAnomalies?.count ?? 0) labelled anomalous training samples; \(test.samples.count) test samples")
         let manifest = try SplitManifest(
             dataset: data.name, files: data.fileHashes, experimentProtocol: configuration.experimentProtocol,
-            seed: configuration.seed, split: split, tool: ToolInfo(name: "anomalykit", version: toolVersion), createdAt: Date())
+            seed: configuration.seed, split: split, tool: ToolInfo(name: "anomalykit", version: toolVersion, gemm: BLAS.implementation), createdAt: Date())
         let record = RunConfigurationRecord(
             configuration: configuration, detectorConfiguration: detector.configurationJSON, toolVersion: toolVersion)
 
@@ -147,7 +147,9 @@ public struct ExperimentRunner {
         let folder: URL
         if let resuming {
             (id, folder) = try RunDirectory.partialFolder(resuming)
-            try Self.checkResumable(folder, record: record, manifest: manifest)
+            if let warning = try Self.checkResumable(folder, record: record, manifest: manifest) {
+                logger.warning("\(warning)")
+            }
         } else {
             (id, folder) = try RunDirectory.createPartial(
                 in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
@@ -242,8 +244,10 @@ public struct ExperimentRunner {
         return try RunThresholds(calibrationScores: scores, source: prepared.validation == nil ? "training" : "validation")
     }
 
-    /// A partial folder may be resumed only by the same configuration on the same split.
-    static func checkResumable(_ folder: URL, record: RunConfigurationRecord, manifest: SplitManifest) throws {
+    /// A partial folder may be resumed only by the same configuration on the same split; the
+    /// returned warning says when other GEMM kernels will finish it (another CPU, or another
+    /// OPENBLAS_CORETYPE).
+    static func checkResumable(_ folder: URL, record: RunConfigurationRecord, manifest: SplitManifest) throws -> String? {
         let saved = try RunConfigurationRecord.read(from: folder)
         guard saved.configuration == record.configuration, saved.detectorConfiguration == record.detectorConfiguration else {
             throw ExperimentError.invalidArgument(
@@ -253,6 +257,10 @@ public struct ExperimentRunner {
         guard savedManifest.split == manifest.split, savedManifest.mismatchedFiles(currentHashes: manifest.files).isEmpty else {
             throw ExperimentError.invalidArgument("\(folder.path): the data or the split differ from the interrupted run's; cannot resume")
         }
+        // Not refused: the checkpoint is still good, only bit-for-bit equality with an
+        // uninterrupted run is lost.
+        guard let before = savedManifest.tool.gemm, let now = manifest.tool.gemm, before != now else { return nil }
+        return "\(folder.lastPathComponent) started with \(before) and resumes with \(now): its scores will not be identical to an uninterrupted run's (set OPENBLAS_CORETYPE as when it started to keep them)"
     }
 
     /// The test samples of a split with their anomaly labels and where each came from.

@@ -39,6 +39,22 @@ struct ManifestTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["split.json"])
     }
 
+    @Test("The GEMM kernels are recorded under tool; a manifest without them (older) reads as nil")
+    func gemmKernels() throws {
+        var recorded = try manifest(seed: 5)
+        recorded.tool.gemm = "OpenBLAS (libopenblas.so.0, Haswell kernels)"
+        let text = String(decoding: try recorded.jsonData(), as: UTF8.self)
+        #expect(text.contains("\"gemm\" : \"OpenBLAS (libopenblas.so.0, Haswell kernels)\""))
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("manifest.json")
+        try recorded.write(to: url)
+        #expect(try SplitManifest.read(from: url).tool.gemm == "OpenBLAS (libopenblas.so.0, Haswell kernels)")
+        try manifest(seed: 5).write(to: url)
+        #expect(!(try String(contentsOf: url, encoding: .utf8)).contains("gemm"))
+        #expect(try SplitManifest.read(from: url).tool.gemm == nil)
+    }
+
     @Test("JSON: sorted keys, pretty printed, ISO 8601 date, lowercase hashes, protocol by kind")
     func jsonLayout() throws {
         let text = String(decoding: try manifest(seed: 5).jsonData(), as: UTF8.self)

@@ -3,6 +3,7 @@ import Detectors
 import Experiments
 import Foundation
 import Layers
+import Logging
 import Metrics
 import Tensors
 import TestSupport
@@ -107,6 +108,37 @@ import Testing
         #expect(throws: ExperimentError.self) {
             try ExperimentRunner(outputRoot: root).run(changed, data: data, method: entry, resuming: URL(fileURLWithPath: folder))
         }
+    }
+
+    /// The manifest records the GEMM kernels; a run resumed with other kernels (another CPU, or
+    /// another OPENBLAS_CORETYPE) finishes, with a warning that its scores will not be those of an
+    /// uninterrupted run.
+    @Test func resumingWithOtherKernelsWarnsAndFinishes() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try ExperimentData.load("mnist", root: miniData)
+        let entry = try MethodRegistry.entry(named: "deepsvdd")
+        var stopping = ExperimentRunner(outputRoot: root)
+        stopping.training.stopRequested = { _, e in e == 1 }
+        var folder = ""
+        do {
+            _ = try stopping.run(Self.mnistRun("deepsvdd"), data: data, method: entry)
+        } catch ExperimentError.resumable(_, let kept) {
+            folder = kept
+        }
+        let manifestURL = URL(fileURLWithPath: folder).appendingPathComponent("manifest.json")
+        var manifest = try SplitManifest.read(from: manifestURL)
+        #expect(manifest.tool.gemm == BLAS.implementation)
+        manifest.tool.gemm = "OpenBLAS (libopenblas.so.0, SkylakeX kernels) on another machine"
+        try manifest.write(to: manifestURL)
+
+        let captured = CapturedLog()
+        let resumer = ExperimentRunner(outputRoot: root, logger: Logger(label: "test") { _ in captured.handler })
+        let result = try resumer.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: URL(fileURLWithPath: folder))
+        #expect(result.scores.count == 1000)  // the mini MNIST test set
+        let warnings = captured.lines.filter { $0.level == .warning }.map(\.message)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("SkylakeX kernels) on another machine and resumes with \(BLAS.implementation)") == true)
     }
 
     @Test func softBoundaryLearnsAndItsStateLoadsBack() throws {
@@ -528,5 +560,35 @@ import Testing
         let scores = try detector.score(prepared.test.samples, context: InferenceContext())
         let value = try auroc(scores: scores, labels: prepared.test.isAnomaly)
         #expect(value > 0.85, "AUROC \(value)")
+    }
+}
+
+/// Log lines kept in memory, for tests that check what a run warned about.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [(level: Logger.Level, message: String)] = []
+
+    var lines: [(level: Logger.Level, message: String)] { lock.withLock { stored } }
+
+    var handler: Handler { Handler(log: self) }
+
+    func append(_ level: Logger.Level, _ message: String) { lock.withLock { stored.append((level, message)) } }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+            function: String, line: UInt
+        ) {
+            log.append(level, message.description)
+        }
     }
 }

@@ -10,10 +10,16 @@ import Foundation
 public struct ToolInfo: Codable, Sendable, Equatable {
     public var name: String
     public var version: String
+    /// The matrix-product kernels the run used (e.g. "OpenBLAS (libopenblas.so.0, Haswell
+    /// kernels)"). Kernels round sums in their own order, so the same seed trains the same
+    /// network only with the same kernels (README, Reproducibility); nil in manifests written
+    /// before it was recorded.
+    public var gemm: String?
 
-    public init(name: String, version: String) {
+    public init(name: String, version: String, gemm: String? = nil) {
         self.name = name
         self.version = version
+        self.gemm = gemm
     }
 }
 
