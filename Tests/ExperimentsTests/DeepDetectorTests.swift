@@ -90,19 +90,25 @@ import Testing
         #expect((metrics?["training"] as? [Any])?.count == 8)
     }
 
-    @Test func resumingWithAnotherConfigurationIsRefused() throws {
-        let root = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// Deep SVDD on the mini MNIST stopped after its first epoch: the data, the method and the
+    /// partial folder kept for resuming.
+    static func interruptedDeepSVDD(root: URL) throws -> (ExperimentData, MethodEntry, String) {
         let data = try ExperimentData.load("mnist", root: miniData)
         let entry = try MethodRegistry.entry(named: "deepsvdd")
         var stopping = ExperimentRunner(outputRoot: root)
         stopping.training.stopRequested = { _, e in e == 1 }
-        var folder = ""
         do {
             _ = try stopping.run(Self.mnistRun("deepsvdd"), data: data, method: entry)
         } catch ExperimentError.resumable(_, let kept) {
-            folder = kept
+            return (data, entry, kept)
         }
+        throw ExperimentError.invalidArgument("the run was not interrupted")
+    }
+
+    @Test func resumingWithAnotherConfigurationIsRefused() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
         var changed = Self.mnistRun("deepsvdd")
         changed.seed = 2
         #expect(throws: ExperimentError.self) {
@@ -116,16 +122,7 @@ import Testing
     @Test func resumingWithOtherKernelsWarnsAndFinishes() throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let data = try ExperimentData.load("mnist", root: miniData)
-        let entry = try MethodRegistry.entry(named: "deepsvdd")
-        var stopping = ExperimentRunner(outputRoot: root)
-        stopping.training.stopRequested = { _, e in e == 1 }
-        var folder = ""
-        do {
-            _ = try stopping.run(Self.mnistRun("deepsvdd"), data: data, method: entry)
-        } catch ExperimentError.resumable(_, let kept) {
-            folder = kept
-        }
+        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
         let manifestURL = URL(fileURLWithPath: folder).appendingPathComponent("manifest.json")
         var manifest = try SplitManifest.read(from: manifestURL)
         #expect(manifest.tool.gemm == BLAS.implementation)
