@@ -9,6 +9,14 @@ if [ "$EVALUATE_EVERY" -gt 0 ]; then EVALUATION=(--evaluate-every "$EVALUATE_EVE
 # runs/bench/<stage>-seeds-1-2 for SEEDS=1,2 (seeds_suffix), so the seed-0 tables stay as they are.
 SEEDS=${SEEDS:-0}
 seeds_suffix() { if [ "$SEEDS" != 0 ]; then local s=${SEEDS//,/-}; echo "-seeds-$s"; fi; }
+# "normal_class seed run" of every row of a bench results.csv, by column name (older files have
+# no anomaly_class column).
+runs_of() {
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+             { print $col["normal_class"], $col["seed"], $col["run"] }' "$1"
+}
+# The folder of one re-scored run: OUTPUT/class-C, with -seed-S for seeds other than 0.
+class_folder() { if [ "$3" = 0 ]; then echo "$1/class-$2"; else echo "$1/class-$2-seed-$3"; fi; }
 # The tool's data-set name of a stage's DATA prefix.
 dataset_of() {
     case "$1" in

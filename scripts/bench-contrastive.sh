@@ -42,12 +42,6 @@ SCNEG=(--methods nsa --option variant=simclr --option normalized=true --option s
 SIMCLR=(--methods simclr --option training.batchSize=64 --option testViews=2)
 CSI=(--methods csi --option training.batchSize=16 --option testViews=2)
 POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
-# "normal_class seed run" of every row of a bench results.csv, by column name (older files have
-# no anomaly_class column).
-runs_of() {
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-             { print $col["normal_class"], $col["seed"], $col["run"] }' "$1"
-}
 # The other NSA scores of the SS(n), BYOL(n), SC(n) or SC(n−) networks of a stage already run (option
 # encoderModel: only the scorers are fitted): centred k-Cos, c-Cos, and the layer ensemble of
 # each; a polluted stage is re-scored on its own polluted training set.
@@ -87,8 +81,8 @@ rescore_network() {
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
     runs_of "$source/results.csv" | while read -r normal seed run; do
-        local folder=$output/class-$normal
-        [ "$seed" = 0 ] || folder+=-seed-$seed
+        local folder
+        folder=$(class_folder "$output" "$normal" "$seed")
         "$TOOL" bench "$@" --datasets "$dataset" "${protocol[@]}" --normal-class "$normal" --seeds "$seed" \
             --option encoder.architecture=resnet20 --option encoderModel="$source/$run" \
             --option "$option" --data-dir "$DATA" --resume "$folder" </dev/null

@@ -103,10 +103,10 @@ stage() {
         "$TOOL" bench --merge "$source" >/dev/null
         for pair in $PAIRS; do
             local normal=${pair%%:*}
-            tail -n +2 "$source/results.csv" | while IFS=, read -r _ _ _ c _ seed _ _ _ _ run; do
+            runs_of "$source/results.csv" | while read -r c seed run; do
                 [ "$c" = "$normal" ] || continue
-                local output=runs/bench/$name$(seeds_suffix)/class-$normal
-                [ "$seed" = 0 ] || output+=-seed-$seed
+                local output
+                output=$(class_folder "runs/bench/$name$(seeds_suffix)" "$normal" "$seed")
                 "$TOOL" bench --methods csi --option encoder.architecture=resnet20 --option testViews=2 \
                     --option encoderModel="$source/$run" --datasets "$(dataset_of "$data")" \
                     --normal-class "$normal" --seeds "$seed" --data-dir "$DATA" --resume "$output" </dev/null
