@@ -5,10 +5,16 @@
 EVALUATE_EVERY=${EVALUATE_EVERY:-1}
 EVALUATION=()
 if [ "$EVALUATE_EVERY" -gt 0 ]; then EVALUATION=(--evaluate-every "$EVALUATE_EVERY"); fi
-# Seeds of the one-class stages, comma-separated (default 0). Other seeds go to their own folder,
-# runs/bench/<stage>-seeds-1-2 for SEEDS=1,2 (seeds_suffix), so the seed-0 tables stay as they are.
+# Seeds of the one-class stages, comma-separated (default 0). Other seeds, and a budget other than
+# the default 5 epochs, go to their own folder (variant_suffix): runs/bench/<stage>-seeds-1-2 for
+# SEEDS=1,2, <stage>-epochs-15 for EPOCHS=15 (both: <stage>-epochs-15-seeds-1-2), so the tables of
+# seed 0 at 5 epochs stay as they are and a finished 5-epoch run is never read back as another budget.
 SEEDS=${SEEDS:-0}
-seeds_suffix() { if [ "$SEEDS" != 0 ]; then local s=${SEEDS//,/-}; echo "-seeds-$s"; fi; }
+variant_suffix() {
+    if [ "${EPOCHS:-5}" != 5 ]; then printf -- '-epochs-%s' "$EPOCHS"; fi
+    if [ "$SEEDS" != 0 ]; then printf -- '-seeds-%s' "${SEEDS//,/-}"; fi
+    echo
+}
 # "normal_class seed run" of every row of a bench results.csv, by column name (older files have
 # no anomaly_class column).
 runs_of() {

@@ -11,7 +11,8 @@
 #           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
 #   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary),
-#           SEEDS (one-class stages, comma-separated; default 0, others into runs/bench/<stage>-seeds-S1-S2…)
+#           SEEDS (one-class stages, comma-separated; default 0, others into runs/bench/<stage>-seeds-S1-S2…;
+#           EPOCHS other than 5: runs/bench/<stage>-epochs-E…)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
@@ -47,7 +48,7 @@ POLLUTED=(--protocol contaminated --pollution 0.1 --pollution-rule nsa)
 # each; a polluted stage is re-scored on its own polluted training set.
 #   rescore DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
 rescore() {
-    local source=runs/bench/${1%-scores} output=runs/bench/$1 dataset method=() protocol=()
+    local source=runs/bench/${1%-scores}$(variant_suffix) output=runs/bench/$1$(variant_suffix) dataset method=() protocol=()
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
     case "$1" in
@@ -74,7 +75,7 @@ rescore() {
 #   rescore_network SOURCE_STAGE OUTPUT_STAGE OPTION METHOD_ARGUMENTS...
 # A polluted source stage (…-polluted-…) is re-scored on its own polluted training set.
 rescore_network() {
-    local source=runs/bench/$1$(seeds_suffix) output=runs/bench/$2$(seeds_suffix) option=$3 protocol=() dataset
+    local source=runs/bench/$1$(variant_suffix) output=runs/bench/$2$(variant_suffix) option=$3 protocol=() dataset
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
     shift 3
@@ -111,7 +112,7 @@ one_class() {
     *) echo "unknown stage $name" >&2; exit 2 ;;
     esac
     "$TOOL" bench "${method[@]}" --datasets "$dataset" "${protocol[@]}" --normal-class $classes --per-class \
-        --seeds "$SEEDS" --resume "runs/bench/$name$(seeds_suffix)"
+        --seeds "$SEEDS" --resume "runs/bench/$name$(variant_suffix)"
 }
 stage() {
     case "$1" in

@@ -16,7 +16,7 @@
 #   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1; the one-class stages use the normal
 #   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary;
 #   default .build/release/anomaly), SEEDS (the one-class stages, comma-separated; default 0, others into
-#   runs/bench/<stage>-seeds-S1-S2…)
+#   runs/bench/<stage>-seeds-S1-S2…; one-class stages with EPOCHS other than 5: runs/bench/<stage>-epochs-E…)
 # Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
 # runs/bench/<stage>/); table: python3 scripts/semi-table.py
 set -euo pipefail
@@ -94,19 +94,19 @@ stage() {
         for pair in $PAIRS; do
             "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets "$(dataset_of "$data")" \
                 --normal-class "${pair%%:*}" --per-class --seeds "$SEEDS" "${EVALUATION[@]}" --data-dir "$DATA" \
-                --resume "runs/bench/$name$(seeds_suffix)"
+                --resume "runs/bench/$name$(variant_suffix)"
         done ;;
     oc-synthetic-csi)
         # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
         # --merge first: results.csv holds every finished class, not only the last one run.
-        local source=runs/bench/$data-oc-synthetic$(seeds_suffix)
+        local source=runs/bench/$data-oc-synthetic$(variant_suffix)
         "$TOOL" bench --merge "$source" >/dev/null
         for pair in $PAIRS; do
             local normal=${pair%%:*}
             runs_of "$source/results.csv" | while read -r c seed run; do
                 [ "$c" = "$normal" ] || continue
                 local output
-                output=$(class_folder "runs/bench/$name$(seeds_suffix)" "$normal" "$seed")
+                output=$(class_folder "runs/bench/$name$(variant_suffix)" "$normal" "$seed")
                 "$TOOL" bench --methods csi --option encoder.architecture=resnet20 --option testViews=2 \
                     --option encoderModel="$source/$run" --datasets "$(dataset_of "$data")" \
                     --normal-class "$normal" --seeds "$seed" --data-dir "$DATA" --resume "$output" </dev/null
