@@ -146,6 +146,29 @@ public protocol PersistentDetector {
     mutating func loadFittedState(from url: URL) throws
 }
 
+/// Titled images a detector made, for the run's report: `images` has the samples' shape with
+/// values in [0, 1], one caption per image.
+public struct ReportImages: Sendable {
+    public let title: String
+    public let images: Samples
+    public let captions: [String]
+
+    public init(title: String, images: Samples, captions: [String]) {
+        self.title = title
+        self.images = images
+        self.captions = captions
+    }
+}
+
+/// A fitted detector with a generative part whose images are worth a look next to its scores
+/// (CSI with synthetic inliers: its generator's samples and its reconstructions). The report
+/// shows them; nothing is scored or saved from them.
+public protocol ImageReporting {
+    /// At most `count` images a set; `samples` are test images (reconstructed where the method
+    /// reconstructs). Draws use `context.seed`, so a run's report shows the same images again.
+    func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages]
+}
+
 /// A configuration that knows its allowed ranges. `validate()` throws
 /// `DetectorError.invalidOption` naming the first option out of range (dotted path for nested
 /// options); the tool calls it before any training starts, and `fit` calls it again.

@@ -211,7 +211,8 @@ public struct ExperimentRunner {
                 configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
                 scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
-                training: history.epochs, thresholds: thresholds, testSamples: test.samples)
+                training: history.epochs, thresholds: thresholds, testSamples: test.samples,
+                madeImages: madeImages(detector, test: test, seed: configuration.seed, device: device))
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
             try? FileManager.default.removeItem(at: checkpoints)
             let directory = try RunDirectory.finish(folder, id: id, in: outputRoot)
@@ -223,6 +224,24 @@ public struct ExperimentRunner {
                 throw ExperimentError.resumable(reason: "\(error)", folder: folder.path)
             }
             throw error
+        }
+    }
+
+    /// The images a generative detector made for the report (`ImageReporting`): its samples, and
+    /// its reconstructions of the first four normal then the first four anomalous test images.
+    /// The run is finished by then, so a failure here costs the report these images, not the run.
+    func madeImages(_ detector: AnyDetector, test: TestSet, seed: UInt64, device: Device)
+        -> (sets: [ReportImages], note: String)
+    {
+        let normals = test.isAnomaly.indices.filter { !test.isAnomaly[$0] }.prefix(4)
+        let anomalies = test.isAnomaly.indices.filter { test.isAnomaly[$0] }.prefix(4)
+        let note = "Drawn with the run's seed. Test images shown: the first \(normals.count) normal, then the first \(anomalies.count) anomalous."
+        do {
+            let shown = test.samples.selecting(Array(normals) + Array(anomalies))
+            return (try detector.reportImages(of: shown, count: 8, context: InferenceContext(seed: seed, device: device)), note)
+        } catch {
+            logger.warning("the report leaves out the images \(detector.method) makes: \(error)")
+            return ([], note)
         }
     }
 

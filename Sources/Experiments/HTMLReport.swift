@@ -18,6 +18,8 @@ public struct HTMLReport {
     public var extraPlots: [String] = []
     /// HTML of the image gallery (most and least anomalous test images), for image data.
     var galleryHTML: String? = nil
+    /// HTML of the images the model made (`ImageReporting`: a generator's samples, reconstructions).
+    var madeImagesHTML: String? = nil
 
     public init(
         title: String, configuration: [(String, String)], metrics: [(String, String)],
@@ -64,7 +66,7 @@ public struct HTMLReport {
         .note { color: #8a5a00; } footer { margin-top: 32px; color: #888; font-size: 12px; }
         h3 { font-size: 14px; } .gallery { display: flex; flex-wrap: wrap; gap: 8px; }
         figure { margin: 0; text-align: center; font-size: 11px; } figure img { width: 84px; image-rendering: pixelated; border: 3px solid #2ca02c; }
-        figure.anomaly img { border-color: #d62728; }
+        figure.anomaly img { border-color: #d62728; } figure.made img { border-color: #999; }
         </style></head><body>
         <h1>\(e(title))</h1>
         \(notes.map { "<p class=\"note\">\(e($0))</p>" }.joined(separator: "\n"))
@@ -77,6 +79,7 @@ public struct HTMLReport {
         \(histogram)
         </div>
         \(galleryHTML.map { "<h2>Test images (frame: red = anomaly, green = normal)</h2>\n" + $0 } ?? "")
+        \(madeImagesHTML.map { "<h2>Images the model made</h2>\n" + $0 } ?? "")
         \(extraPlots.isEmpty ? "" : "<h2>Training</h2>\n<div class=\"plots\">\n" + extraPlots.joined(separator: "\n") + "\n</div>")
         <h2>Configuration</h2>
         \(table(configuration))

@@ -1,4 +1,5 @@
 import Datasets
+import Detectors
 import Foundation
 
 /// The report's gallery for image data: the most and the least anomalous test images with their
@@ -59,6 +60,23 @@ struct ImageGallery {
             bytes += [UInt8](repeating: 0, count: rowBytes - width * 3)
         }
         return "data:image/bmp;base64," + Data(bytes).base64EncodedString()
+    }
+
+    /// Titled rows of images a detector made (grey frames), each image with its caption, after
+    /// `note`; sets that are not images of at most 256 × 256 are left out.
+    static func html(_ sets: [ReportImages], note: String) -> String? {
+        let rows = sets.compactMap { set -> String? in
+            let shape = set.images.sampleShape
+            guard shape.count == 3, shape[0] == 1 || shape[0] == 3, shape[1] <= 256, shape[2] <= 256,
+                set.captions.count == set.images.count, set.images.count > 0
+            else { return nil }
+            return "<h3>\(SVGPlot.escape(set.title))</h3><div class=\"gallery\">"
+                + set.captions.enumerated().map { i, caption in
+                    "<figure class=\"made\"><img src=\"\(bitmapURI(set.images.row(i), shape: shape))\" alt=\"\(SVGPlot.escape(caption))\">"
+                        + "<figcaption>\(SVGPlot.escape(caption))</figcaption></figure>"
+                }.joined() + "</div>"
+        }
+        return rows.isEmpty ? nil : "<p>\(SVGPlot.escape(note))</p>" + rows.joined()
     }
 
     func html() -> String {

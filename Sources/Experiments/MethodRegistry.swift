@@ -12,6 +12,7 @@ public final class AnyDetector {
     private let scoreBody: (Samples, InferenceContext) throws -> [Float]
     private let saveBody: ((URL) throws -> Void)?
     private let loadBody: ((URL) throws -> Void)?
+    private let reportImagesBody: ((Samples, Int, InferenceContext) throws -> [ReportImages])?
 
     public init<D: AnomalyDetector>(method: String, _ detector: D, configuration: D.Configuration) {
         self.method = method
@@ -30,6 +31,16 @@ public final class AnyDetector {
             saveBody = nil
             loadBody = nil
         }
+        reportImagesBody =
+            box.detector is any ImageReporting
+            ? { samples, count, context in
+                try (box.detector as! any ImageReporting).reportImages(of: samples, count: count, context: context)
+            } : nil
+    }
+
+    /// The images a fitted detector made for the report (`ImageReporting`); none for the others.
+    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        try reportImagesBody?(samples, count, context) ?? []
     }
 
     /// Whether the fitted state is saved in the run folder (deep methods), so that scoring

@@ -125,7 +125,7 @@ enum ReportBuilder {
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary?, fitSeconds: Double, scoreSeconds: Double,
         standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil,
-        testSamples: Samples? = nil
+        testSamples: Samples? = nil, madeImages: (sets: [ReportImages], note: String) = ([], "")
     ) throws -> HTMLReport {
         let roc = try summary.map { _ in try rocCurve(scores: scores, labels: isAnomaly) }
         let pr = try summary.map { _ in try precisionRecallCurve(scores: scores, labels: isAnomaly) }
@@ -159,6 +159,7 @@ enum ReportBuilder {
             notes: notes)
         report.extraPlots = trainingPlots(training)
         report.galleryHTML = testSamples.flatMap { ImageGallery(samples: $0, scores: scores, isAnomaly: isAnomaly)?.html() }
+        report.madeImagesHTML = ImageGallery.html(madeImages.sets, note: madeImages.note)
         return report
     }
 

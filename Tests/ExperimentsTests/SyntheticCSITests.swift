@@ -164,6 +164,24 @@ import Testing
         let test = try DeepDetectorTests.prepared(configuration).test
         let replay = try RunReplay(directory: first.directory, dataRoot: miniData)
         #expect(try replay.score(test.samples) == first.scores)
+        // The report shows what G makes: 8 samples G(h), and 4 normal + 4 anomalous test images
+        // each next to G(E(x)), after the 8 + 8 test images of the score gallery; the run folder
+        // draws the same images again (seeded, G and E loaded from it), as does the second run's.
+        let report = try String(contentsOf: first.directory.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("Images the model made") && report.contains("Synthetic inliers G(h)"))
+        #expect(report.components(separatedBy: "<figure class=\"made\">").count - 1 == 8 + 16)
+        #expect(report.components(separatedBy: "data:image/bmp;base64,").count - 1 == 16 + 8 + 16)
+        let shown = test.samples.selecting(Array(0..<3))
+        let made = try replay.detector.reportImages(of: shown, count: 5, context: InferenceContext(seed: 1))
+        let again = try RunReplay(directory: second.directory, dataRoot: miniData).detector
+            .reportImages(of: shown, count: 5, context: InferenceContext(seed: 1))
+        #expect(made.map(\.images) == again.map(\.images))
+        #expect(made.map(\.images.shape) == [[5, 1, 28, 28], [6, 1, 28, 28]])
+        #expect(made.allSatisfy { $0.images.values.allSatisfy { $0 >= 0 && $0 <= 1 } && $0.captions.count == $0.images.count })
+        // The test images themselves sit at the even places, unchanged.
+        #expect(made[1].images.selecting([0, 2, 4]) == shown)
+        let other = try replay.detector.reportImages(of: shown, count: 5, context: InferenceContext(seed: 2))
+        #expect(other[0].images != made[0].images && other[1].images == made[1].images)
         // CSI re-scores this run's F (`encoderModel`): with Eq. 11 it gives the run's own scores,
         // with CSI's score others (the diagnostic that separates training from scoring).
         let training = try DeepDetectorTests.prepared(configuration).training
