@@ -23,10 +23,14 @@ semi() { for s in "$@"; do echo "=== $s $(date -u +%FT%TZ)"; scripts/bench-semis
 # each plain/normalised pair is run again here, on one machine.
 contrastive fmnist-polluted-simclr fmnist-polluted-ssn fmnist-polluted-ss fmnist-polluted-ssn-scores \
     fmnist-polluted-scn fmnist-polluted-sc fmnist-polluted-scn-scores fmnist-polluted-simclr-cosine
-# Issue 12, one-class Fashion-MNIST: the NSA variants not yet run.
-contrastive fmnist-scn fmnist-scn-scores fmnist-byoln fmnist-byoln-scores fmnist-scn-neg fmnist-scn-neg-scores
+# Issue 12, one-class Fashion-MNIST: the NSA variants not yet run (BYOL(n) with its curve, as
+# begun; SC(n−) and the polluted pair below without: the issue asks for the curves of SS(n),
+# SimCLR, CSI and SC(n) only, and the evaluations cost about a third of a run).
+contrastive fmnist-scn fmnist-scn-scores fmnist-byoln fmnist-byoln-scores
+EVALUATE_EVERY=0 contrastive fmnist-scn-neg fmnist-scn-neg-scores
 # Issue 12, polluted Fashion-MNIST: the other two normalised variants of NSA's Tables N1-N2.
-contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores fmnist-polluted-scn-neg fmnist-polluted-scn-neg-scores
+EVALUATE_EVERY=0 contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores fmnist-polluted-scn-neg \
+    fmnist-polluted-scn-neg-scores
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations).
 EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr cifar-csi cifar-scn cifar-scn-scores \
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \
