@@ -7,14 +7,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a method × data set × seed grid under one protocol; write results.csv and results.md.")
 
-    @Option(help: "Comma-separated method names.")
-    var methods: String?
+    @Option(parsing: .upToNextOption, help: "Method names, separated by spaces or commas.")
+    var methods: [String] = []
 
-    @Option(help: "Comma-separated data set names.")
-    var datasets: String?
+    @Option(parsing: .upToNextOption, help: "Data set names, separated by spaces or commas.")
+    var datasets: [String] = []
 
-    @Option(help: "Comma-separated seeds.")
-    var seeds: String = "0"
+    @Option(parsing: .upToNextOption, help: "Seeds, separated by spaces or commas (--seeds 0 1 2, --seeds 0,1,2).")
+    var seeds: [String] = ["0"]
 
     @Flag(help: "Run each --normal-class on its own (the one-class protocol of the papers: one row per class).")
     var perClass = false
@@ -51,8 +51,8 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if merge == nil {
-            guard methods != nil else { throw ValidationError("--methods is required (or --merge FOLDER)") }
-            guard datasets != nil else { throw ValidationError("--datasets is required (or --merge FOLDER)") }
+            guard !methods.isEmpty else { throw ValidationError("--methods is required (or --merge FOLDER)") }
+            guard !datasets.isEmpty else { throw ValidationError("--datasets is required (or --merge FOLDER)") }
         }
         if let task, task < 0 { throw ValidationError("--task must be non-negative, got \(task)") }
         if task != nil, resume == nil { throw ValidationError("--task needs --resume FOLDER: the bench folder every task writes its run into") }
@@ -88,11 +88,11 @@ struct Bench: ParsableCommand {
             output("\(index.finished.count) runs merged into \(folder.path)/results.{csv,md}")
             return
         }
-        let methodNames = (methods ?? "").split(separator: ",").map(String.init)
-        let datasetNames = (datasets ?? "").split(separator: ",").map(String.init)
+        let methodNames = Self.listed(methods)
+        let datasetNames = Self.listed(datasets)
         guard !methodNames.isEmpty else { throw ValidationError("--methods: no method named (e.g. --methods iforest,knn)") }
         guard !datasetNames.isEmpty else { throw ValidationError("--datasets: no data set named (e.g. --datasets thyroid)") }
-        let seedValues = try seeds.split(separator: ",").map { s -> UInt64 in
+        let seedValues = try Self.listed(seeds).map { s -> UInt64 in
             guard let v = UInt64(s) else { throw ValidationError("--seeds: '\(s)' is not a non-negative integer") }
             return v
         }
@@ -202,6 +202,11 @@ struct Bench: ParsableCommand {
 
     /// Every run of the bench in a fixed order (data set, method, normal classes, known anomaly
     /// classes, seed): the task numbers of a job array.
+    /// The values of a list option given as separate words, comma-separated, or both.
+    static func listed(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+    }
+
     func grid(datasets: [String], entries: [MethodEntry], seeds: [UInt64]) throws -> [Cell] {
         let normalGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
         if perAnomalyClass && protocolOptions.anomalyClasses.isEmpty {

@@ -92,6 +92,7 @@ final class PipeDrain: @unchecked Sendable {
             (["train", "--method", "ocsvm", "--dataset", "thyroid", "--option", "cacheSizeMB=1e15"], "option cacheSizeMB="),
             (["bench", "--methods", ",", "--datasets", "thyroid"], "--methods: no method named"),
             (["bench", "--methods", "knn", "--datasets", "thyroid", "--seeds", ""], "--seeds: no seed given"),
+            (["bench", "--methods", "knn", "--datasets", "thyroid", "--seeds", "1", "x"], "--seeds: 'x' is not a non-negative integer"),
             (["train", "--method", "knn", "--dataset", "thyroid", "--seed", "abc"], "The value 'abc' is invalid for '--seed <seed>'"),
             (["serve", "--run", "runs/x", "--port", "70000"], "--port must be in 0…65535, got 70000"),
             (["predict", "--run", "runs/x", "--input", "x.csv", "--fpr", "2"], "--fpr must be in (0, 1), got 2.0"),
@@ -171,7 +172,7 @@ final class PipeDrain: @unchecked Sendable {
 
 @Suite struct BenchResumeTests {
     /// `bench --resume FOLDER` reads finished runs back instead of repeating them and runs only
-    /// what is missing; the table covers all.
+    /// what is missing; the table covers all. Seeds may be given with commas or as words.
     @Test func benchResumeRunsOnlyWhatIsMissing() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -187,7 +188,7 @@ final class PipeDrain: @unchecked Sendable {
         }
         let before = try runs()
         #expect(before.count == 2)
-        let second = try #require(try runTool(common + ["--seeds", "0,1,2"], in: dir))
+        let second = try #require(try runTool(common + ["--seeds", "0", "1,2"], in: dir))
         #expect(second.status == 0, "\(second.stderr)")
         let after = try runs()
         #expect(after.count == 3 && before.isSubset(of: after))
