@@ -200,13 +200,13 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Every run of the bench in a fixed order (data set, method, normal classes, known anomaly
-    /// classes, seed): the task numbers of a job array.
     /// The values of a list option given as separate words, comma-separated, or both.
     static func listed(_ values: [String]) -> [String] {
         values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
     }
 
+    /// Every run of the bench in a fixed order (data set, method, normal classes, known anomaly
+    /// classes, seed): the task numbers of a job array.
     func grid(datasets: [String], entries: [MethodEntry], seeds: [UInt64]) throws -> [Cell] {
         let normalGroups = perClass ? protocolOptions.normalClasses.map { [$0] } : [protocolOptions.normalClasses]
         if perAnomalyClass && protocolOptions.anomalyClasses.isEmpty {
