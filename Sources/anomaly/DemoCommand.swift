@@ -10,8 +10,8 @@ struct Demo: ParsableCommand {
     @Option(help: "The normal class (0 T-shirt/top … 9 Ankle boot); every other class is anomalous.")
     var normalClass: Int = 0
 
-    @Option(help: "Comma-separated methods to compare.")
-    var methods: String = MethodRegistry.demoMethods.joined(separator: ",")
+    @Option(parsing: .upToNextOption, help: "Methods to compare, separated by spaces or commas.")
+    var methods: [String] = MethodRegistry.demoMethods
 
     @Option(help: "Seed.")
     var seed: UInt64 = 0
@@ -29,7 +29,7 @@ struct Demo: ParsableCommand {
         let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
         var rows: [[String]] = []
         var directories: [String] = []
-        for name in methods.split(separator: ",").map(String.init) {
+        for name in Bench.listed(methods) {
             let entry = try MethodRegistry.entry(named: name)
             let configuration = RunConfiguration(
                 method: name, methodOptions: MethodRegistry.demoOptions[name] ?? [:], dataset: dataset,
