@@ -29,8 +29,9 @@ struct Demo: ParsableCommand {
         let runner = ExperimentRunner(outputRoot: common.outputRoot, progress: TerminalProgress(), logger: logger)
         var rows: [[String]] = []
         var directories: [String] = []
-        for name in Bench.listed(methods) {
-            let entry = try MethodRegistry.entry(named: name)
+        // Every name checked before the first run, so a typo does not stop the demo halfway.
+        let entries = try Bench.listed(methods).map { ($0, try MethodRegistry.entry(named: $0)) }
+        for (name, entry) in entries {
             let configuration = RunConfiguration(
                 method: name, methodOptions: MethodRegistry.demoOptions[name] ?? [:], dataset: dataset,
                 experimentProtocol: .oneClass(OneClassProtocol(normalClass: normalClass)), seed: seed)

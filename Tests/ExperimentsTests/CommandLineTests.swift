@@ -93,6 +93,7 @@ final class PipeDrain: @unchecked Sendable {
             (["bench", "--methods", ",", "--datasets", "thyroid"], "--methods: no method named"),
             (["bench", "--methods", "knn", "--datasets", "thyroid", "--seeds", ""], "--seeds: no seed given"),
             (["bench", "--methods", "knn", "--datasets", "thyroid", "--seeds", "1", "x"], "--seeds: 'x' is not a non-negative integer"),
+            (["demo", "--methods", "knn", "no-such-method"], "unknown method 'no-such-method'"),
             (["train", "--method", "knn", "--dataset", "thyroid", "--seed", "abc"], "The value 'abc' is invalid for '--seed <seed>'"),
             (["serve", "--run", "runs/x", "--port", "70000"], "--port must be in 0…65535, got 70000"),
             (["predict", "--run", "runs/x", "--input", "x.csv", "--fpr", "2"], "--fpr must be in (0, 1), got 2.0"),
@@ -107,6 +108,8 @@ final class PipeDrain: @unchecked Sendable {
             // One line: usage errors too end without ArgumentParser's usage block.
             #expect(r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
         }
+        // Refused before anything ran: no run folder was written (the demo checks every method first).
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
         let help = try #require(try runTool(["train", "--help"], in: dir))
         #expect(help.status == 0 && help.stdout.contains("USAGE: anomaly train"))
     }
