@@ -233,6 +233,7 @@ public struct ExperimentRunner {
     func madeImages(_ detector: AnyDetector, test: TestSet, seed: UInt64, device: Device)
         -> (sets: [ReportImages], note: String)
     {
+        guard detector.reportsImages else { return ([], "") }
         let normals = test.isAnomaly.indices.filter { !test.isAnomaly[$0] }.prefix(4)
         let anomalies = test.isAnomaly.indices.filter { test.isAnomaly[$0] }.prefix(4)
         let note = "Drawn with the run's seed. Test images shown: the first \(normals.count) normal, then the first \(anomalies.count) anomalous."

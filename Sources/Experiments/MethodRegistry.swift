@@ -38,6 +38,9 @@ public final class AnyDetector {
             } : nil
     }
 
+    /// Whether the detector makes images of its own for the report (`ImageReporting`).
+    public var reportsImages: Bool { reportImagesBody != nil }
+
     /// The images a fitted detector made for the report (`ImageReporting`); none for the others.
     public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
         try reportImagesBody?(samples, count, context) ?? []
