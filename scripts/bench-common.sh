@@ -9,10 +9,13 @@ if [ "$EVALUATE_EVERY" -gt 0 ]; then EVALUATION=(--evaluate-every "$EVALUATE_EVE
 # the default 5 epochs, go to their own folder (variant_suffix): runs/bench/<stage>-seeds-1-2 for
 # SEEDS=1,2, <stage>-epochs-15 for EPOCHS=15 (both: <stage>-epochs-15-seeds-1-2), so the tables of
 # seed 0 at 5 epochs stay as they are and a finished 5-epoch run is never read back as another budget.
+# TAG=name adds -tag-name (runs of changed code next to the finished ones: a run is never read
+# back as another version's).
 SEEDS=${SEEDS:-0}
 variant_suffix() {
     if [ "${EPOCHS:-5}" != 5 ]; then printf -- '-epochs-%s' "$EPOCHS"; fi
     if [ "$SEEDS" != 0 ]; then printf -- '-seeds-%s' "${SEEDS//,/-}"; fi
+    if [ -n "${TAG:-}" ]; then printf -- '-tag-%s' "$TAG"; fi
     echo
 }
 # "normal_class seed run" of every row of a bench results.csv, by column name (older files have

@@ -61,6 +61,21 @@ extension Module {
         }
     }
 
+    /// Runs `body` with every BatchNorm of this module tree normalising training-mode batches by
+    /// their own statistics without moving its running statistics, then restores each layer's
+    /// previous setting. For forward passes through a network that the step does not train (a
+    /// frozen critic of another network's images), which must not leave their statistics in the
+    /// buffers evaluation uses.
+    public func holdingRunningStatistics<T>(_ body: () throws -> T) rethrows -> T {
+        var layers: [(BatchNorm, Bool)] = []
+        visitModules { _, module in
+            if let norm = module as? BatchNorm { layers.append((norm, norm.updatesRunningStatistics)) }
+        }
+        for (norm, _) in layers { norm.updatesRunningStatistics = false }
+        defer { for (norm, previous) in layers { norm.updatesRunningStatistics = previous } }
+        return try body()
+    }
+
     /// Whether `freeze()` was called on this module and not undone by `unfreeze()`. (A sub-module
     /// of a frozen module reports `false`, though its tensors are frozen too.)
     public var isFrozen: Bool { tensorsTrainableBeforeFreeze != nil }

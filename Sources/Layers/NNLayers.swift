@@ -66,8 +66,9 @@ public final class ConvTranspose2d: Module, Layer {
 
 /// Batch normalisation over the channel axis (axis 1). Parameters `weight` (ones) and `bias`
 /// (zeros) when affine; buffers `runningMean` (zeros), `runningVar` (ones) and
-/// `numBatchesTracked`, updated in place by every training-mode call. Uses batch statistics in
-/// training mode and the running ones in evaluation mode.
+/// `numBatchesTracked`, updated in place by every training-mode call (unless
+/// `updatesRunningStatistics` is off). Uses batch statistics in training mode and the running
+/// ones in evaluation mode.
 public class BatchNorm: Module, Layer {
     public let weight: Tensor?
     public let bias: Tensor?
@@ -79,6 +80,9 @@ public class BatchNorm: Module, Layer {
     public let momentum: Float
     let acceptedRanks: [Int]
     let name: String
+    /// When off, training-mode calls still normalise by the batch statistics but leave the
+    /// running ones and `numBatchesTracked` as they are (see `Module.holdingRunningStatistics`).
+    public var updatesRunningStatistics = true
 
     init(
         _ features: Int, epsilon: Float, momentum: Float, affine: Bool, acceptedRanks: [Int], name: String
@@ -102,9 +106,11 @@ public class BatchNorm: Module, Layer {
             acceptedRanks.contains(input.rank) && input.shape[1] == runningMean.count,
             "\(name): expected input of rank \(acceptedRanks.map(String.init).joined(separator: " or ")) with \(runningMean.count) channels, got \(input.shape)"
         )
-        if isTraining { numBatchesTracked.pointer[0] += 1 }
+        let updates = isTraining && updatesRunningStatistics
+        if updates { numBatchesTracked.pointer[0] += 1 }
         return batchNorm(
-            input, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
+            input, runningMean: isTraining && !updates ? nil : runningMean,
+            runningVariance: isTraining && !updates ? nil : runningVar, weight: weight, bias: bias,
             training: isTraining, momentum: momentum, epsilon: epsilon, fusedReLU: relu)
     }
 }

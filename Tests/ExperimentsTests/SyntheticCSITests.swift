@@ -221,6 +221,40 @@ import Testing
         #expect(try resumed.score(prepared.test.samples, context: context) == reference.score(prepared.test.samples, context: context))
     }
 
+    /// `holdFrozenStatistics` keeps F's frozen passes (steps c and e) out of its BatchNorm running
+    /// statistics and changes nothing else: training normalises by batch statistics, so every
+    /// weight of F, G, E, D and D′ follows the same path either way. One epoch of 224 sevens in
+    /// batches of 32 with N = 2: 7 plain CSI steps and 4 adversarial batches, each with one L_JOINT
+    /// step of F (11 updates held) and, not held, also one pass in step c and two in step e (23).
+    @Test func heldFrozenStatisticsChangeOnlyTheRunningStatisticsOfF() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prepared = try DeepDetectorTests.prepared(DeepDetectorTests.mnistRun("csi-synthetic", protocol: .oneClass(OneClassProtocol(normalClass: 7))))
+        #expect(prepared.training.unlabeled.count == 224)
+        var states: [[String: Tensor]] = []
+        for hold in ["false", "true"] {
+            let detector = try MethodRegistry.entry(named: "csi-synthetic").make(
+                options: Self.budget.merging(["training.epochs": "1", "holdFrozenStatistics": hold]) { $1 })
+            try detector.fit(prepared.training, context: TrainingContext(seed: 2))
+            let url = folder.appendingPathComponent("\(hold).safetensors")
+            try detector.saveFittedState(to: url)
+            states.append(try Checkpoint.read(from: url).tensors)
+        }
+        let (updated, held) = (states[0], states[1])
+        #expect(updated["network.encoder.stemNorm.numBatchesTracked"]?.toArray() == [23])
+        #expect(held["network.encoder.stemNorm.numBatchesTracked"]?.toArray() == [11])
+        #expect(Set(updated.keys) == Set(held.keys))
+        var differing: [String] = []
+        for (name, tensor) in updated where tensor.toArray() != held[name]?.toArray() { differing.append(name) }
+        let statistics = ["runningMean", "runningVar", "numBatchesTracked"]
+        #expect(differing.contains("network.encoder.stemNorm.runningMean"))
+        // Only F's statistics, and the bank of training features F computes with them.
+        let unexpected = differing.filter { name in
+            !(name.hasPrefix("network.") && statistics.contains { name.hasSuffix($0) }) && !name.hasPrefix("bank.")
+        }
+        #expect(unexpected.isEmpty, "\(unexpected)")
+    }
+
     /// At a unit-test budget (ResNet-8 × 0.25, G/E/D width 16, 4 epochs on 224 sevens) the
     /// detector separates sevens from the other digits: measured AUROC 0.663 (seed 1); the
     /// bound leaves a margin.

@@ -136,4 +136,23 @@ private let batch = Tensor((0..<20).map { Float($0 % 7) / 3 - 1 }, shape: [5, 4]
         #expect(net.namedParameters().map(\.name) == parameterNames)
         #expect(net.namedTensors().map(\.name) == names)
     }
+
+    @Test func heldRunningStatisticsNormaliseByTheBatchAndStayPut() {
+        let net = NormedNet(seed: 4), reference = NormedNet(seed: 4)
+        let other = Tensor((0..<20).map { Float($0 % 5) * 2 + 3 }, shape: [5, 4])
+        _ = net(batch)
+        _ = reference(batch)
+        let before = values(net)
+        let held = net.holdingRunningStatistics { net(other).toArray() }
+        #expect(values(net) == before)  // running mean, variance and the batch count unchanged
+        #expect(net.norm.updatesRunningStatistics)  // restored afterwards
+        // The same output as an ordinary training-mode pass (batch statistics), which moves them.
+        #expect(reference(other).toArray() == held)
+        #expect(values(reference)["norm.runningMean"] != before["norm.runningMean"])
+        #expect(values(reference)["norm.numBatchesTracked"] == [2])
+        // Evaluation mode still reads the running statistics.
+        net.eval()
+        reference.eval()
+        #expect(net.holdingRunningStatistics { net(other).toArray() } != reference(other).toArray())
+    }
 }
