@@ -16,7 +16,9 @@
 #   PAIRS="0:1 2:3" (normal:known-anomaly; default 0:1; the one-class stages use the normal
 #   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary;
 #   default .build/release/anomaly), SEEDS (the one-class stages, comma-separated; default 0, others into
-#   runs/bench/<stage>-seeds-S1-S2…; one-class stages with EPOCHS other than 5: runs/bench/<stage>-epochs-E…)
+#   runs/bench/<stage>-seeds-S1-S2…; one-class stages with EPOCHS other than 5: runs/bench/<stage>-epochs-E…),
+#   SYNTHETIC_OPTIONS="key=value …" (more csi-synthetic options for DATA-oc-synthetic; give a TAG
+#   with them, so the runs land in runs/bench/<stage>…-tag-TAG)
 # Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
 # runs/bench/<stage>/); table: python3 scripts/semi-table.py
 set -euo pipefail
@@ -91,8 +93,10 @@ stage() {
     oc-synthetic)
         # One-class (no labels, no pollution), the budget of bench-contrastive.sh's DATA-csi,
         # G/E/D at width 128.
+        local extra=()
+        for o in ${SYNTHETIC_OPTIONS:-}; do extra+=(--option "$o"); done
         for pair in $PAIRS; do
-            "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 --datasets "$(dataset_of "$data")" \
+            "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 "${extra[@]}" --datasets "$(dataset_of "$data")" \
                 --normal-class "${pair%%:*}" --per-class --seeds "$SEEDS" "${EVALUATION[@]}" --data-dir "$DATA" \
                 --resume "runs/bench/$name$(variant_suffix)"
         done ;;
