@@ -31,6 +31,10 @@ EVALUATE_EVERY=0 contrastive fmnist-scn-neg fmnist-scn-neg-scores
 # Issue 12, polluted Fashion-MNIST: the other two normalised variants of NSA's Tables N1-N2.
 EVALUATE_EVERY=0 contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores fmnist-polluted-scn-neg \
     fmnist-polluted-scn-neg-scores
+# Issue 9, one-class Fashion-MNIST, all 10 classes: CSI with synthetic inliers next to CSI (the
+# fmnist-csi table), with its networks scored both ways (only classes 0 and 2 were run, on
+# machines since gone).
+PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-synthetic fmnist-oc-synthetic-csi
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations).
 EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr cifar-csi cifar-scn cifar-scn-scores \
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \
