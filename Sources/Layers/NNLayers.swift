@@ -106,12 +106,12 @@ public class BatchNorm: Module, Layer {
             acceptedRanks.contains(input.rank) && input.shape[1] == runningMean.count,
             "\(name): expected input of rank \(acceptedRanks.map(String.init).joined(separator: " or ")) with \(runningMean.count) channels, got \(input.shape)"
         )
-        let updates = isTraining && updatesRunningStatistics
-        if updates { numBatchesTracked.pointer[0] += 1 }
+        // Held: batch statistics, as `batchNorm` uses without running ones, and no update.
+        let held = isTraining && !updatesRunningStatistics
+        if isTraining && !held { numBatchesTracked.pointer[0] += 1 }
         return batchNorm(
-            input, runningMean: isTraining && !updates ? nil : runningMean,
-            runningVariance: isTraining && !updates ? nil : runningVar, weight: weight, bias: bias,
-            training: isTraining, momentum: momentum, epsilon: epsilon, fusedReLU: relu)
+            input, runningMean: held ? nil : runningMean, runningVariance: held ? nil : runningVar, weight: weight,
+            bias: bias, training: isTraining, momentum: momentum, epsilon: epsilon, fusedReLU: relu)
     }
 }
 
