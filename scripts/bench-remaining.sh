@@ -36,6 +36,9 @@ EVALUATE_EVERY=0 contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores 
 # fmnist-csi table), with its networks scored both ways (only classes 0 and 2 were run, on
 # machines since gone).
 PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-synthetic fmnist-oc-synthetic-csi
+# CSI's classes 0, 1, 7 again (their networks were on the Intel machine), for the Eq. 11 row of
+# the contrastive table: runs/bench/fmnist-csi-tag-amd, fmnist-csi-eq11-tag-amd.
+TAG=amd CLASSES="0 1 7" EVALUATE_EVERY=0 contrastive fmnist-csi fmnist-csi-eq11
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations).
 EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr cifar-csi cifar-scn cifar-scn-scores \
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \
