@@ -13,8 +13,8 @@ for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
     [ -d "$folder" ] || continue
     stage=${folder#runs/bench/}
     # Other seeds, budgets or tags of a one-class stage (SEEDS=…, EPOCHS=…, TAG=…:
-    # runs/bench/<stage>-seeds-…, <stage>-epochs-…, <stage>-tag-…): every finished run into docs/bench/<that folder>.csv, the rows already
-    # there kept (class-table.py).
+    # runs/bench/<stage>-seeds-…, <stage>-epochs-…, <stage>-tag-…): every finished run into
+    # docs/bench/<that folder>.csv, the rows already there kept (class-table.py).
     if [[ $stage == *-seeds-* || $stage == *-epochs-* || $stage == *-tag-* ]]; then
         [ -f "$folder/results.csv" ] && "$TOOL" bench --merge "$folder" >/dev/null 2>&1
         sources=("$folder")
