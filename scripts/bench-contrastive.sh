@@ -12,7 +12,7 @@
 #           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
 #   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary),
 #           SEEDS (one-class stages, comma-separated; default 0, others into runs/bench/<stage>-seeds-S1-S2…;
-#           EPOCHS other than 5: runs/bench/<stage>-epochs-E…)
+#           EPOCHS other than 5: runs/bench/<stage>-epochs-E…; TAG=name: runs/bench/<stage>…-tag-name)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ANOMALYKIT_DATA:-../shared/data}
