@@ -9,20 +9,27 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}
 contrastive=() semi=()
+# Every finished run of a one-class bench folder (or its per-class folders) into a per-run CSV
+# of docs/bench, the rows already there kept (class-table.py; a run counts once).
+save_runs() {
+    local folder=$1 out=$2 sources=("$1")
+    [ -f "$folder/results.csv" ] && "$TOOL" bench --merge "$folder" >/dev/null 2>&1
+    [ -f "$out" ] && sources=("$out" "$folder")
+    python3 scripts/class-table.py "${sources[@]}" --csv "$out" >/dev/null 2>&1 \
+        || echo "bench-save: class-table.py $folder failed" >&2
+}
 for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
     [ -d "$folder" ] || continue
     stage=${folder#runs/bench/}
     # Other seeds, budgets or tags of a one-class stage (SEEDS=…, EPOCHS=…, TAG=…:
-    # runs/bench/<stage>-seeds-…, <stage>-epochs-…, <stage>-tag-…): every finished run into
-    # docs/bench/<that folder>.csv, the rows already there kept (class-table.py).
+    # runs/bench/<stage>-seeds-…, <stage>-epochs-…, <stage>-tag-…): docs/bench/<that folder>.csv.
     if [[ $stage == *-seeds-* || $stage == *-epochs-* || $stage == *-tag-* ]]; then
-        [ -f "$folder/results.csv" ] && "$TOOL" bench --merge "$folder" >/dev/null 2>&1
-        sources=("$folder")
-        [ -f "docs/bench/$stage.csv" ] && sources=("docs/bench/$stage.csv" "$folder")
-        python3 scripts/class-table.py "${sources[@]}" --csv "docs/bench/$stage.csv" >/dev/null 2>&1 \
-            || echo "bench-save: class-table.py $folder failed" >&2
+        save_runs "$folder" "docs/bench/$stage.csv"
         continue
     fi
+    # The one-class synthetic-inlier stages (seed 0) keep their per-run CSVs too; the semi
+    # summary below has one row per class only.
+    if [[ $stage =~ ^(fmnist|cifar)-oc-synthetic(-csi)?$ ]]; then save_runs "$folder" "docs/bench/$stage-s0.csv"; fi
     # Only the stages of bench-contrastive.sh and bench-semisupervised.sh: bench-deep.sh and
     # bench-cance.sh write fmnist-svdd, cifar-cance, … here too, with their own tables.
     if [[ $stage =~ ^(fmnist|cifar)-(s1|s2|oc)- ]]; then
