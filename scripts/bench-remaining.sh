@@ -5,7 +5,7 @@
 #   ANOMALY_TOOL=/tmp/anomaly nohup scripts/bench-remaining.sh >> runs/bench/queue.log 2>&1 &
 # (copy .build/release/anomaly to /tmp/anomaly first, so rebuilding does not touch the queue's
 # binary). At the CPU budget of the two bench scripts (ResNet-20, 5 epochs) the list up to the
-# Fashion-MNIST grid at its end is about 20 hours on the 2-core machine, the grid about 40 more
+# Fashion-MNIST grid at its end is about 20 hours on the 2-core machine, the grid about 35 more
 # (2026-12-05 estimate). Tables: scripts/contrastive-table.py, scripts/semi-table.py.
 # What finishes is written into docs/bench every SAVE_EVERY seconds (default 300) and at the end
 # (scripts/bench-save.sh): runs/ is not in git, and a new machine starts without it.
@@ -44,7 +44,8 @@ EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr c
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \
     cifar-byoln cifar-scn-neg
 # Issue 9, CIFAR-10, pairs 0:1 1:2 2:3: Scenario 2 (γl = 0.05; γp 0, 0.05, 0.1), then Scenario 1's
-# other two labelled ratios (γl = 0.05, γp = 0 is Scenario 2's first setting).
+# other two labelled ratios (γl = 0.05, γp = 0 is Scenario 2's first setting). At γp = 0 CSI and
+# SimCLR score the networks of cifar-csi and cifar-simclr above (bench-semisupervised.sh).
 export PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0
 POLLUTIONS="0.1 0 0.05" semi cifar-s2-csi cifar-s2-elsa+ cifar-s2-hscl cifar-s2-deepsad cifar-s2-simclr cifar-s2-elsa
 LABELED_RATIOS="0.01 0.1" semi cifar-s1-csi cifar-s1-elsa+ cifar-s1-hscl cifar-s1-deepsad
@@ -54,7 +55,10 @@ PAIRS="0:0 1:1 2:2" semi cifar-oc-synthetic cifar-oc-synthetic-csi
 PAIRS="3:4 4:5 5:6 6:7 7:8 8:9 9:0" POLLUTIONS=0.1 EVALUATE_EVERY=1 semi fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl \
     fmnist-s2-deepsad
 # Issue 9, Fashion-MNIST on all 10 pairs: the rest of Scenario 2 (γp = 0, 0.05) and Scenario 1's
-# other two labelled ratios (about 40 hours at this budget).
+# other two labelled ratios (about 35 hours at this budget). At γp = 0, CSI is the one-class CSI
+# of the normal class (runs/bench/fmnist-csi-tag-amd: this machine's, classes 0, 1, 7 from the
+# stage above, the others run when first needed) and Elsa+ fine-tunes it.
+export ONE_CLASS_TAG=amd
 PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 POLLUTIONS="0 0.05" semi fmnist-s2-csi \
     fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
 PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi fmnist-s1-csi \

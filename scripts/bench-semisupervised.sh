@@ -4,6 +4,7 @@
 # 10,000 test images scored; every method of a pair and setting sees the same split (same seed).
 #   Scenario 1 (s1): γp = 0, γl over LABELED_RATIOS (default 0.05; the paper: 0.01 0.05 0.1);
 #   Scenario 2 (s2): γl = LABELED (0.05), γp over POLLUTIONS (default 0.1; the paper: 0 0.05 0.1);
+# at γp = 0 CSI and SimCLR score the network of the class's one-class run (one_class_network);
 # labelled normals and labelled anomalies with Deep SAD counting. Each stage is an
 # `anomaly bench … --resume FOLDER`: run the script again and it reads back finished runs and
 # continues an interrupted one.
@@ -17,6 +18,7 @@
 #   classes), LABELED_RATIOS, POLLUTIONS, LABELED, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary;
 #   default .build/release/anomaly), SEEDS (the one-class stages, comma-separated; default 0, others into
 #   runs/bench/<stage>-seeds-S1-S2…; one-class stages with EPOCHS other than 5: runs/bench/<stage>-epochs-E…),
+#   ONE_CLASS_TAG (the one-class runs of γp = 0 from runs/bench/DATA-METHOD-tag-TAG),
 #   SYNTHETIC_OPTIONS="key=value …" (more csi-synthetic options for DATA-oc-synthetic; give a TAG
 #   with them, so the runs land in runs/bench/<stage>…-tag-TAG)
 # Results: runs/bench/<stage>/gl<γl>-gp<γp>/<normal>-<known>/results.{md,csv} (one-class:
@@ -51,6 +53,34 @@ split() {
 }
 # The run folder of the one finished run in a bench folder.
 last_run() { echo "$1/$(tail -n 1 "$1/results.csv" | awk -F, '{print $NF}')"; }
+# Whether a pollution ratio is zero ("0", "0.0", …).
+unpolluted() { awk -v p="$1" 'BEGIN { exit !(p + 0 == 0) }'; }
+# A CSI or SimCLR cell at γp = 0. Neither method reads labels, and without pollution its training
+# set (the unlabelled data and the labelled normals) is the whole normal class: the one-class
+# training set, in another order. The papers report CSI's one-class AUROC there (Elsa's Tables
+# 1-2: 94.3 at γl = 0 and at γp = 0). So the cell scores the network of the one-class run of
+# bench-contrastive.sh (stage DATA-METHOD, the same budget; run first if that class is missing)
+# on the split, fitting only the feature bank (encoderModel), and Elsa+/Elsa fine-tune that
+# network: one CSI run per normal class instead of one per pair and labelled ratio.
+# ONE_CLASS_TAG=name reads runs/bench/DATA-METHOD-tag-name (a machine's own one-class runs).
+one_class_network() {
+    local data=$1 method=$2 normal=$3 options=$4 out=$5 source run
+    source=runs/bench/$data-$method$(TAG=${ONE_CLASS_TAG:-} SEEDS=0 variant_suffix)
+    run_of_class() {
+        [ -f "$source/results.csv" ] || return 0
+        "$TOOL" bench --merge "$source" >/dev/null
+        runs_of "$source/results.csv" | awk -v c="$normal" '$1 == c && $2 == 0 { r = $3 } END { if (r) print r }'
+    }
+    run=$(run_of_class)
+    if [ -z "$run" ]; then
+        TAG=${ONE_CLASS_TAG:-} CLASSES=$normal SEEDS=0 EVALUATE_EVERY=0 ANOMALY_TOOL=$TOOL scripts/bench-contrastive.sh "$data-$method"
+        run=$(run_of_class)
+    fi
+    [ -n "$run" ] || { echo "no one-class $method run of class $normal in $source" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    "$TOOL" bench --methods "$method" --option encoder.architecture=resnet20 --option testViews=2 \
+        --option encoderModel="$source/$run" $options --resume "$out"
+}
 # One scenario stage over every pair and setting.
 scenario() {
     local name=$1 data=${1%%-*} rest=${1#*-}
@@ -70,8 +100,14 @@ scenario() {
             options=$(split "$dataset" "$normal" "$known" "$labeled" "$pollution")
             # shellcheck disable=SC2086
             case "$method" in
-            csi | hscl) "$TOOL" bench --methods "$method" "${TRAIN[@]}" $options --resume "$out" ;;
-            simclr) "$TOOL" bench --methods simclr "${TRAIN[@]}" --option training.batchSize=64 $options --resume "$out" ;;
+            csi | simclr) if unpolluted "$pollution"; then
+                    one_class_network "$data" "$method" "$normal" "$options" "$out"
+                elif [ "$method" = csi ]; then
+                    "$TOOL" bench --methods csi "${TRAIN[@]}" $options --resume "$out"
+                else
+                    "$TOOL" bench --methods simclr "${TRAIN[@]}" --option training.batchSize=64 $options --resume "$out"
+                fi ;;
+            hscl) "$TOOL" bench --methods hscl "${TRAIN[@]}" $options --resume "$out" ;;
             deepsad) "$TOOL" bench --methods deepsad $options --resume "$out" ;;
             elsa+ | elsa)
                 local base=csi

@@ -6,7 +6,8 @@
 For every setting (γl, γp) and (normal:known) pair of the scenario stages
 (runs/bench/DATA-s{1,2}-METHOD/gl<γl>-gp<γp>/<n>-<k>/) prints a markdown row per method: the test
 AUROC % against all nine anomaly classes, against the known (labelled) anomaly class alone and
-against the eight unseen classes, the AUROC after each epoch (metrics.json) and the fit time.
+against the eight unseen classes, the AUROC after each epoch (metrics.json) and the fit time
+(CSI and SimCLR at γp = 0: the one-class run's network, only its feature bank fitted).
 Then the one-class rows of csi-synthetic next to CSI (runs/bench/DATA-oc-synthetic,
 runs/bench/DATA-csi). AUROC per class subset is computed from scores.csv and the test labels
 (ties count one half, as scikit-learn's roc_auc_score). --csv updates a per-run CSV: the rows
@@ -58,6 +59,8 @@ def row(folder, classes, normal, known):
         "unseen": 100 * auroc(by_class[normal], unseen),
         "curve": [100 * e["testAUROC"] for e in phases],
         "fit": float(r["fit_seconds"]),
+        # γp = 0 cells of CSI and SimCLR score the one-class run's network (bench-semisupervised.sh).
+        "reused": "encoderModel" in json.load(open(os.path.join(run, "config.json")))["configuration"].get("methodOptions", {}),
     }
 
 
@@ -90,6 +93,8 @@ def main():
                 c = v["curve"]
                 curve = ", ".join(f"{a:.1f}" for a in c) if len(c) <= 8 else \
                     f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
+                if v["reused"]:
+                    name += ", the one-class run's network (bank fitted on the split)"
                 print(f"| γl = {labeled}, γp = {pollution} | {normal}:{known} | {name} | {v['all']:.1f} | {v['known']:.1f} "
                       f"| {v['unseen']:.1f} | {curve} | {v['fit']:.0f} |")
     print()
