@@ -14,8 +14,17 @@ cd "$(dirname "$0")/.."
 ( while sleep "${SAVE_EVERY:-300}"; do scripts/bench-save.sh; done ) &
 saver=$!
 trap 'kill $saver 2>/dev/null; scripts/bench-save.sh' EXIT
-contrastive() { for s in "$@"; do echo "=== $s $(date -u +%FT%TZ)"; scripts/bench-contrastive.sh "$s"; done; }
-semi() { for s in "$@"; do echo "=== $s $(date -u +%FT%TZ)"; scripts/bench-semisupervised.sh "$s"; done; }
+# A stage that fails (say a run that diverges) is logged and the queue goes on with the next one,
+# so one failure does not idle the machine for the rest of a session; the summary at the end
+# lists the failed stages (run again, they resume).
+failed=()
+run_stage() {
+    local script=$1 s=$2
+    echo "=== $s $(date -u +%FT%TZ)"
+    "$script" "$s" || { echo "=== FAILED $s (exit $?) $(date -u +%FT%TZ)"; failed+=("$s"); }
+}
+contrastive() { for s in "$@"; do run_stage scripts/bench-contrastive.sh "$s"; done; }
+semi() { for s in "$@"; do run_stage scripts/bench-semisupervised.sh "$s"; done; }
 
 # Issue 12, polluted Fashion-MNIST (p = 0.1, all 10 classes, with curves): the normalised variants
 # next to their plain partners (NSA Table N1), their other scores, and CSI's SimCLR. The runs
@@ -63,4 +72,5 @@ PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 POLLUTIONS="0 0
     fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
 PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi fmnist-s1-csi \
     fmnist-s1-elsa+ fmnist-s1-hscl fmnist-s1-deepsad
+if [ ${#failed[@]} -gt 0 ]; then echo "=== done, but these stages failed: ${failed[*]} $(date -u +%FT%TZ)"; exit 1; fi
 echo "=== all done $(date -u +%FT%TZ)"
