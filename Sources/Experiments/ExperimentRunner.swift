@@ -208,7 +208,7 @@ public struct ExperimentRunner {
                 to: folder.appendingPathComponent("metrics.json"))
             let report = try ReportBuilder.report(
                 title: "\(configuration.method) on \(data.name) — \(configuration.experimentProtocol.kind), seed \(configuration.seed)",
-                configuration: configuration, detectorConfiguration: detector.configurationJSON, split: split,
+                configuration: configuration, detectorConfiguration: detector.currentConfigurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
                 scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
                 training: history.epochs, thresholds: thresholds, testSamples: test.samples,

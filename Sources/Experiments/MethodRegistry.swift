@@ -13,6 +13,7 @@ public final class AnyDetector {
     private let saveBody: ((URL) throws -> Void)?
     private let loadBody: ((URL) throws -> Void)?
     private let reportImagesBody: ((Samples, Int, InferenceContext) throws -> [ReportImages])?
+    private let currentConfigurationBody: () -> String?
 
     public init<D: AnomalyDetector>(method: String, _ detector: D, configuration: D.Configuration) {
         self.method = method
@@ -31,11 +32,24 @@ public final class AnyDetector {
             saveBody = nil
             loadBody = nil
         }
+        currentConfigurationBody = {
+            guard let deep = box.detector as? any DeepDetector else { return nil }
+            return try? Self.configurationJSON(of: deep)
+        }
         reportImagesBody =
             box.detector is any ImageReporting
             ? { samples, count, context in
                 try (box.detector as! any ImageReporting).reportImages(of: samples, count: count, context: context)
             } : nil
+    }
+
+    /// The configuration the detector holds now, as JSON: after `fit`, what it trained with. A
+    /// detector can adopt options at fit time (Elsa takes the encoder of its `pretrained` run),
+    /// so the report shows this rather than `configurationJSON`, the options asked for.
+    public var currentConfigurationJSON: String { currentConfigurationBody() ?? configurationJSON }
+
+    private static func configurationJSON<D: DeepDetector>(of detector: D) throws -> String {
+        try ConfigurationDecoding.json(detector.configuration)
     }
 
     /// Whether the detector makes images of its own for the report (`ImageReporting`).

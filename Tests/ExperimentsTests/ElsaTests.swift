@@ -223,6 +223,9 @@ import Testing
         let result = try ExperimentRunner(outputRoot: root).run(configuration, data: data, method: MethodRegistry.entry(named: "elsa"))
         let replay = try RunReplay(directory: result.directory, dataRoot: miniData)
         #expect(try replay.score(DeepDetectorTests.prepared(configuration).test.samples) == result.scores)
+        // The report names the encoder the run trained, not the one the options asked for.
+        let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("resnet8") && !report.contains("resnet18"))
 
         let simclr = try pretrain("simclr")
         var plus = Elsa(.plus)
