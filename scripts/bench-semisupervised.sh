@@ -53,6 +53,12 @@ split() {
 }
 # The run folder of the one finished run in a bench folder.
 last_run() { echo "$1/$(tail -n 1 "$1/results.csv" | awk -F, '{print $NF}')"; }
+# The run of class CLASS, seed 0, in the one-class bench folder FOLDER (nothing when none).
+seed_zero_run() {
+    [ -f "$1/results.csv" ] || return 0
+    "$TOOL" bench --merge "$1" >/dev/null
+    runs_of "$1/results.csv" | awk -v c="$2" '$1 == c && $2 == 0 { r = $3 } END { if (r) print r }'
+}
 # Whether a pollution ratio is zero ("0", "0.0", …).
 unpolluted() { awk -v p="$1" 'BEGIN { exit !(p + 0 == 0) }'; }
 # A CSI or SimCLR cell at γp = 0. Neither method reads labels, and without pollution its training
@@ -66,15 +72,10 @@ unpolluted() { awk -v p="$1" 'BEGIN { exit !(p + 0 == 0) }'; }
 one_class_network() {
     local data=$1 method=$2 normal=$3 options=$4 out=$5 source run
     source=runs/bench/$data-$method$(TAG=${ONE_CLASS_TAG:-} SEEDS=0 variant_suffix)
-    run_of_class() {
-        [ -f "$source/results.csv" ] || return 0
-        "$TOOL" bench --merge "$source" >/dev/null
-        runs_of "$source/results.csv" | awk -v c="$normal" '$1 == c && $2 == 0 { r = $3 } END { if (r) print r }'
-    }
-    run=$(run_of_class)
+    run=$(seed_zero_run "$source" "$normal")
     if [ -z "$run" ]; then
         TAG=${ONE_CLASS_TAG:-} CLASSES=$normal SEEDS=0 EVALUATE_EVERY=0 ANOMALY_TOOL=$TOOL scripts/bench-contrastive.sh "$data-$method"
-        run=$(run_of_class)
+        run=$(seed_zero_run "$source" "$normal")
     fi
     [ -n "$run" ] || { echo "no one-class $method run of class $normal in $source" >&2; exit 1; }
     # shellcheck disable=SC2086
