@@ -139,14 +139,16 @@ public struct ExperimentRunner {
             "\(configuration.method) on \(data.name): \(training.unlabeled.count) unlabelled, \(training.labeledNormal?.count ?? 0) labelled normal, \(training.labeledAnomalies?.count ?? 0) labelled anomalous training samples; \(test.samples.count) test samples")
         let manifest = try SplitManifest(
             dataset: data.name, files: data.fileHashes, experimentProtocol: configuration.experimentProtocol,
-            seed: configuration.seed, split: split, tool: ToolInfo(name: "anomalykit", version: toolVersion, gemm: BLAS.implementation), createdAt: Date())
+            seed: configuration.seed, split: split, tool: ToolInfo(name: "anomalykit", version: toolVersion, gemm: BLAS.implementation, threads: CPUThreads.count), createdAt: Date())
         let record = RunConfigurationRecord(
             configuration: configuration, detectorConfiguration: detector.configurationJSON, toolVersion: toolVersion)
 
         let id: String
         let folder: URL
+        let lock: RunFolderLock
         if let resuming {
             (id, folder) = try RunDirectory.partialFolder(resuming)
+            lock = try RunFolderLock(folder)
             if let warning = try Self.checkResumable(folder, record: record, manifest: manifest) {
                 logger.warning("\(warning)")
             }
@@ -154,6 +156,7 @@ public struct ExperimentRunner {
             (id, folder) = try RunDirectory.createPartial(
                 in: outputRoot, method: configuration.method, dataset: data.name, seed: configuration.seed)
             do {
+                lock = try RunFolderLock(folder)
                 try manifest.write(to: folder.appendingPathComponent("manifest.json"))
                 try RunDirectory.writeJSON(record, to: folder.appendingPathComponent("config.json"))
             } catch {
@@ -161,6 +164,8 @@ public struct ExperimentRunner {
                 throw error
             }
         }
+        // Held until this function returns, whatever path it takes.
+        defer { withExtendedLifetime(lock) {} }
         let checkpoints = folder.appendingPathComponent(RunDirectory.checkpointFolder)
         // This run's own record cleans up after an error; `current` (the process's latest run)
         // serves only the out-of-memory handler, which cannot unwind to here. Concurrent runs
@@ -215,6 +220,7 @@ public struct ExperimentRunner {
                 madeImages: madeImages(detector, test: test, seed: configuration.seed, device: device))
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
             try? FileManager.default.removeItem(at: checkpoints)
+            lock.removeFile()
             let directory = try RunDirectory.finish(folder, id: id, in: outputRoot)
             return RunResult(
                 id: id, directory: directory, summary: summary, scores: scores, isAnomaly: test.isAnomaly,
@@ -266,7 +272,7 @@ public struct ExperimentRunner {
 
     /// A partial folder may be resumed only by the same configuration on the same split; the
     /// returned warning says when other GEMM kernels will finish it (another CPU, or another
-    /// OPENBLAS_CORETYPE).
+    /// OPENBLAS_CORETYPE) or another thread count.
     static func checkResumable(_ folder: URL, record: RunConfigurationRecord, manifest: SplitManifest) throws -> String? {
         let saved = try RunConfigurationRecord.read(from: folder)
         guard saved.configuration == record.configuration, saved.detectorConfiguration == record.detectorConfiguration else {
@@ -279,8 +285,13 @@ public struct ExperimentRunner {
         }
         // Not refused: the checkpoint is still good, only bit-for-bit equality with an
         // uninterrupted run is lost.
-        guard let before = savedManifest.tool.gemm, let now = manifest.tool.gemm, before != now else { return nil }
-        return "\(folder.lastPathComponent) started with \(before) and resumes with \(now): its scores will not be identical to an uninterrupted run's (set OPENBLAS_CORETYPE as when it started to keep them)"
+        if let before = savedManifest.tool.gemm, let now = manifest.tool.gemm, before != now {
+            return "\(folder.lastPathComponent) started with \(before) and resumes with \(now): its scores will not be identical to an uninterrupted run's (set OPENBLAS_CORETYPE as when it started to keep them)"
+        }
+        if let before = savedManifest.tool.threads, let now = manifest.tool.threads, before != now {
+            return "\(folder.lastPathComponent) started with \(before) threads and resumes with \(now): its scores will not be identical to an uninterrupted run's (set \(CPUThreads.environmentVariable)=\(before) to keep them)"
+        }
+        return nil
     }
 
     /// The test samples of a split with their anomaly labels and where each came from.

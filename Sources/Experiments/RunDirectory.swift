@@ -11,7 +11,6 @@ public enum RunDirectory {
     /// Tabular standardisation statistics of a run (so scoring needs no training data).
     public static let standardizationName = "standardization.json"
 
-    /// Creates the partial folder `root/.<id>.partial` of a new run.
     /// Creates the partial folder of a new run, `.<id>.partial`, atomically: `mkdir` fails when
     /// the folder exists, so two runs started in the same second (same method, data set and
     /// seed) take different ids (`…-s0-2`) instead of sharing — or deleting — one folder.
@@ -237,5 +236,45 @@ public struct RunIndex {
                 finished.append(.init(id: name, configuration: record.configuration, summary: summary, fitSeconds: metrics.fitSeconds))
             }
         }
+    }
+}
+
+/// The lock a process holds on the partial run folder it trains (`flock` on `<folder>/.lock`,
+/// which records its pid): a second process that would resume the same folder — the same bench
+/// started twice, `train --resume` on a running run — is refused with one line instead of both
+/// writing one checkpoint. The kernel drops the lock when the process ends, however it ends, so
+/// an interrupted run is resumable at once. Job-array tasks write separate folders and never meet.
+public final class RunFolderLock {
+    public static let fileName = ".lock"
+    private let descriptor: Int32
+    private let url: URL
+
+    public init(_ folder: URL) throws {
+        url = folder.appendingPathComponent(Self.fileName)
+        let fd = open(url.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ExperimentError.invalidArgument("\(folder.path): cannot open its lock file (\(String(cString: strerror(errno))))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            let who = Int32(holder).map { "process \($0)" } ?? "another process"
+            throw ExperimentError.invalidArgument(
+                "\(folder.path) is being trained by \(who); wait for it to finish (or stop it) before resuming this run")
+        }
+        descriptor = fd
+        let pid = Data("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Removes the lock file before the folder is renamed to its finished name (the lock itself
+    /// is released when this object goes).
+    public func removeFile() {
+        unlink(url.path)
+    }
+
+    deinit {
+        close(descriptor)
     }
 }

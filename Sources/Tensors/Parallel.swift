@@ -1,10 +1,34 @@
 import CKernels
 import Dispatch
+import Foundation
 
 /// Work splitting for CPU kernels: large ranges are cut into one chunk per core.
 public enum CPUThreads {
-    /// Number of worker chunks (the machine's active cores, at most 64).
-    nonisolated(unsafe) public static var count: Int = max(1, min(64, ProcessInfoCores.active))
+    /// The environment variable that sets `count` (like `OMP_NUM_THREADS`): a whole number from 1
+    /// to 64. Two processes sharing a machine each run best on their share of its cores.
+    public static let environmentVariable = "ANOMALYKIT_THREADS"
+
+    /// Number of worker chunks: `ANOMALYKIT_THREADS` when it is set and valid, else the machine's
+    /// active cores (at most 64).
+    nonisolated(unsafe) public static var count: Int =
+        ((try? fromEnvironment()) ?? nil) ?? max(1, min(64, ProcessInfoCores.active))
+
+    /// The thread count `ANOMALYKIT_THREADS` asks for; nil when it is unset or empty. Throws when
+    /// it is not a whole number from 1 to 64, so a tool can refuse it with one clear line
+    /// (`count` itself falls back to the core count).
+    public static func fromEnvironment(_ environment: [String: String] = environmentSnapshot()) throws -> Int? {
+        guard let text = environment[environmentVariable]?.trimmingCharacters(in: .whitespaces), !text.isEmpty
+        else { return nil }
+        guard let value = Int(text), (1...64).contains(value) else {
+            throw ThreadCountError(value: text)
+        }
+        return value
+    }
+
+    /// The process environment, read once per call.
+    public static func environmentSnapshot() -> [String: String] {
+        ProcessInfo.processInfo.environment
+    }
 
     /// Calls `body(start, end)` over `0..<n` in up to `count` chunks when `n * costPerItem` is
     /// large enough to amortise the dispatch; otherwise once on the calling thread.
@@ -36,6 +60,14 @@ public enum CPUThreads {
         if level != own { _ = ak_nn_set_cpu_level(level) }
         body()
         if level != own { _ = ak_nn_set_cpu_level(own) }
+    }
+}
+
+/// `ANOMALYKIT_THREADS` holds something other than a whole number from 1 to 64.
+public struct ThreadCountError: Error, CustomStringConvertible, Equatable {
+    public let value: String
+    public var description: String {
+        "\(CPUThreads.environmentVariable)=\(value) is not a thread count: give a whole number from 1 to 64"
     }
 }
 

@@ -229,6 +229,7 @@ func runChild(_ name: String, seconds: Double) {
     print(String(decoding: data, as: UTF8.self))
 }
 
+do { _ = try CPUThreads.fromEnvironment() } catch { fail("\(error)") }
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 if let child = options.child {
     runChild(child, seconds: options.seconds)

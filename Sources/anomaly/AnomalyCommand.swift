@@ -22,6 +22,7 @@ struct AnomalyCommand: AsyncParsableCommand {
     /// the usage block: every bad input gets one line. Help and --version print as usual.
     static func main() async {
         do {
+            _ = try CPUThreads.fromEnvironment()
             var command = try await asyncParseAsRoot(nil)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -1,12 +1,18 @@
+import Datasets
 import Foundation
 import Testing
 
 /// Runs the built `anomaly` executable (next to the test bundle) and returns exit code and output.
-func runTool(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String)? {
+func runTool(
+    _ arguments: [String], in directory: URL, environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String)? {
     guard let tool = toolURL() else { return nil }
     let process = Process()
     process.executableURL = tool
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     process.currentDirectoryURL = directory
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -112,6 +118,32 @@ final class PipeDrain: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
         let help = try #require(try runTool(["train", "--help"], in: dir))
         #expect(help.status == 0 && help.stdout.contains("USAGE: anomaly train"))
+    }
+}
+
+@Suite struct ThreadCountTests {
+    /// ANOMALYKIT_THREADS sets the kernels' thread count, which the run's manifest records; a
+    /// value that is not 1…64 is refused with one line before anything runs.
+    @Test func theThreadCountComesFromTheEnvironment() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let train = ["train", "--method", "pca", "--dataset", "thyroid", "--data-dir", miniData.path]
+        for bad in ["0", "65", "two", "1.5"] {
+            guard let r = try runTool(train, in: dir, environment: ["ANOMALYKIT_THREADS": bad]) else {
+                Issue.record("the anomaly executable was not built next to the tests")
+                return
+            }
+            #expect(r.status != 0)
+            #expect(r.stderr == "Error: ANOMALYKIT_THREADS=\(bad) is not a thread count: give a whole number from 1 to 64\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
+
+        let r = try #require(try runTool(train, in: dir, environment: ["ANOMALYKIT_THREADS": "3"]))
+        #expect(r.status == 0, "\(r.stderr)")
+        let runs = dir.appendingPathComponent("runs")
+        let folder = try #require(try FileManager.default.contentsOfDirectory(atPath: runs.path).first)
+        let manifest = try SplitManifest.read(from: runs.appendingPathComponent(folder).appendingPathComponent("manifest.json"))
+        #expect(manifest.tool.threads == 3)
     }
 }
 

@@ -138,6 +138,55 @@ import Testing
         #expect(warnings.first?.contains("SkylakeX kernels) on another machine and resumes with \(BLAS.implementation)") == true)
     }
 
+    /// A partial folder one process trains is locked: a second resume is refused with one line
+    /// naming the holder, and once the holder is gone the run resumes and finishes with no lock
+    /// file left in the finished folder.
+    @Test func aRunBeingTrainedCannotBeResumedTwice() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
+        let partial = URL(fileURLWithPath: folder)
+        var holder: RunFolderLock? = try RunFolderLock(partial)
+        let runner = ExperimentRunner(outputRoot: root)
+        do {
+            _ = try runner.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: partial)
+            Issue.record("a locked run was resumed")
+        } catch {
+            #expect("\(error)".hasSuffix(
+                ".partial is being trained by process \(getpid()); wait for it to finish (or stop it) before resuming this run"))
+        }
+        #expect(FileManager.default.fileExists(atPath: partial.appendingPathComponent("config.json").path))
+        holder = nil
+        _ = holder
+        let result = try runner.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: partial)
+        #expect(result.scores.count == 1000)
+        #expect(!FileManager.default.fileExists(atPath: result.directory.appendingPathComponent(RunFolderLock.fileName).path))
+    }
+
+    /// The manifest records the thread count too (a split rounds sums elsewhere): a run resumed
+    /// with another one finishes, with a warning naming the count to set.
+    @Test func resumingWithAnotherThreadCountWarnsAndFinishes() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
+        let manifestURL = URL(fileURLWithPath: folder).appendingPathComponent("manifest.json")
+        var manifest = try SplitManifest.read(from: manifestURL)
+        #expect(manifest.tool.threads == CPUThreads.count)
+        manifest.tool.threads = CPUThreads.count + 3
+        try manifest.write(to: manifestURL)
+
+        let captured = CapturedLog()
+        let resumer = ExperimentRunner(outputRoot: root, logger: Logger(label: "test") { _ in captured.handler })
+        let result = try resumer.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: URL(fileURLWithPath: folder))
+        #expect(result.scores.count == 1000)
+        let warnings = captured.lines.filter { $0.level == .warning }.map(\.message)
+        #expect(warnings.count == 1)
+        #expect(
+            warnings.first?.contains(
+                "started with \(CPUThreads.count + 3) threads and resumes with \(CPUThreads.count)") == true)
+        #expect(warnings.first?.contains("ANOMALYKIT_THREADS=\(CPUThreads.count + 3)") == true)
+    }
+
     @Test func softBoundaryLearnsAndItsStateLoadsBack() throws {
         let prepared = try Self.prepared(Self.mnistRun("deepsvdd"))
         var configuration = DeepSVDD.Configuration()

@@ -15,11 +15,16 @@ public struct ToolInfo: Codable, Sendable, Equatable {
     /// network only with the same kernels (README, Reproducibility); nil in manifests written
     /// before it was recorded.
     public var gemm: String?
+    /// The worker threads the kernels split their work over (`ANOMALYKIT_THREADS`, else the
+    /// cores): a split changes where sums are rounded, so it belongs to the kernels as much as
+    /// `gemm` does; nil in manifests written before it was recorded.
+    public var threads: Int?
 
-    public init(name: String, version: String, gemm: String? = nil) {
+    public init(name: String, version: String, gemm: String? = nil, threads: Int? = nil) {
         self.name = name
         self.version = version
         self.gemm = gemm
+        self.threads = threads
     }
 }
 
