@@ -4,13 +4,27 @@
 # checkpoint), so run this in the background in each session until it prints "all done":
 #   ANOMALY_TOOL=/tmp/anomaly nohup scripts/bench-remaining.sh >> runs/bench/queue.log 2>&1 &
 # (copy .build/release/anomaly to /tmp/anomaly first, so rebuilding does not touch the queue's
-# binary). At the CPU budget of the two bench scripts (ResNet-20, 5 epochs) the list up to the
+# binary), or as two lanes side by side (LANE below):
+#   export ANOMALY_TOOL=/tmp/anomaly ANOMALYKIT_THREADS=1
+#   LANE=contrastive nohup scripts/bench-remaining.sh >> runs/bench/queue-contrastive.log 2>&1 &
+#   LANE=semi nohup scripts/bench-remaining.sh >> runs/bench/queue-semi.log 2>&1 &
+# At the CPU budget of the two bench scripts (ResNet-20, 5 epochs) the list up to the
 # Fashion-MNIST grid at its end is about 20 hours on the 2-core machine, the grid about 35 more
 # (2026-12-05 estimate). Tables: scripts/contrastive-table.py, scripts/semi-table.py.
 # What finishes is written into docs/bench every SAVE_EVERY seconds (default 300) and at the end
 # (scripts/bench-save.sh): runs/ is not in git, and a new machine starts without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# LANE picks half of the list, so that two queues share the machine (each at ANOMALYKIT_THREADS=1:
+# two one-thread runs side by side do about 13 % more work on this 2-core machine than one run on
+# both cores — anomaly-bench epoch, 2026-12-05): LANE=contrastive runs the one-class stages (issue
+# 12, and the CSI networks the semi-supervised stages reuse), LANE=semi the semi-supervised ones
+# (issue 9); unset, both, one after the other. A semi stage needing a one-class network the other
+# lane has not finished runs it itself; a run folder one process trains is locked, so the lane
+# that comes second to it fails that stage with one line and goes on (run again, it reads back).
+LANE=${LANE:-all}
+case $LANE in all | contrastive | semi) ;; *) echo "LANE must be contrastive, semi or unset, got '$LANE'" >&2; exit 2 ;; esac
+lane() { [ "$LANE" = all ] || [ "$LANE" = "$1" ]; }
 ( while sleep "${SAVE_EVERY:-300}"; do scripts/bench-save.sh; done ) &
 saver=$!
 trap 'kill $saver 2>/dev/null; scripts/bench-save.sh' EXIT
@@ -26,6 +40,8 @@ run_stage() {
 contrastive() { for s in "$@"; do run_stage scripts/bench-contrastive.sh "$s"; done; }
 semi() { for s in "$@"; do run_stage scripts/bench-semisupervised.sh "$s"; done; }
 
+
+if lane contrastive; then
 # Issue 12, polluted Fashion-MNIST (p = 0.1, all 10 classes, with curves): the normalised variants
 # next to their plain partners (NSA Table N1), their other scores, and CSI's SimCLR. The runs
 # of SS(n), SC(n), SC and plain SS classes 0-6 made on the Intel machine on 2026-12-04 were lost
@@ -41,42 +57,53 @@ EVALUATE_EVERY=0 contrastive fmnist-scn-neg fmnist-scn-neg-scores
 # Issue 12, polluted Fashion-MNIST: the other two normalised variants of NSA's Tables N1-N2.
 EVALUATE_EVERY=0 contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores fmnist-polluted-scn-neg \
     fmnist-polluted-scn-neg-scores
+# CSI's classes 0, 1, 7 again (their networks were on the Intel machine), for the Eq. 11 row of
+# the contrastive table: runs/bench/fmnist-csi-tag-amd, fmnist-csi-eq11-tag-amd (the Fashion-MNIST
+# grid's γp = 0 cells reuse them).
+TAG=amd CLASSES="0 1 7" EVALUATE_EVERY=0 contrastive fmnist-csi fmnist-csi-eq11
 # Issue 12 asks for CSI clean and polluted too (its one-class row is in the README).
 EVALUATE_EVERY=0 contrastive fmnist-polluted-csi
-# Issue 9, one-class Fashion-MNIST, all 10 classes: CSI with synthetic inliers next to CSI (the
-# fmnist-csi table), with its networks scored both ways (only classes 0 and 2 were run, on
-# machines since gone).
-PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-synthetic fmnist-oc-synthetic-csi
-# CSI's classes 0, 1, 7 again (their networks were on the Intel machine), for the Eq. 11 row of
-# the contrastive table: runs/bench/fmnist-csi-tag-amd, fmnist-csi-eq11-tag-amd.
-TAG=amd CLASSES="0 1 7" EVALUATE_EVERY=0 contrastive fmnist-csi fmnist-csi-eq11
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations):
 # every method of the issue (SimCLR, CSI, SS(n), BYOL(n), SC(n), SC(n−), the NSA variants with
-# their other scores), the plain SS and SC for NSA's gap, kNN as the floor.
-EVALUATE_EVERY=0 contrastive cifar-knn cifar-ssn cifar-ssn-scores cifar-simclr cifar-csi cifar-scn cifar-scn-scores \
+# their other scores), the plain SS and SC for NSA's gap, kNN as the floor. CSI and SimCLR first:
+# the CIFAR-10 semi-supervised cells at γp = 0 score their networks.
+EVALUATE_EVERY=0 contrastive cifar-knn cifar-csi cifar-simclr cifar-ssn cifar-ssn-scores cifar-scn cifar-scn-scores \
     cifar-polluted-knn cifar-polluted-ssn cifar-polluted-scn cifar-polluted-ss cifar-polluted-sc \
     cifar-byoln cifar-scn-neg cifar-byoln-scores cifar-scn-neg-scores \
     cifar-polluted-ssn-scores cifar-polluted-scn-scores cifar-polluted-simclr cifar-polluted-csi \
     cifar-polluted-byoln cifar-polluted-byoln-scores cifar-polluted-scn-neg cifar-polluted-scn-neg-scores
-# Issue 9, CIFAR-10, pairs 0:1 1:2 2:3: Scenario 2 (γl = 0.05; γp 0, 0.05, 0.1), then Scenario 1's
-# other two labelled ratios (γl = 0.05, γp = 0 is Scenario 2's first setting). At γp = 0 CSI and
-# SimCLR score the networks of cifar-csi and cifar-simclr above (bench-semisupervised.sh).
-export PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0
-POLLUTIONS="0.1 0 0.05" semi cifar-s2-csi cifar-s2-elsa+ cifar-s2-hscl cifar-s2-deepsad cifar-s2-simclr cifar-s2-elsa
-LABELED_RATIOS="0.01 0.1" semi cifar-s1-csi cifar-s1-elsa+ cifar-s1-hscl cifar-s1-deepsad
+fi
+
+if lane semi; then
+# Issue 9, one-class Fashion-MNIST, all 10 classes: CSI with synthetic inliers next to CSI (the
+# fmnist-csi table), with its networks scored both ways (finished: read back).
+PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-synthetic fmnist-oc-synthetic-csi
+# Issue 9, CIFAR-10, pairs 0:1 1:2 2:3: Scenario 2 (γl = 0.05) at γp = 0.1 first (the papers'
+# headline comparison), then 0.05, then 0 — whose CSI and SimCLR cells score the networks of
+# cifar-csi and cifar-simclr (bench-semisupervised.sh), which the contrastive lane makes early —
+# then Scenario 1's other two labelled ratios (γl = 0.05, γp = 0 is Scenario 2's first setting).
+for gp in 0.1 0.05 0; do
+    PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 POLLUTIONS=$gp semi cifar-s2-csi cifar-s2-elsa+ cifar-s2-hscl cifar-s2-deepsad \
+        cifar-s2-simclr cifar-s2-elsa
+done
 # Issue 9, one-class CSI with synthetic inliers on CIFAR-10 next to cifar-csi (same budget).
-PAIRS="0:0 1:1 2:2" semi cifar-oc-synthetic cifar-oc-synthetic-csi
+PAIRS="0:0 1:1 2:2" EVALUATE_EVERY=0 semi cifar-oc-synthetic cifar-oc-synthetic-csi
+PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi cifar-s1-csi cifar-s1-elsa+ cifar-s1-hscl \
+    cifar-s1-deepsad
 # Issue 9, Fashion-MNIST Scenario 2 (γp = 0.1) on the other seven pairs (0:1 1:2 2:3 are in the README).
 PAIRS="3:4 4:5 5:6 6:7 7:8 8:9 9:0" POLLUTIONS=0.1 EVALUATE_EVERY=1 semi fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl \
     fmnist-s2-deepsad
-# Issue 9, Fashion-MNIST on all 10 pairs: the rest of Scenario 2 (γp = 0, 0.05) and Scenario 1's
-# other two labelled ratios (about 35 hours at this budget). At γp = 0, CSI is the one-class CSI
-# of the normal class (runs/bench/fmnist-csi-tag-amd: this machine's, classes 0, 1, 7 from the
-# stage above, the others run when first needed) and Elsa+ fine-tunes it.
+# Issue 9, Fashion-MNIST on all 10 pairs: the rest of Scenario 2 (γp = 0.05, then 0) and Scenario
+# 1's other two labelled ratios (about 35 hours at this budget). At γp = 0, CSI is the one-class
+# CSI of the normal class (runs/bench/fmnist-csi-tag-amd: this machine's, classes 0, 1, 7 from the
+# contrastive lane, the others run when first needed) and Elsa+ fine-tunes it.
 export ONE_CLASS_TAG=amd
-PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 POLLUTIONS="0 0.05" semi fmnist-s2-csi \
-    fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
+for gp in 0.05 0; do
+    PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 POLLUTIONS=$gp semi fmnist-s2-csi \
+        fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad
+done
 PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi fmnist-s1-csi \
     fmnist-s1-elsa+ fmnist-s1-hscl fmnist-s1-deepsad
+fi
 if [ ${#failed[@]} -gt 0 ]; then echo "=== done, but these stages failed: ${failed[*]} $(date -u +%FT%TZ)"; exit 1; fi
 echo "=== all done $(date -u +%FT%TZ)"

@@ -8,6 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOOL=${ANOMALY_TOOL:-.build/release/anomaly}
+# Two queues (bench-remaining.sh's lanes) save into the same CSVs: one save at a time.
+mkdir -p runs/bench
+if command -v flock >/dev/null; then exec 9>runs/bench/.bench-save.lock && flock 9; fi
 contrastive=() semi=()
 # Every finished run of a one-class bench folder (or its per-class folders) into a per-run CSV
 # of docs/bench, the rows already there kept (class-table.py; a run counts once).
