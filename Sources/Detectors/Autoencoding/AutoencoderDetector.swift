@@ -68,3 +68,19 @@ public struct AutoencoderDetector: DeepDetector {
         AutoencoderPretraining.reconstructionError(state.autoencoder, state.scaling(inputs))
     }
 }
+
+extension AutoencoderDetector: ImageReporting {
+    /// The first `count` test images, each followed by its reconstruction (in the autoencoder's
+    /// input scale): what the score, their squared difference, measures.
+    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        state.eval()
+        return ReportImages.reconstructions(
+            title: "Test images and their reconstructions", label: "reconstruction", of: samples, count: count,
+            sampleShape: state.sampleShape, device: context.device
+        ) { x in
+            let scaled = state.scaling(x)
+            return (scaled, state.autoencoder(scaled))
+        }.map { [$0] } ?? []
+    }
+}

@@ -640,3 +640,16 @@ public struct TruncatedNormal: Sendable, Equatable {
         return min(max(x, lower), upper)
     }
 }
+
+extension CANCE: ImageReporting {
+    /// The first `count` test images, each followed by the autoencoder's reconstruction (whose
+    /// error and cosine are two of the composite features).
+    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        state.eval()
+        return ReportImages.reconstructions(
+            title: "Test images and their reconstructions", label: "reconstruction", of: samples, count: count,
+            sampleShape: state.sampleShape, device: context.device
+        ) { x in (x, state.autoencoder(x)) }.map { [$0] } ?? []
+    }
+}

@@ -134,3 +134,30 @@ public struct VAE: DeepDetector {
         return state.negativeELBO(x, z: mean, mean: mean, logVariance: logVariance)
     }
 }
+
+extension VAE: ImageReporting {
+    /// Decoded draws z ~ N(0, I) (the model's samples), and the first `count` test images each
+    /// followed by the decoding of its posterior mean (in the VAE's input scale).
+    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        guard count > 0, state.sampleShape.count == 3, samples.sampleShape == state.sampleShape else { return [] }
+        state.eval()
+        var random = SeededGenerator(seed: context.seed ^ 0x5a3b_1e5d_0000)
+        let z = Tensor.normal([count, state.latentSize], using: &random).to(context.device)
+        let decoded = withoutGradients { state.decoder(z).to(.cpu).toArray() }
+        let width = samples.featureCount
+        let drawn = (0..<count).flatMap { ReportImages.unitRange(Array(decoded[($0 * width)..<(($0 + 1) * width)])) }
+        let pairs = ReportImages.reconstructions(
+            title: "Test images and the decodings of their posterior means", label: "decoded μ", of: samples, count: count,
+            sampleShape: state.sampleShape, device: context.device
+        ) { x in
+            let scaled = state.scaling(x)
+            return (scaled, state.decoder(state.posterior(scaled).mean))
+        }
+        return [
+            ReportImages(
+                title: "Samples: decoded z ~ N(0, I)", images: Samples(values: drawn, shape: [count] + state.sampleShape),
+                captions: (0..<count).map { "sample \($0 + 1)" })
+        ] + (pairs.map { [$0] } ?? [])
+    }
+}

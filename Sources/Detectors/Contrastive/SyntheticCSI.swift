@@ -370,29 +370,16 @@ extension SyntheticCSI: ImageReporting {
         state.eval()
         var random = SeededGenerator(seed: context.seed ^ 0x5e4e_7a7e_d000)
         let h = Tensor.normal([count, configuration.latentSize], using: &random).to(context.device)
-        let shown = min(count, samples.count)
-        let x = Tensor(Array(samples.values.prefix(shown * samples.featureCount)), shape: [shown] + samples.sampleShape)
-        let (generated, reconstructed) = withoutGradients {
-            (Self.toUnit(state.generator(h)).to(.cpu).toArray(),
-             Self.toUnit(state.generator(state.encoder((x * 2 - 1).to(context.device)))).to(.cpu).toArray())
-        }
-        let width = samples.featureCount
-        var pairs: [Float] = []
-        pairs.reserveCapacity(2 * shown * width)
-        var captions: [String] = []
-        for i in 0..<shown {
-            pairs += samples.values[(i * width)..<((i + 1) * width)]
-            pairs += reconstructed[(i * width)..<((i + 1) * width)]
-            captions += ["test #\(i)", "G(E(x)) of #\(i)"]
-        }
+        let generated = withoutGradients { Self.toUnit(state.generator(h)).to(.cpu).toArray() }
+        let pairs = ReportImages.reconstructions(
+            title: "Test images and their reconstructions G(E(x))", label: "G(E(x))", of: samples, count: count,
+            sampleShape: state.sampleShape, device: context.device
+        ) { x in (x, Self.toUnit(state.generator(state.encoder(x * 2 - 1)))) }
         return [
             ReportImages(
                 title: "Synthetic inliers G(h), h ~ N(0, I)", images: Samples(values: generated, shape: [count] + samples.sampleShape),
-                captions: (0..<count).map { "G(h) \($0 + 1)" }),
-            ReportImages(
-                title: "Test images and their reconstructions G(E(x))", images: Samples(values: pairs, shape: [2 * shown] + samples.sampleShape),
-                captions: captions),
-        ]
+                captions: (0..<count).map { "G(h) \($0 + 1)" })
+        ] + (pairs.map { [$0] } ?? [])
     }
 }
 
