@@ -69,18 +69,9 @@ public struct AutoencoderDetector: DeepDetector {
     }
 }
 
-extension AutoencoderDetector: ImageReporting {
-    /// The first `count` test images, each followed by its reconstruction (in the autoencoder's
-    /// input scale): what the score, their squared difference, measures.
-    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
-        guard let state else { throw DetectorError.notFitted(Self.methodName) }
-        state.eval()
-        return ReportImages.reconstructions(
-            title: "Test images and their reconstructions", label: "reconstruction", of: samples, count: count,
-            sampleShape: state.sampleShape, device: context.device
-        ) { x in
-            let scaled = state.scaling(x)
-            return (scaled, state.autoencoder(scaled))
-        }.map { [$0] } ?? []
+extension AutoencoderDetector: ReconstructingDetector {
+    public static func reconstruction(_ x: Tensor, state: State) -> (input: Tensor, reconstruction: Tensor) {
+        let scaled = state.scaling(x)
+        return (scaled, state.autoencoder(scaled))
     }
 }

@@ -641,15 +641,9 @@ public struct TruncatedNormal: Sendable, Equatable {
     }
 }
 
-extension CANCE: ImageReporting {
-    /// The first `count` test images, each followed by the autoencoder's reconstruction (whose
-    /// error and cosine are two of the composite features).
-    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
-        guard let state else { throw DetectorError.notFitted(Self.methodName) }
-        state.eval()
-        return ReportImages.reconstructions(
-            title: "Test images and their reconstructions", label: "reconstruction", of: samples, count: count,
-            sampleShape: state.sampleShape, device: context.device
-        ) { x in (x, state.autoencoder(x)) }.map { [$0] } ?? []
+extension CANCE: ReconstructingDetector {
+    /// The autoencoder's reconstruction (its error and cosine are two of the composite features).
+    public static func reconstruction(_ x: Tensor, state: State) -> (input: Tensor, reconstruction: Tensor) {
+        (x, state.autoencoder(x))
     }
 }

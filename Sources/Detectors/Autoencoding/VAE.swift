@@ -135,29 +135,27 @@ public struct VAE: DeepDetector {
     }
 }
 
-extension VAE: ImageReporting {
-    /// Decoded draws z ~ N(0, I) (the model's samples), and the first `count` test images each
-    /// followed by the decoding of its posterior mean (in the VAE's input scale).
+extension VAE: ReconstructingDetector {
+    /// The decoding of the posterior mean μ(x).
+    public static func reconstruction(_ x: Tensor, state: State) -> (input: Tensor, reconstruction: Tensor) {
+        let scaled = state.scaling(x)
+        return (scaled, state.decoder(state.posterior(scaled).mean))
+    }
+
+    /// Decoded draws z ~ N(0, I) (the model's samples, seeded by `context.seed`), then the first
+    /// `count` test images each followed by its reconstruction.
     public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
-        guard let state else { throw DetectorError.notFitted(Self.methodName) }
-        guard count > 0, state.sampleShape.count == 3, samples.sampleShape == state.sampleShape else { return [] }
-        state.eval()
+        let pairs = try reconstructionImages(of: samples, count: count, context: context)
+        guard let state, !pairs.isEmpty else { return pairs }
         var random = SeededGenerator(seed: context.seed ^ 0x5a3b_1e5d_0000)
         let z = Tensor.normal([count, state.latentSize], using: &random).to(context.device)
         let decoded = withoutGradients { state.decoder(z).to(.cpu).toArray() }
         let width = samples.featureCount
         let drawn = (0..<count).flatMap { ReportImages.unitRange(Array(decoded[($0 * width)..<(($0 + 1) * width)])) }
-        let pairs = ReportImages.reconstructions(
-            title: "Test images and the decodings of their posterior means", label: "decoded μ", of: samples, count: count,
-            sampleShape: state.sampleShape, device: context.device
-        ) { x in
-            let scaled = state.scaling(x)
-            return (scaled, state.decoder(state.posterior(scaled).mean))
-        }
         return [
             ReportImages(
                 title: "Samples: decoded z ~ N(0, I)", images: Samples(values: drawn, shape: [count] + state.sampleShape),
                 captions: (0..<count).map { "sample \($0 + 1)" })
-        ] + (pairs.map { [$0] } ?? [])
+        ] + pairs
     }
 }

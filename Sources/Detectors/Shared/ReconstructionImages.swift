@@ -43,3 +43,27 @@ extension ReportImages {
         return values.map { $0.isFinite ? ($0 - low) / (high - low) : 0 }
     }
 }
+
+/// A deep detector whose networks reconstruct their input (the autoencoder family): its report
+/// shows test images beside their reconstructions, what its score compares.
+public protocol ReconstructingDetector: DeepDetector, ImageReporting {
+    /// A batch of samples as the network sees it (after the detector's input scaling) and the
+    /// network's reconstruction of it, in the same scale.
+    static func reconstruction(_ x: Tensor, state: State) -> (input: Tensor, reconstruction: Tensor)
+}
+
+extension ReconstructingDetector {
+    /// The first `count` of `samples` each followed by its reconstruction (none for tables).
+    public func reconstructionImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        guard let state else { throw DetectorError.notFitted(Self.methodName) }
+        state.eval()
+        return ReportImages.reconstructions(
+            title: "Test images and their reconstructions", label: "reconstruction", of: samples, count: count,
+            sampleShape: state.sampleShape, device: context.device
+        ) { Self.reconstruction($0, state: state) }.map { [$0] } ?? []
+    }
+
+    public func reportImages(of samples: Samples, count: Int, context: InferenceContext) throws -> [ReportImages] {
+        try reconstructionImages(of: samples, count: count, context: context)
+    }
+}
