@@ -4,7 +4,8 @@
 # checkpoint), so run this in the background in each session until it prints "all done":
 #   ANOMALY_TOOL=/tmp/anomaly nohup scripts/bench-remaining.sh >> runs/bench/queue.log 2>&1 &
 # (copy .build/release/anomaly to /tmp/anomaly first, so rebuilding does not touch the queue's
-# binary), or as two lanes side by side (LANE below):
+# binary), or as two lanes side by side (LANE below; scripts/bench-lanes.sh starts both, and
+# stops them with --stop):
 #   export ANOMALY_TOOL=/tmp/anomaly ANOMALYKIT_THREADS=1
 #   LANE=contrastive nohup scripts/bench-remaining.sh >> runs/bench/queue-contrastive.log 2>&1 &
 #   LANE=semi nohup scripts/bench-remaining.sh >> runs/bench/queue-semi.log 2>&1 &

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Starts (or resumes) the benchmark queue as its two lanes side by side, each at one thread, in
+# the background, detached from this shell: scripts/bench-remaining.sh with LANE=contrastive and
+# LANE=semi. Builds the tool first and runs a copy of it (/tmp/anomaly), so that later builds do
+# not touch the binary the lanes run. Logs: runs/bench/queue-contrastive.log, queue-semi.log.
+#   scripts/bench-lanes.sh           start both lanes (refused while a lane is running)
+#   scripts/bench-lanes.sh --stop    stop both after their current epoch (checkpoints kept)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+running() { pgrep -f "scripts/bench-remaining.sh" >/dev/null; }
+if [ "${1:-}" = --stop ]; then
+    pkill -f "scripts/bench-remaining.sh" || true
+    pkill -f "scripts/bench-(contrastive|semisupervised).sh" || true
+    # SIGTERM: the tool ends after the current epoch with its checkpoint written.
+    pkill -TERM -f "^${ANOMALY_TOOL:-/tmp/anomaly} bench" || true
+    echo "stopping: the runs end after their current epoch (watch with: pgrep -fa 'anomaly bench')"
+    exit 0
+fi
+[ $# -eq 0 ] || { echo "usage: scripts/bench-lanes.sh [--stop]" >&2; exit 2; }
+if running; then echo "a queue lane is already running (pgrep -fa bench-remaining.sh)" >&2; exit 1; fi
+swift build -c release --product anomaly
+cp .build/release/anomaly /tmp/anomaly
+mkdir -p runs/bench
+for lane in contrastive semi; do
+    ANOMALY_TOOL=/tmp/anomaly ANOMALYKIT_THREADS=1 LANE=$lane \
+        setsid nohup scripts/bench-remaining.sh >> "runs/bench/queue-$lane.log" 2>&1 < /dev/null &
+done
+echo "lanes started: tail -f runs/bench/queue-contrastive.log runs/bench/queue-semi.log"
