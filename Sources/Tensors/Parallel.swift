@@ -16,18 +16,13 @@ public enum CPUThreads {
     /// The thread count `ANOMALYKIT_THREADS` asks for; nil when it is unset or empty. Throws when
     /// it is not a whole number from 1 to 64, so a tool can refuse it with one clear line
     /// (`count` itself falls back to the core count).
-    public static func fromEnvironment(_ environment: [String: String] = environmentSnapshot()) throws -> Int? {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int? {
         guard let text = environment[environmentVariable]?.trimmingCharacters(in: .whitespaces), !text.isEmpty
         else { return nil }
         guard let value = Int(text), (1...64).contains(value) else {
             throw ThreadCountError(value: text)
         }
         return value
-    }
-
-    /// The process environment, read once per call.
-    public static func environmentSnapshot() -> [String: String] {
-        ProcessInfo.processInfo.environment
     }
 
     /// Calls `body(start, end)` over `0..<n` in up to `count` chunks when `n * costPerItem` is

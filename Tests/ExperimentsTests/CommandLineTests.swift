@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tensors
 import Testing
 
 /// Runs the built `anomaly` executable (next to the test bundle) and returns exit code and output.
@@ -122,6 +123,17 @@ final class PipeDrain: @unchecked Sendable {
 }
 
 @Suite struct ThreadCountTests {
+    /// Unset or empty: the cores; padded whole numbers 1…64 are read; anything else is refused.
+    @Test func theEnvironmentValueIsParsedAndRangeChecked() throws {
+        #expect(try CPUThreads.fromEnvironment([:]) == nil)
+        #expect(try CPUThreads.fromEnvironment(["ANOMALYKIT_THREADS": " "]) == nil)
+        #expect(try CPUThreads.fromEnvironment(["ANOMALYKIT_THREADS": " 1 "]) == 1)
+        #expect(try CPUThreads.fromEnvironment(["ANOMALYKIT_THREADS": "64"]) == 64)
+        for bad in ["0", "-2", "65", "2x", "1e1"] {
+            #expect(throws: ThreadCountError.self, "\(bad)") { try CPUThreads.fromEnvironment(["ANOMALYKIT_THREADS": bad]) }
+        }
+    }
+
     /// ANOMALYKIT_THREADS sets the kernels' thread count, which the run's manifest records; a
     /// value that is not 1…64 is refused with one line before anything runs.
     @Test func theThreadCountComesFromTheEnvironment() throws {
