@@ -268,6 +268,16 @@ public final class RunFolderLock {
         _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
+    /// Whether a process holds the lock of the partial folder `folder` now (it is training it).
+    public static func isHeld(_ folder: URL) -> Bool {
+        let fd = open(folder.appendingPathComponent(fileName).path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }  // no lock file: nobody has trained it since locks exist
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return true }
+        flock(fd, LOCK_UN)
+        return false
+    }
+
     /// Removes the lock file before the folder is renamed to its finished name (the lock itself
     /// is released when this object goes).
     public func removeFile() {

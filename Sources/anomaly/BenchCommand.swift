@@ -84,7 +84,11 @@ struct Bench: ParsableCommand {
             try Data(table.csv().utf8).write(to: folder.appendingPathComponent("results.csv"), options: .atomic)
             try Data(table.markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
             output(table.markdown())
-            if !index.interrupted.isEmpty { output("\(index.interrupted.count) run(s) unfinished: run their tasks again to resume them") }
+            let training = index.interrupted.filter { RunFolderLock.isHeld($0.folder) }.count
+            if training > 0 { output("\(training) run(s) still training (their processes hold them): merge again when they finish") }
+            if index.interrupted.count > training {
+                output("\(index.interrupted.count - training) run(s) unfinished: run their tasks again to resume them")
+            }
             output("\(index.finished.count) runs merged into \(folder.path)/results.{csv,md}")
             return
         }

@@ -146,7 +146,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
         let partial = URL(fileURLWithPath: folder)
+        #expect(!RunFolderLock.isHeld(partial))  // the interrupted run's process let go of it
         var holder: RunFolderLock? = try RunFolderLock(partial)
+        #expect(RunFolderLock.isHeld(partial))
         let runner = ExperimentRunner(outputRoot: root)
         do {
             _ = try runner.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: partial)
@@ -158,6 +160,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: partial.appendingPathComponent("config.json").path))
         holder = nil
         _ = holder
+        #expect(!RunFolderLock.isHeld(partial))
         let result = try runner.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: partial)
         #expect(result.scores.count == 1000)
         #expect(!FileManager.default.fileExists(atPath: result.directory.appendingPathComponent(RunFolderLock.fileName).path))
