@@ -116,17 +116,28 @@ import Testing
         }
     }
 
-    /// The manifest records the GEMM kernels; a run resumed with other kernels (another CPU, or
-    /// another OPENBLAS_CORETYPE) finishes, with a warning that its scores will not be those of an
-    /// uninterrupted run.
-    @Test func resumingWithOtherKernelsWarnsAndFinishes() throws {
+    /// The manifest records the GEMM kernels and the thread count; a run resumed with other
+    /// kernels (another CPU, or another OPENBLAS_CORETYPE) or another thread count finishes, with
+    /// a warning that its scores will not be those of an uninterrupted run (naming what to set).
+    @Test(arguments: ["kernels", "threads"])
+    func resumingWithOtherKernelsOrThreadsWarnsAndFinishes(change: String) throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
         let manifestURL = URL(fileURLWithPath: folder).appendingPathComponent("manifest.json")
         var manifest = try SplitManifest.read(from: manifestURL)
-        #expect(manifest.tool.gemm == BLAS.implementation)
-        manifest.tool.gemm = "OpenBLAS (libopenblas.so.0, SkylakeX kernels) on another machine"
+        #expect(manifest.tool.gemm == BLAS.implementation && manifest.tool.threads == CPUThreads.count)
+        let expected: [String]
+        if change == "kernels" {
+            manifest.tool.gemm = "OpenBLAS (libopenblas.so.0, SkylakeX kernels) on another machine"
+            expected = ["SkylakeX kernels) on another machine and resumes with \(BLAS.implementation)", "OPENBLAS_CORETYPE"]
+        } else {
+            manifest.tool.threads = CPUThreads.count + 3
+            expected = [
+                "started with \(CPUThreads.count + 3) threads and resumes with \(CPUThreads.count)",
+                "ANOMALYKIT_THREADS=\(CPUThreads.count + 3)",
+            ]
+        }
         try manifest.write(to: manifestURL)
 
         let captured = CapturedLog()
@@ -135,7 +146,7 @@ import Testing
         #expect(result.scores.count == 1000)  // the mini MNIST test set
         let warnings = captured.lines.filter { $0.level == .warning }.map(\.message)
         #expect(warnings.count == 1)
-        #expect(warnings.first?.contains("SkylakeX kernels) on another machine and resumes with \(BLAS.implementation)") == true)
+        for part in expected { #expect(warnings.first?.contains(part) == true, "\(part)") }
     }
 
     /// A partial folder one process trains is locked: a second resume is refused with one line
@@ -164,30 +175,6 @@ import Testing
         let result = try runner.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: partial)
         #expect(result.scores.count == 1000)
         #expect(!FileManager.default.fileExists(atPath: result.directory.appendingPathComponent(RunFolderLock.fileName).path))
-    }
-
-    /// The manifest records the thread count too (a split rounds sums elsewhere): a run resumed
-    /// with another one finishes, with a warning naming the count to set.
-    @Test func resumingWithAnotherThreadCountWarnsAndFinishes() throws {
-        let root = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
-        let manifestURL = URL(fileURLWithPath: folder).appendingPathComponent("manifest.json")
-        var manifest = try SplitManifest.read(from: manifestURL)
-        #expect(manifest.tool.threads == CPUThreads.count)
-        manifest.tool.threads = CPUThreads.count + 3
-        try manifest.write(to: manifestURL)
-
-        let captured = CapturedLog()
-        let resumer = ExperimentRunner(outputRoot: root, logger: Logger(label: "test") { _ in captured.handler })
-        let result = try resumer.run(Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: URL(fileURLWithPath: folder))
-        #expect(result.scores.count == 1000)
-        let warnings = captured.lines.filter { $0.level == .warning }.map(\.message)
-        #expect(warnings.count == 1)
-        #expect(
-            warnings.first?.contains(
-                "started with \(CPUThreads.count + 3) threads and resumes with \(CPUThreads.count)") == true)
-        #expect(warnings.first?.contains("ANOMALYKIT_THREADS=\(CPUThreads.count + 3)") == true)
     }
 
     @Test func softBoundaryLearnsAndItsStateLoadsBack() throws {
