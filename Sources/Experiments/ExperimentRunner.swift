@@ -86,6 +86,7 @@ public struct RunResult: Sendable {
     public var summary: EvaluationSummary?
     public var scores: [Float]
     public var isAnomaly: [Bool]
+    /// Training time; a resumed run adds the epochs its earlier processes trained.
     public var fitSeconds: Double
     public var scoreSeconds: Double
 }
@@ -185,7 +186,8 @@ public struct ExperimentRunner {
         do {
             let fitStart = Date()
             try detector.fit(training, context: context)
-            let fitSeconds = Date().timeIntervalSince(fitStart)
+            // A resumed run counts the epochs its earlier processes trained, too.
+            let fitSeconds = Date().timeIntervalSince(fitStart) + history.restoredSeconds
             let scoreStart = Date()
             let scores = try detector.score(test.samples, context: InferenceContext(seed: configuration.seed, device: device))
             let scoreSeconds = Date().timeIntervalSince(scoreStart)
@@ -422,6 +424,7 @@ struct RunConfigurationRecord: Codable {
 struct RunMetrics: Codable {
     /// nil when the test set holds no anomalies.
     var summary: EvaluationSummary?
+    /// This process's fit plus, for a resumed run, the epochs restored from its checkpoints.
     var fitSeconds: Double
     var scoreSeconds: Double
     /// Loss terms (and test AUROC, when monitored) per epoch of every training phase.

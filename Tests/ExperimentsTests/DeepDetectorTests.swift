@@ -105,6 +105,30 @@ import Testing
         throw ExperimentError.invalidArgument("the run was not interrupted")
     }
 
+    /// A resumed run's fit time counts the epochs its earlier process trained (their seconds,
+    /// from the checkpoint's history), not only the resuming process's.
+    @Test func resumedRunCountsTheRestoredEpochsFitTime() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (data, entry, folder) = try Self.interruptedDeepSVDD(root: root)
+        // The earlier process's one epoch is recorded as 1,000 s long.
+        let checkpoint = URL(fileURLWithPath: folder).appendingPathComponent("checkpoints/pretraining.safetensors")
+        var contents = try Checkpoint.read(from: checkpoint)
+        var history = try JSONDecoder().decode(
+            [TrainingHistory.Epoch].self, from: Data(try #require(contents.metadata["history"]).utf8))
+        #expect(history.count == 1)
+        history[0].seconds = 1000
+        contents.metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        try Checkpoint.save(contents.names.map { ($0, contents.tensors[$0]!) }, to: checkpoint, metadata: contents.metadata)
+
+        let resumed = try ExperimentRunner(outputRoot: root).run(
+            Self.mnistRun("deepsvdd"), data: data, method: entry, resuming: URL(fileURLWithPath: folder))
+        #expect(resumed.fitSeconds > 1000 && resumed.fitSeconds < 1300)
+        let metrics = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: resumed.directory.appendingPathComponent("metrics.json"))) as? [String: Any]
+        #expect(abs(try #require(metrics?["fitSeconds"] as? Double) - resumed.fitSeconds) < 1e-6)
+    }
+
     @Test func resumingWithAnotherConfigurationIsRefused() throws {
         let root = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }

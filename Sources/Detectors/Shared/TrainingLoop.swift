@@ -35,16 +35,25 @@ public final class TrainingHistory: @unchecked Sendable {
 
     private let lock = NSLock()
     private var storage: [Epoch] = []
+    /// Per phase, the seconds of the epochs restored from its checkpoint.
+    private var restored: [String: Double] = [:]
 
     public init() {}
 
     public var epochs: [Epoch] { lock.withLock { storage } }
 
+    /// The training seconds of the epochs restored from checkpoints: those an earlier process
+    /// of a resumed run trained (0 for a run that was not resumed).
+    public var restoredSeconds: Double { lock.withLock { restored.values.reduce(0, +) } }
+
     func append(_ epoch: Epoch) { lock.withLock { storage.append(epoch) } }
 
     /// The epochs of `phase` (restored from a checkpoint) replace any recorded ones.
     func restore(phase: String, _ epochs: [Epoch]) {
-        lock.withLock { storage = storage.filter { $0.phase != phase } + epochs }
+        lock.withLock {
+            storage = storage.filter { $0.phase != phase } + epochs
+            restored[phase] = epochs.map(\.seconds).reduce(0, +)
+        }
     }
 }
 
