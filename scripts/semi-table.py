@@ -53,12 +53,22 @@ def row(folder, classes, normal, known):
     unseen = [v for c in range(10) if c not in (normal, known) for v in by_class[c]]
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     phases = [e for key in ("pretraining", "finetuning", "training") for e in metrics.get(key, []) if e.get("testAUROC") is not None]
+    # The epoch model selection kept (Elsa's early stopping): metrics.json's selectedEpochs, or
+    # for runs written before it was recorded the first epoch with the lowest validation loss.
+    kept = {s["phase"]: s["epoch"] for s in metrics.get("selectedEpochs", [])}
+    if not kept:
+        for e in metrics.get("training", []):
+            loss = e["losses"].get("validation")
+            if loss is not None and (e["phase"] not in kept or loss < kept[e["phase"]][1]):
+                kept[e["phase"]] = (e["epoch"], loss)
+        kept = {phase: epoch for phase, (epoch, _) in kept.items()}
     return {
         "all": 100 * float(r["auroc"]),
         "known": 100 * auroc(by_class[normal], by_class[known]) if known is not None else None,
         "unseen": 100 * auroc(by_class[normal], unseen),
         "curve": [100 * e["testAUROC"] for e in phases],
         "fit": float(r["fit_seconds"]),
+        "kept": kept,
         # γp = 0 cells of CSI and SimCLR score the one-class run's network (bench-semisupervised.sh).
         "reused": "encoderModel" in json.load(open(os.path.join(run, "config.json")))["configuration"].get("methodOptions", {}),
     }
@@ -95,6 +105,8 @@ def main():
                     f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
                 if v["reused"]:
                     name += ", the one-class run's network (bank fitted on the split)"
+                if v["kept"]:
+                    name += "; kept " + ", ".join(f"{phase} epoch {epoch}" for phase, epoch in v["kept"].items())
                 print(f"| γl = {labeled}, γp = {pollution} | {normal}:{known} | {name} | {v['all']:.1f} | {v['known']:.1f} "
                       f"| {v['unseen']:.1f} | {curve} | {v['fit']:.0f} |")
     print()

@@ -211,14 +211,14 @@ public struct ExperimentRunner {
             try RunDirectory.writeJSON(
                 RunMetrics(
                     summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, training: history.epochs,
-                    thresholds: thresholds.summary),
+                    selectedEpochs: history.selections.isEmpty ? nil : history.selections, thresholds: thresholds.summary),
                 to: folder.appendingPathComponent("metrics.json"))
             let report = try ReportBuilder.report(
                 title: "\(configuration.method) on \(data.name) — \(configuration.experimentProtocol.kind), seed \(configuration.seed)",
                 configuration: configuration, detectorConfiguration: detector.currentConfigurationJSON, split: split,
                 scores: scores, isAnomaly: test.isAnomaly, summary: summary, fitSeconds: fitSeconds,
                 scoreSeconds: scoreSeconds, standardized: prepared.standardizer != nil, notes: data.notes,
-                training: history.epochs, thresholds: thresholds, testSamples: test.samples,
+                training: history.epochs, selections: history.selections, thresholds: thresholds, testSamples: test.samples,
                 madeImages: madeImages(detector, test: test, seed: configuration.seed, device: device))
             try Data(report.render().utf8).write(to: folder.appendingPathComponent("report.html"))
             try? FileManager.default.removeItem(at: checkpoints)
@@ -429,6 +429,8 @@ struct RunMetrics: Codable {
     var scoreSeconds: Double
     /// Loss terms (and test AUROC, when monitored) per epoch of every training phase.
     var training: [TrainingHistory.Epoch]
+    /// The epoch each phase with model selection kept (absent when no phase selects).
+    var selectedEpochs: [TrainingHistory.Selection]?
     /// The run's thresholds with what they achieve on the test set.
     var thresholds: RunThresholds?
 }

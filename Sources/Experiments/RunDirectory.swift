@@ -123,7 +123,8 @@ enum ReportBuilder {
     static func report(
         title: String, configuration: RunConfiguration, detectorConfiguration: String, split: Datasets.Split,
         scores: [Float], isAnomaly: [Bool], summary: EvaluationSummary?, fitSeconds: Double, scoreSeconds: Double,
-        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [], thresholds: RunThresholds? = nil,
+        standardized: Bool, notes: [String], training: [TrainingHistory.Epoch] = [],
+        selections: [TrainingHistory.Selection] = [], thresholds: RunThresholds? = nil,
         testSamples: Samples? = nil, madeImages: (sets: [ReportImages], note: String) = ([], "")
     ) throws -> HTMLReport {
         let roc = try summary.map { _ in try rocCurve(scores: scores, labels: isAnomaly) }
@@ -150,7 +151,13 @@ enum ReportBuilder {
             ],
             metrics: ranking + [
                 ("fit time", String(format: "%.2f s", fitSeconds)), ("score time", String(format: "%.2f s", scoreSeconds)),
-            ] + (thresholds?.reportRows ?? []),
+            ] + selections.map { kept in
+                let epochs = training.filter { $0.phase == kept.phase }.count
+                return (
+                    "model selection, \(kept.phase)",
+                    "kept epoch \(kept.epoch) of \(epochs) (lowest validation loss, \(String(format: "%.5g", kept.validationLoss)))"
+                )
+            } + (thresholds?.reportRows ?? []),
             rocCurve: roc.map { zip($0.falsePositiveRates, $0.truePositiveRates).map { ($0, $1) } } ?? [],
             prCurve: pr.map { zip($0.recalls, $0.precisions).map { ($0, $1) } } ?? [],
             normalScores: zip(scores, isAnomaly).filter { !$0.1 }.map { Double($0.0) },

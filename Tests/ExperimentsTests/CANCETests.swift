@@ -288,6 +288,7 @@ import Testing
         try Self.run(reference, script: script, context: TrainingContext(history: history))
         #expect(reference.linear.weight.toArray() == script.weights[1])
         #expect(history.epochs.map { $0.losses["validation"] } == Self.losses)
+        #expect(history.selections == [.init(phase: "toy", epoch: 2, validationLoss: 1)])
 
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -297,8 +298,16 @@ import Testing
                 first, script: Script(startingAt: 0),
                 context: TrainingContext(checkpointDirectory: folder, stopRequested: { _, e in e == 3 }))
         }
-        let second = TrainingLoopTests.Toy(seed: 7)
-        try Self.run(second, script: Script(startingAt: 3), context: TrainingContext(checkpointDirectory: folder))
+        let second = TrainingLoopTests.Toy(seed: 7), resumed = TrainingHistory()
+        try Self.run(
+            second, script: Script(startingAt: 3), context: TrainingContext(checkpointDirectory: folder, history: resumed))
         #expect(second.linear.weight.toArray() == script.weights[1])
+        #expect(resumed.selections == history.selections)
+        // A process that finds the phase finished still reports the epoch its weights are from.
+        let third = TrainingLoopTests.Toy(seed: 9), finished = TrainingHistory()
+        try Self.run(
+            third, script: Script(startingAt: 5), context: TrainingContext(checkpointDirectory: folder, history: finished))
+        #expect(third.linear.weight.toArray() == script.weights[1])
+        #expect(finished.selections == history.selections)
     }
 }

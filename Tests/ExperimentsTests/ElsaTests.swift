@@ -188,9 +188,20 @@ import Testing
         let again = try ExperimentRunner(outputRoot: root).run(
             configuration, data: data, method: MethodRegistry.entry(named: "elsa+"))
         #expect(again.scores == result.scores)
-        // Early stopping recorded its score each epoch.
-        let metrics = try String(contentsOf: result.directory.appendingPathComponent("metrics.json"), encoding: .utf8)
-        #expect(metrics.contains("\"finetuning\"") && metrics.contains("\"validation\""))
+        // Early stopping recorded its score each epoch, and the epoch it kept (the first with the
+        // lowest validation loss) in metrics.json and the report.
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: result.directory.appendingPathComponent("metrics.json")))
+                as? [String: Any])
+        let validation = try #require(metrics["training"] as? [[String: Any]])
+            .filter { $0["phase"] as? String == "finetuning" }
+            .compactMap { ($0["losses"] as? [String: Double])?["validation"] }
+        #expect(validation.count == Int(Self.budget["finetuning.epochs"]!))
+        let lowest = try #require(validation.indices.min { validation[$0] < validation[$1] })
+        let kept = try #require((metrics["selectedEpochs"] as? [[String: Any]])?.first)
+        #expect(kept["phase"] as? String == "finetuning" && kept["epoch"] as? Int == lowest + 1)
+        let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("kept epoch \(lowest + 1) of \(validation.count)"))
     }
 
     /// `pretrained=<csi run>`: Elsa starts from that network, adopts its encoder options (the

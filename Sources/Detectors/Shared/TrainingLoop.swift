@@ -33,8 +33,23 @@ public final class TrainingHistory: @unchecked Sendable {
         public var diagnostics: [String: Double]? = nil
     }
 
+    /// The epoch whose weights a phase's model selection kept (`ModelSelection`).
+    public struct Selection: Codable, Sendable, Equatable {
+        public var phase: String
+        /// 1-based.
+        public var epoch: Int
+        public var validationLoss: Double
+
+        public init(phase: String, epoch: Int, validationLoss: Double) {
+            self.phase = phase
+            self.epoch = epoch
+            self.validationLoss = validationLoss
+        }
+    }
+
     private let lock = NSLock()
     private var storage: [Epoch] = []
+    private var selectionStorage: [Selection] = []
     /// Per phase, the seconds of the epochs restored from its checkpoint.
     private var restored: [String: Double] = [:]
 
@@ -42,11 +57,21 @@ public final class TrainingHistory: @unchecked Sendable {
 
     public var epochs: [Epoch] { lock.withLock { storage } }
 
+    /// Per phase with model selection, the epoch it kept.
+    public var selections: [Selection] { lock.withLock { selectionStorage } }
+
     /// The training seconds of the epochs restored from checkpoints: those an earlier process
     /// of a resumed run trained (0 for a run that was not resumed).
     public var restoredSeconds: Double { lock.withLock { restored.values.reduce(0, +) } }
 
     func append(_ epoch: Epoch) { lock.withLock { storage.append(epoch) } }
+
+    func select(phase: String, epoch: Int, validationLoss: Double) {
+        lock.withLock {
+            selectionStorage = selectionStorage.filter { $0.phase != phase }
+                + [Selection(phase: phase, epoch: epoch, validationLoss: validationLoss)]
+        }
+    }
 
     /// The epochs of `phase` (restored from a checkpoint) replace any recorded ones.
     func restore(phase: String, _ epochs: [Epoch]) {
@@ -142,7 +167,11 @@ public struct TrainingLoop {
             completed = try restore(from: file, history: context.history)
             context.logger.info("\(phase): resumed from \(file.path) after epoch \(completed)")
         }
-        guard completed < epochs else { return }
+        guard completed < epochs else {
+            // A finished phase restored from its checkpoint holds the selected weights already.
+            if let best { context.history.select(phase: phase, epoch: best.epoch, validationLoss: best.loss) }
+            return
+        }
         let batches = loader.batchCount
         model.train()
         for epoch in completed..<epochs {
@@ -207,6 +236,7 @@ public struct TrainingLoop {
                     for (name, tensor) in model.namedTensors() { if let kept = best.tensors[name] { tensor.assign(kept) } }
                 }
                 context.logger.info("\(phase): kept the weights of epoch \(best.epoch) (validation loss \(String(format: "%.5g", best.loss)))")
+                context.history.select(phase: phase, epoch: best.epoch, validationLoss: best.loss)
             }
             if let file, (epoch + 1) % max(1, context.checkpointEvery) == 0 || epoch + 1 == epochs || stop {
                 try save(to: file, completedEpochs: epoch + 1, history: context.history)
