@@ -204,6 +204,22 @@ import Testing
         #expect(report.contains("kept epoch \(lowest + 1) of \(validation.count)"))
     }
 
+    /// `validationFraction=0` turns early stopping off: no validation score, no kept epoch.
+    @Test func noValidationFractionMeansNoEarlyStopping() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try ExperimentRunner(outputRoot: root).run(
+            Self.run("elsa", ["validationFraction": "0", "pretraining.epochs": "1", "finetuning.epochs": "2"]),
+            data: ExperimentData.load("mnist", root: miniData), method: MethodRegistry.entry(named: "elsa"))
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: result.directory.appendingPathComponent("metrics.json")))
+                as? [String: Any])
+        let finetuning = try #require(metrics["training"] as? [[String: Any]]).filter { $0["phase"] as? String == "finetuning" }
+        #expect(finetuning.count == 2)
+        #expect(finetuning.allSatisfy { ($0["losses"] as? [String: Double])?["validation"] == nil })
+        #expect(metrics["selectedEpochs"] == nil)
+    }
+
     /// `pretrained=<csi run>`: Elsa starts from that network, adopts its encoder options (the
     /// options given here say ResNet-18; the run is ResNet-8) and its folder reloads. Elsa+ from
     /// a SimCLR run is refused: it has no rotation head.
