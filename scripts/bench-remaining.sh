@@ -41,7 +41,6 @@ run_stage() {
 contrastive() { for s in "$@"; do run_stage scripts/bench-contrastive.sh "$s"; done; }
 semi() { for s in "$@"; do run_stage scripts/bench-semisupervised.sh "$s"; done; }
 
-
 if lane contrastive; then
 # Issue 12, polluted Fashion-MNIST (p = 0.1, all 10 classes, with curves): the normalised variants
 # next to their plain partners (NSA Table N1), their other scores, and CSI's SimCLR. The runs
