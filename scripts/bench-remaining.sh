@@ -82,13 +82,13 @@ PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-
 # headline comparison), then 0.05, then 0 — whose CSI and SimCLR cells score the networks of
 # cifar-csi and cifar-simclr (bench-semisupervised.sh), which the contrastive lane makes early —
 # then Scenario 1's other two labelled ratios (γl = 0.05, γp = 0 is Scenario 2's first setting).
-# Deep SAD last: at its paper budget (LeNet, 150 + 150 epochs) a CIFAR-10 cell takes about two
-# hours at one thread, six times a CSI cell; it is the papers' baseline, so the methods' own cells
-# come first.
 for gp in 0.1 0.05 0; do
     PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 POLLUTIONS=$gp semi cifar-s2-csi cifar-s2-elsa+ cifar-s2-hscl \
         cifar-s2-simclr cifar-s2-elsa
 done
+# Deep SAD last: at its paper budget (LeNet, 150 + 150 epochs) a CIFAR-10 cell takes about two
+# hours at one thread, six times a CSI cell; it is the papers' baseline, so the methods' own cells
+# come first.
 PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 POLLUTIONS="0.1 0.05 0" semi cifar-s2-deepsad
 # Issue 9, one-class CSI with synthetic inliers on CIFAR-10 next to cifar-csi (same budget).
 PAIRS="0:0 1:1 2:2" EVALUATE_EVERY=0 semi cifar-oc-synthetic cifar-oc-synthetic-csi
