@@ -18,6 +18,43 @@ variant_suffix() {
     if [ -n "${TAG:-}" ]; then printf -- '-tag-%s' "$TAG"; fi
     echo
 }
+# What docs/bench already holds. bench-save.sh writes every finished run there, and a new machine
+# starts without runs/ (not in git): a stage skips the classes and cells saved there unless its
+# folder under runs/bench has them (then they are read back). RERUN_SAVED=1 runs them again — what
+# a stage that needs another's network does (Elsa's base run, the one-class networks of γp = 0).
+# The per-run CSV of a one-class stage: docs/bench/<stage>-s0.csv, or <stage><variant>.csv.
+saved_csv() { local suffix; suffix=$(variant_suffix); echo "docs/bench/$1${suffix:--s0}.csv"; }
+# Whether docs/bench holds normal class CLASS of STAGE for every seed of SEEDS.
+saved_class() {
+    local csv seed
+    csv=$(saved_csv "$1")
+    [ "${RERUN_SAVED:-0}" = 0 ] && [ -f "$csv" ] || return 1
+    for seed in ${SEEDS//,/ }; do
+        awk -F, -v c="$2" -v s="$seed" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+            $col["normal_class"] == c && $col["seed"] == s { found = 1 } END { exit !found }' "$csv" || return 1
+    done
+}
+# The classes of the list CLASSES that STAGE (bench folder FOLDER) still has to run or read back:
+# all but those saved in docs/bench that FOLDER lacks; the skipped ones named on stderr.
+#   classes_to_run STAGE FOLDER CLASSES
+classes_to_run() {
+    local stage=$1 folder=$2 c here="" left=() skipped=()
+    if [ -f "$folder/results.csv" ]; then
+        "$TOOL" bench --merge "$folder" >/dev/null
+        here=$(runs_of "$folder/results.csv" | awk '{ print $1 }')
+    fi
+    for c in $3; do
+        if ! grep -qx "$c" <<<"$here" && saved_class "$stage" "$c"; then skipped+=("$c"); else left+=("$c"); fi
+    done
+    [ ${#skipped[@]} -eq 0 ] || echo "$stage: class ${skipped[*]} saved in docs/bench, not run again (RERUN_SAVED=1 runs it)" >&2
+    echo "${left[*]}"
+}
+# A re-scoring needs the networks of its source stage under runs/bench, not only their AUROCs in
+# docs/bench (a new machine): the source stage is run (again) first.
+#   has_networks SOURCE_FOLDER SOURCE_STAGE
+has_networks() {
+    [ -f "$1/results.csv" ] || { echo "no networks in $1 to re-score: run stage $2 first (RERUN_SAVED=1 when its results are in docs/bench)" >&2; exit 1; }
+}
 # "normal_class seed run" of every row of a bench results.csv, by column name (older files have
 # no anomaly_class column).
 runs_of() {

@@ -57,6 +57,7 @@ rescore() {
     *-scn-neg-scores) method=("${SCNEG[@]}") ;;
     *) method=("${SC[@]}") ;;
     esac
+    has_networks "$source" "${1%-scores}"
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
     runs_of "$source/results.csv" | while read -r normal seed run; do
@@ -78,6 +79,7 @@ rescore_network() {
     local source=runs/bench/$1$(variant_suffix) output=runs/bench/$2$(variant_suffix) option=$3 protocol=() dataset
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
+    has_networks "$source" "$1"
     shift 3
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
@@ -98,6 +100,8 @@ one_class() {
     classes=${CLASSES:-"0 1 2"}
     [ "$data" = fmnist ] && classes=${CLASSES:-"0 1 2 3 4 5 6 7 8 9"}
     if [ "${rest%%-*}" = polluted ]; then protocol=("${POLLUTED[@]}"); rest=${rest#polluted-}; fi
+    classes=$(classes_to_run "$name" "runs/bench/$name$(variant_suffix)" "$classes")
+    [ -n "$classes" ] || return 0
     local method=()
     case "$rest" in
     knn) method=(--methods knn --data-dir "$DATA") ;;

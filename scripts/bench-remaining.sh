@@ -14,6 +14,8 @@
 # (2026-12-05 estimate). Tables: scripts/contrastive-table.py, scripts/semi-table.py.
 # What finishes is written into docs/bench every SAVE_EVERY seconds (default 300) and at the end
 # (scripts/bench-save.sh): runs/ is not in git, and a new machine starts without it.
+# A class or cell saved in docs/bench is not run again (bench-common.sh, RERUN_SAVED): a new
+# machine picks up the list where the last one left it, less the runs that were in progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # LANE picks half of the list, so that two queues share the machine (each at ANOMALYKIT_THREADS=1:
@@ -42,27 +44,10 @@ contrastive() { for s in "$@"; do run_stage scripts/bench-contrastive.sh "$s"; d
 semi() { for s in "$@"; do run_stage scripts/bench-semisupervised.sh "$s"; done; }
 
 if lane contrastive; then
-# Issue 12, polluted Fashion-MNIST (p = 0.1, all 10 classes, with curves): the normalised variants
-# next to their plain partners (NSA Table N1), their other scores, and CSI's SimCLR. The runs
-# of SS(n), SC(n), SC and plain SS classes 0-6 made on the Intel machine on 2026-12-04 were lost
-# with it (their AUROCs are in the README); the same seed gives other networks on another CPU, so
-# each plain/normalised pair is run again here, on one machine.
-contrastive fmnist-polluted-simclr fmnist-polluted-ssn fmnist-polluted-ss fmnist-polluted-ssn-scores \
-    fmnist-polluted-scn fmnist-polluted-sc fmnist-polluted-scn-scores fmnist-polluted-simclr-cosine
-# Issue 12, one-class Fashion-MNIST: the NSA variants not yet run (BYOL(n) with its curve, as
-# begun; SC(n−) and the polluted pair below without: the issue asks for the curves of SS(n),
-# SimCLR, CSI and SC(n) only, and the evaluations cost about a third of a run).
-contrastive fmnist-scn fmnist-scn-scores fmnist-byoln fmnist-byoln-scores
-EVALUATE_EVERY=0 contrastive fmnist-scn-neg fmnist-scn-neg-scores
-# Issue 12, polluted Fashion-MNIST: the other two normalised variants of NSA's Tables N1-N2.
-EVALUATE_EVERY=0 contrastive fmnist-polluted-byoln fmnist-polluted-byoln-scores fmnist-polluted-scn-neg \
-    fmnist-polluted-scn-neg-scores
-# CSI's classes 0, 1, 7 again (their networks were on the Intel machine), for the Eq. 11 row of
-# the contrastive table: runs/bench/fmnist-csi-tag-amd, fmnist-csi-eq11-tag-amd (the Fashion-MNIST
-# grid's γp = 0 cells reuse them).
-TAG=amd CLASSES="0 1 7" EVALUATE_EVERY=0 contrastive fmnist-csi fmnist-csi-eq11
-# Issue 12 asks for CSI clean and polluted too (its one-class row is in the README).
-EVALUATE_EVERY=0 contrastive fmnist-polluted-csi
+# The Fashion-MNIST stages of issue 12 (one-class and polluted, every method, curves and
+# re-scorings; CSI's classes 0, 1, 7 again on the AMD machine as fmnist-csi-tag-amd and
+# fmnist-csi-eq11-tag-amd) finished on 2026-12-05: their results are in docs/bench, their
+# networks were lost with that machine's runs/.
 # Issue 12, CIFAR-10 classes 0-2, clean and polluted (tables only: no per-epoch evaluations):
 # every method of the issue (SimCLR, CSI, SS(n), BYOL(n), SC(n), SC(n−), the NSA variants with
 # their other scores), the plain SS and SC for NSA's gap, kNN as the floor. CSI and SimCLR first:
@@ -75,9 +60,8 @@ EVALUATE_EVERY=0 contrastive cifar-knn cifar-csi cifar-simclr cifar-ssn cifar-ss
 fi
 
 if lane semi; then
-# Issue 9, one-class Fashion-MNIST, all 10 classes: CSI with synthetic inliers next to CSI (the
-# fmnist-csi table), with its networks scored both ways (finished: read back).
-PAIRS="0:0 1:1 2:2 3:3 4:4 5:5 6:6 7:7 8:8 9:9" EVALUATE_EVERY=0 semi fmnist-oc-synthetic fmnist-oc-synthetic-csi
+# (Issue 9's one-class Fashion-MNIST stages, fmnist-oc-synthetic and its CSI-score re-scoring,
+# finished on 2026-12-05: docs/bench.)
 # Issue 9, CIFAR-10, pairs 0:1 1:2 2:3: Scenario 2 (γl = 0.05) at γp = 0.1 first (the papers'
 # headline comparison), then 0.05, then 0 — whose CSI and SimCLR cells score the networks of
 # cifar-csi and cifar-simclr (bench-semisupervised.sh), which the contrastive lane makes early —

@@ -74,13 +74,21 @@ one_class_network() {
     source=runs/bench/$data-$method$(TAG=${ONE_CLASS_TAG:-} SEEDS=0 variant_suffix)
     run=$(seed_zero_run "$source" "$normal")
     if [ -z "$run" ]; then
-        TAG=${ONE_CLASS_TAG:-} CLASSES=$normal SEEDS=0 EVALUATE_EVERY=0 ANOMALY_TOOL=$TOOL scripts/bench-contrastive.sh "$data-$method"
+        RERUN_SAVED=1 TAG=${ONE_CLASS_TAG:-} CLASSES=$normal SEEDS=0 EVALUATE_EVERY=0 ANOMALY_TOOL=$TOOL scripts/bench-contrastive.sh "$data-$method"
         run=$(seed_zero_run "$source" "$normal")
     fi
     [ -n "$run" ] || { echo "no one-class $method run of class $normal in $source" >&2; exit 1; }
     # shellcheck disable=SC2086
     "$TOOL" bench --methods "$method" --option encoder.architecture=resnet20 --option testViews=2 \
         --option encoderModel="$source/$run" $options --resume "$out"
+}
+# Whether docs/bench/DATA-semi.csv (bench-save.sh) holds the cell PAIR (normal-known) SETTING
+# (gl…-gp…) of STAGE: a new machine starts without runs/, and a saved cell is not run again
+# unless RERUN_SAVED=1 (bench-common.sh; Elsa's base run sets it).
+saved_cell() {
+    local csv=docs/bench/${1%%-*}-semi.csv
+    [ "${RERUN_SAVED:-0}" = 0 ] && [ -f "$csv" ] || return 1
+    awk -F, -v s="$1" -v p="$2" -v g="$3" '$1 == p && $2 == s && $3 == g { found = 1 } END { exit !found }' "$csv"
 }
 # One scenario stage over every pair and setting.
 scenario() {
@@ -98,6 +106,10 @@ scenario() {
             local labeled=${setting%%:*} pollution=${setting##*:}
             local cell=gl$labeled-gp$pollution/$normal-$known
             local out=runs/bench/$name/$cell options
+            if [ ! -f "$out/results.csv" ] && saved_cell "$name" "$normal-$known" "gl$labeled-gp$pollution"; then
+                echo "$name $cell: saved in docs/bench, not run again (RERUN_SAVED=1 runs it)" >&2
+                continue
+            fi
             options=$(split "$dataset" "$normal" "$known" "$labeled" "$pollution")
             # shellcheck disable=SC2086
             case "$method" in
@@ -115,7 +127,7 @@ scenario() {
                 [ "$method" = elsa ] && base=simclr
                 local source=runs/bench/$data-$scenario-$base/$cell
                 # The network to fine-tune: that pair and setting of the base stage, run first if missing.
-                [ -f "$source/results.csv" ] || PAIRS=$pair LABELED_RATIOS=$labeled POLLUTIONS=$pollution \
+                [ -f "$source/results.csv" ] || RERUN_SAVED=1 PAIRS=$pair LABELED_RATIOS=$labeled POLLUTIONS=$pollution \
                     stage "$data-$scenario-$base"
                 "$TOOL" bench --methods "$method" "${ELSA[@]}" --option pretrained="$(last_run "$source")" $options \
                     --resume "$out" ;;
@@ -132,15 +144,19 @@ stage() {
         # G/E/D at width 128.
         local extra=()
         for o in ${SYNTHETIC_OPTIONS:-}; do extra+=(--option "$o"); done
-        for pair in $PAIRS; do
+        local classes=""
+        for pair in $PAIRS; do classes+=" ${pair%%:*}"; done
+        classes=$(classes_to_run "$name" "runs/bench/$name$(variant_suffix)" "$classes")
+        for normal in $classes; do
             "$TOOL" bench --methods csi-synthetic "${TRAIN[@]}" --option generatorWidth=128 "${extra[@]}" --datasets "$(dataset_of "$data")" \
-                --normal-class "${pair%%:*}" --per-class --seeds "$SEEDS" "${EVALUATION[@]}" --data-dir "$DATA" \
+                --normal-class "$normal" --per-class --seeds "$SEEDS" "${EVALUATION[@]}" --data-dir "$DATA" \
                 --resume "runs/bench/$name$(variant_suffix)"
         done ;;
     oc-synthetic-csi)
         # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
         # --merge first: results.csv holds every finished class, not only the last one run.
         local source=runs/bench/$data-oc-synthetic$(variant_suffix)
+        has_networks "$source" "$data-oc-synthetic"
         "$TOOL" bench --merge "$source" >/dev/null
         for pair in $PAIRS; do
             local normal=${pair%%:*}
