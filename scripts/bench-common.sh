@@ -50,10 +50,18 @@ classes_to_run() {
     echo "${left[*]}"
 }
 # A re-scoring needs the networks of its source stage under runs/bench, not only their AUROCs in
-# docs/bench (a new machine): the source stage is run (again) first.
-#   has_networks SOURCE_FOLDER SOURCE_STAGE
+# docs/bench (a new machine). Without them: when docs/bench holds the re-scoring's own CSV (made
+# on an earlier machine) it is not re-scored again (returns 1: skip); otherwise it fails, naming
+# the stage to run (again) first.
+#   has_networks SOURCE_FOLDER SOURCE_STAGE STAGE || return 0
 has_networks() {
-    [ -f "$1/results.csv" ] || { echo "no networks in $1 to re-score: run stage $2 first (RERUN_SAVED=1 when its results are in docs/bench)" >&2; exit 1; }
+    [ -f "$1/results.csv" ] && return 0
+    if [ "${RERUN_SAVED:-0}" = 0 ] && [ -f "$(saved_csv "$3")" ]; then
+        echo "$3: saved in docs/bench and the networks of $2 are not here: not re-scored again" >&2
+        return 1
+    fi
+    echo "no networks in $1 to re-score: run stage $2 first (RERUN_SAVED=1 when its results are in docs/bench)" >&2
+    exit 1
 }
 # "normal_class seed run" of every row of a bench results.csv, by column name (older files have
 # no anomaly_class column).

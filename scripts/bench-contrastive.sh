@@ -57,7 +57,7 @@ rescore() {
     *-scn-neg-scores) method=("${SCNEG[@]}") ;;
     *) method=("${SC[@]}") ;;
     esac
-    has_networks "$source" "${1%-scores}"
+    has_networks "$source" "${1%-scores}" "$1" || return 0
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null
     runs_of "$source/results.csv" | while read -r normal seed run; do
@@ -79,7 +79,7 @@ rescore_network() {
     local source=runs/bench/$1$(variant_suffix) output=runs/bench/$2$(variant_suffix) option=$3 protocol=() dataset
     dataset=$(dataset_of "${1%%-*}")
     case "$1" in *-polluted-*) protocol=("${POLLUTED[@]}") ;; esac
-    has_networks "$source" "$1"
+    has_networks "$source" "$1" "$2" || return 0
     shift 3
     # --merge first: results.csv holds every finished class, not only those of the last invocation.
     "$TOOL" bench --merge "$source" >/dev/null

@@ -156,7 +156,7 @@ stage() {
         # Those networks (F) scored with CSI's score instead of Eq. 11 (csi, encoderModel);
         # --merge first: results.csv holds every finished class, not only the last one run.
         local source=runs/bench/$data-oc-synthetic$(variant_suffix)
-        has_networks "$source" "$data-oc-synthetic"
+        has_networks "$source" "$data-oc-synthetic" "$name" || return 0
         "$TOOL" bench --merge "$source" >/dev/null
         for pair in $PAIRS; do
             local normal=${pair%%:*}
