@@ -144,7 +144,7 @@ stage() {
         # G/E/D at width 128.
         local extra=()
         for o in ${SYNTHETIC_OPTIONS:-}; do extra+=(--option "$o"); done
-        local classes=""
+        local classes="" normal
         for pair in $PAIRS; do classes+=" ${pair%%:*}"; done
         classes=$(classes_to_run "$name" "runs/bench/$name$(variant_suffix)" "$classes")
         for normal in $classes; do
