@@ -18,6 +18,11 @@ if [ "${1:-}" = --stop ]; then
 fi
 [ $# -eq 0 ] || { echo "usage: scripts/bench-lanes.sh [--stop]" >&2; exit 2; }
 if running; then echo "a queue lane is already running (pgrep -fa bench-remaining.sh)" >&2; exit 1; fi
+# Every run of a table should use the same GEMM kernels: without OpenBLAS the engine falls back to
+# its built-in C kernel, whose rounding differs (scores move by up to a few points after 5 epochs).
+if ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
+    echo "OpenBLAS (libopenblas.so.0) is not installed: run scripts/setup.sh first" >&2; exit 1
+fi
 swift build -c release --product anomaly
 cp .build/release/anomaly /tmp/anomaly
 mkdir -p runs/bench
