@@ -57,6 +57,12 @@ EVALUATE_EVERY=0 contrastive cifar-knn cifar-csi cifar-simclr cifar-ssn cifar-ss
     cifar-byoln cifar-scn-neg cifar-byoln-scores cifar-scn-neg-scores \
     cifar-polluted-ssn-scores cifar-polluted-scn-scores cifar-polluted-simclr cifar-polluted-csi \
     cifar-polluted-byoln cifar-polluted-byoln-scores cifar-polluted-scn-neg cifar-polluted-scn-neg-scores
+# Those finished on 2026-12-06 (docs/bench), so this lane goes on with issue 9's work that the
+# semi lane reaches last: the one-class CIFAR-10 synthetic-inlier runs, then Deep SAD's CIFAR-10
+# cells in the reverse of the semi lane's order. A cell one lane trains is locked: the other lane
+# fails that stage with one line and goes on, and a cell either lane finished is read back.
+PAIRS="0:0 1:1 2:2" EVALUATE_EVERY=0 semi cifar-oc-synthetic cifar-oc-synthetic-csi
+PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 POLLUTIONS="0 0.05 0.1" semi cifar-s2-deepsad
 fi
 
 if lane semi; then
