@@ -20,7 +20,10 @@ fi
 if running; then echo "a queue lane is already running (pgrep -fa bench-remaining.sh)" >&2; exit 1; fi
 # Every run of a table should use the same GEMM kernels: without OpenBLAS the engine falls back to
 # its built-in C kernel, whose rounding differs (scores move by up to a few points after 5 epochs).
-if ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
+# (The list is read whole first: grep -q quitting early would stop ldconfig with SIGPIPE, which
+# pipefail reports as a missing library.)
+libraries=$(ldconfig -p)
+if [[ $libraries != *libopenblas.so.0* ]]; then
     echo "OpenBLAS (libopenblas.so.0) is not installed: run scripts/setup.sh first" >&2; exit 1
 fi
 swift build -c release --product anomaly
