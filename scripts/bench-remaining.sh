@@ -59,10 +59,11 @@ EVALUATE_EVERY=0 contrastive cifar-knn cifar-csi cifar-simclr cifar-ssn cifar-ss
     cifar-polluted-byoln cifar-polluted-byoln-scores cifar-polluted-scn-neg cifar-polluted-scn-neg-scores
 # Those finished on 2026-12-06 (docs/bench), so this lane goes on with issue 9's work that the
 # semi lane reaches last: the one-class CIFAR-10 synthetic-inlier runs, then Deep SAD's CIFAR-10
-# cells in the reverse of the semi lane's order. A cell one lane trains is locked: the other lane
-# fails that stage with one line and goes on, and a cell either lane finished is read back.
+# cells from the other end of the semi lane's pairs (2:3 first; γp = 0.1 first within a pair, so
+# that the headline table fills first). A cell one lane trains is locked: the other lane fails
+# that stage with one line and goes on, and a cell either lane finished is read back.
 PAIRS="0:0 1:1 2:2" EVALUATE_EVERY=0 semi cifar-oc-synthetic cifar-oc-synthetic-csi
-PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 POLLUTIONS="0 0.05 0.1" semi cifar-s2-deepsad
+PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 POLLUTIONS="0.1 0.05 0" semi cifar-s2-deepsad
 fi
 
 if lane semi; then
