@@ -9,7 +9,7 @@
 #   stages: DATA[-polluted]-METHOD with DATA fmnist or cifar (CIFAR-10, classes 0 1 2 unless CLASSES
 #           is set) and METHOD knn ssn ss scn sc simclr csi byoln scn-neg (e.g. fmnist-ssn,
 #           fmnist-polluted-scn, cifar-csi); and the re-scorings DATA[-polluted]-{ssn,byoln,scn,scn-neg}-scores
-#           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, fmnist-csi-eq11
+#           (centred k-Cos, c-Cos, layer ensembles), fmnist[-polluted]-simclr-cosine, DATA-csi-eq11
 #   environment: CLASSES, EPOCHS (5), EVALUATE_EVERY (1; 0: no curve), ANOMALY_TOOL (the binary),
 #           SEEDS (one-class stages, comma-separated; default 0, others into runs/bench/<stage>-seeds-S1-S2…;
 #           EPOCHS other than 5: runs/bench/<stage>-epochs-E…; TAG=name: runs/bench/<stage>…-tag-name)
@@ -125,11 +125,11 @@ stage() {
         # The SimCLR networks of fmnist[-polluted]-simclr re-scored with normalised test projections
         # (score=cosine; only the feature bank is fitted): does the projection norm invert classes?
         rescore_network "${1%-cosine}" "$1" score=cosine "${SIMCLR[@]}" ;;
-    fmnist-csi-eq11)
-        # The CSI networks of fmnist-csi scored with the synthetic-inlier method's Eq. 11 (one
+    fmnist-csi-eq11 | cifar-csi-eq11)
+        # The CSI networks of DATA-csi scored with the synthetic-inlier method's Eq. 11 (one
         # nearest training image shared by the rotations, no weights, no shift logits): what the
-        # score alone does, next to csi-synthetic (bench-semisupervised.sh fmnist-oc-synthetic).
-        rescore_network fmnist-csi fmnist-csi-eq11 score=sharedNeighbour "${CSI[@]}" ;;
+        # score alone does, next to csi-synthetic (bench-semisupervised.sh DATA-oc-synthetic).
+        rescore_network "${1%-eq11}" "$1" score=sharedNeighbour "${CSI[@]}" ;;
     *) one_class "$1" ;;
     esac
 }
