@@ -11,6 +11,7 @@
 #   scripts/bench-semisupervised.sh [stage ...]
 #   stages: DATA-SCENARIO-METHOD, DATA fmnist or cifar, SCENARIO s1 or s2, METHOD csi simclr
 #           elsa+ (fine-tunes the csi run of the same split) elsa (fine-tunes the simclr run)
+#           elsa+last (elsa+ without early stopping: validationFraction=0 keeps the last epoch)
 #           hscl deepsad (e.g. fmnist-s2-hscl, cifar-s1-elsa+);
 #           DATA-oc-synthetic (one-class csi-synthetic, next to bench-contrastive.sh's DATA-csi),
 #           DATA-oc-synthetic-csi (those networks scored with CSI's score)
@@ -122,15 +123,16 @@ scenario() {
                 fi ;;
             hscl) "$TOOL" bench --methods hscl "${TRAIN[@]}" $options --resume "$out" ;;
             deepsad) "$TOOL" bench --methods deepsad $options --resume "$out" ;;
-            elsa+ | elsa)
-                local base=csi
+            elsa+ | elsa | elsa+last)
+                local base=csi tool_method=$method extra=()
                 [ "$method" = elsa ] && base=simclr
+                [ "$method" = elsa+last ] && tool_method=elsa+ extra=(--option validationFraction=0)
                 local source=runs/bench/$data-$scenario-$base/$cell
                 # The network to fine-tune: that pair and setting of the base stage, run first if missing.
                 [ -f "$source/results.csv" ] || RERUN_SAVED=1 PAIRS=$pair LABELED_RATIOS=$labeled POLLUTIONS=$pollution \
                     stage "$data-$scenario-$base"
-                "$TOOL" bench --methods "$method" "${ELSA[@]}" --option pretrained="$(last_run "$source")" $options \
-                    --resume "$out" ;;
+                "$TOOL" bench --methods "$tool_method" "${ELSA[@]}" "${extra[@]}" --option pretrained="$(last_run "$source")" \
+                    $options --resume "$out" ;;
             *) echo "unknown stage $name" >&2; exit 2 ;;
             esac
         done

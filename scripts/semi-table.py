@@ -18,7 +18,8 @@ import argparse, csv, glob, gzip, json, os
 from benchtables import replace_rows
 
 METHODS = [("csi", "CSI"), ("elsa+", "Elsa+ (fine-tuning that CSI run)"), ("simclr", "SimCLR"),
-           ("elsa", "Elsa (fine-tuning that SimCLR run)"), ("hscl", "HSCL"), ("deepsad", "Deep SAD")]
+           ("elsa", "Elsa (fine-tuning that SimCLR run)"), ("hscl", "HSCL"), ("deepsad", "Deep SAD"),
+           ("elsa+last", "Elsa+ without early stopping (the last epoch)")]
 TEST_LABELS = {"fmnist": ("fashion-mnist/t10k-labels-idx1-ubyte.gz", 8, 1),   # path, header bytes, record bytes
                "cifar": ("cifar-10-jpeg/test_batch.bin.gz", 0, 3073)}
 
