@@ -43,6 +43,28 @@ run_stage() {
 contrastive() { for s in "$@"; do run_stage scripts/bench-contrastive.sh "$s"; done; }
 semi() { for s in "$@"; do run_stage scripts/bench-semisupervised.sh "$s"; done; }
 
+# Issue 9 on Fashion-MNIST, both lanes at the end of their lists, walking the pairs from opposite
+# ends (a cell one lane trains is locked, so they meet in the middle): Scenario 2 (γp = 0.1) on
+# the seven pairs not yet in the README (0:1 1:2 2:3 are), then all 10 pairs: the rest of
+# Scenario 2 (γp = 0.05, then 0) and Scenario 1's other two labelled ratios (about 40 hours at
+# this budget for one lane). Elsa (without the plus) fine-tunes the SimCLR run of its split, as
+# in the three pairs of the README; the issue asks for it beside Elsa+, HSCL, Deep SAD and CSI.
+# At γp = 0, CSI is the one-class CSI of the normal class (runs/bench/fmnist-csi-tag-amd: this
+# machine's, classes 0, 1, 7 from the contrastive lane, the others run when first needed) and
+# Elsa+ fine-tunes it.
+fmnist() {
+    local seven=$1 all=$2
+    PAIRS=$seven POLLUTIONS=0.1 EVALUATE_EVERY=1 semi fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl \
+        fmnist-s2-deepsad fmnist-s2-simclr fmnist-s2-elsa
+    export ONE_CLASS_TAG=amd
+    for gp in 0.05 0; do
+        PAIRS=$all EVALUATE_EVERY=0 POLLUTIONS=$gp semi fmnist-s2-csi \
+            fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad fmnist-s2-simclr fmnist-s2-elsa
+    done
+    PAIRS=$all EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi fmnist-s1-csi \
+        fmnist-s1-elsa+ fmnist-s1-hscl fmnist-s1-deepsad fmnist-s1-simclr fmnist-s1-elsa
+}
+
 if lane contrastive; then
 # The Fashion-MNIST stages of issue 12 (one-class and polluted, every method, curves and
 # re-scorings; CSI's classes 0, 1, 7 again on the AMD machine as fmnist-csi-tag-amd and
@@ -68,6 +90,7 @@ PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 POLLUTIONS="0.1 0.05 0" semi cifar-s2-deeps
 # while the semi lane takes the contrastive methods' Scenario 1 cells (a CSI or SimCLR cell at
 # γp = 0 only scores the one-class network of cifar-csi/cifar-simclr, so those are short).
 PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 LABELED_RATIOS="0.1 0.01" semi cifar-s1-deepsad
+fmnist "9:0 8:9 7:8 6:7 5:6 4:5 3:4" "9:0 8:9 7:8 6:7 5:6 4:5 3:4 2:3 1:2 0:1"
 fi
 
 if lane semi; then
@@ -97,22 +120,7 @@ PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 LABELED_RATIOS="0.1 0.01" semi cifar-s1-els
 # The same under pollution γp = 0.1, the must-show comparison with CSI (early stopping keeps
 # epoch 1 on 0:1 there; the base CSI cell is trained again where its run folder is gone).
 PAIRS="0:1 1:2 2:3" EVALUATE_EVERY=0 POLLUTIONS=0.1 semi cifar-s2-elsa+last
-# Issue 9, Fashion-MNIST Scenario 2 (γp = 0.1) on the other seven pairs (0:1 1:2 2:3 are in the README).
-PAIRS="3:4 4:5 5:6 6:7 7:8 8:9 9:0" POLLUTIONS=0.1 EVALUATE_EVERY=1 semi fmnist-s2-csi fmnist-s2-elsa+ fmnist-s2-hscl \
-    fmnist-s2-deepsad fmnist-s2-simclr fmnist-s2-elsa
-# Issue 9, Fashion-MNIST on all 10 pairs: the rest of Scenario 2 (γp = 0.05, then 0) and Scenario
-# 1's other two labelled ratios (about 40 hours at this budget). Elsa (without the plus) fine-tunes
-# the SimCLR run of its split, as in the three pairs of the README; the issue asks for it beside
-# Elsa+, HSCL, Deep SAD and CSI. At γp = 0, CSI is the one-class
-# CSI of the normal class (runs/bench/fmnist-csi-tag-amd: this machine's, classes 0, 1, 7 from the
-# contrastive lane, the others run when first needed) and Elsa+ fine-tunes it.
-export ONE_CLASS_TAG=amd
-for gp in 0.05 0; do
-    PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 POLLUTIONS=$gp semi fmnist-s2-csi \
-        fmnist-s2-elsa+ fmnist-s2-hscl fmnist-s2-deepsad fmnist-s2-simclr fmnist-s2-elsa
-done
-PAIRS="0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0" EVALUATE_EVERY=0 LABELED_RATIOS="0.01 0.1" semi fmnist-s1-csi \
-    fmnist-s1-elsa+ fmnist-s1-hscl fmnist-s1-deepsad fmnist-s1-simclr fmnist-s1-elsa
+fmnist "3:4 4:5 5:6 6:7 7:8 8:9 9:0" "0:1 1:2 2:3 3:4 4:5 5:6 6:7 7:8 8:9 9:0"
 fi
 if [ ${#failed[@]} -gt 0 ]; then echo "=== done, but these stages failed: ${failed[*]} $(date -u +%FT%TZ)"; exit 1; fi
 echo "=== all done $(date -u +%FT%TZ)"
