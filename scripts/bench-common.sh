@@ -79,3 +79,14 @@ dataset_of() {
     *) echo "unknown data set '$1' (fmnist or cifar)" >&2; exit 2 ;;
     esac
 }
+# The pid of the process training a run under the bench folder FOLDER now (it holds the lock of a
+# partial run folder, RunFolderLock); nothing when none. The two lanes of bench-remaining.sh meet
+# on a cell this way: the second one skips it (the stage run again reads it back) instead of
+# failing on the lock.
+held_by() {
+    local lock
+    for lock in "$1"/.*.partial/.lock; do
+        [ -f "$lock" ] || continue
+        flock -n -s "$lock" true 2>/dev/null || { tr -d '[:space:]' <"$lock"; echo; return 0; }
+    done
+}

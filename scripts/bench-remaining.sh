@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 # 12, and the CSI networks the semi-supervised stages reuse), LANE=semi the semi-supervised ones
 # (issue 9); unset, both, one after the other. A semi stage needing a one-class network the other
 # lane has not finished runs it itself; a run folder one process trains is locked, so the lane
-# that comes second to it fails that stage with one line and goes on (run again, it reads back).
+# that comes second to it skips that cell with one line and goes on (run again, it reads back).
 LANE=${LANE:-all}
 case $LANE in all | contrastive | semi) ;; *) echo "LANE must be contrastive, semi or unset, got '$LANE'" >&2; exit 2 ;; esac
 lane() { [ "$LANE" = all ] || [ "$LANE" = "$1" ]; }
@@ -86,8 +86,8 @@ EVALUATE_EVERY=0 contrastive cifar-knn cifar-csi cifar-simclr cifar-ssn cifar-ss
 # Those finished on 2026-12-06 (docs/bench), so this lane goes on with issue 9's work that the
 # semi lane reaches last: the one-class CIFAR-10 synthetic-inlier runs, then Deep SAD's CIFAR-10
 # cells from the other end of the semi lane's pairs (2:3 first; γp = 0.1 first within a pair, so
-# that the headline table fills first). A cell one lane trains is locked: the other lane fails
-# that stage with one line and goes on, and a cell either lane finished is read back.
+# that the headline table fills first). A cell one lane trains is locked: the other lane skips
+# it with one line and goes on, and a cell either lane finished is read back.
 PAIRS="0:0 1:1 2:2" EVALUATE_EVERY=0 semi cifar-oc-synthetic cifar-oc-synthetic-csi
 PAIRS="2:3 1:2 0:1" EVALUATE_EVERY=0 POLLUTIONS="0.1 0.05 0" semi cifar-s2-deepsad
 # Then Deep SAD's Scenario 1 cells on CIFAR-10 (γl = 0.1 and 0.01, γp = 0; about 80 min each),

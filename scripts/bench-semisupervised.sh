@@ -111,6 +111,12 @@ scenario() {
                 echo "$name $cell: saved in docs/bench, not run again (RERUN_SAVED=1 runs it)" >&2
                 continue
             fi
+            local holder
+            holder=$(held_by "$out")
+            if [ -n "$holder" ]; then
+                echo "$name $cell: being trained by process $holder, skipped (run the stage again to read it back)" >&2
+                continue
+            fi
             options=$(split "$dataset" "$normal" "$known" "$labeled" "$pollution")
             # shellcheck disable=SC2086
             case "$method" in
@@ -131,6 +137,7 @@ scenario() {
                 # The network to fine-tune: that pair and setting of the base stage, run first if missing.
                 [ -f "$source/results.csv" ] || RERUN_SAVED=1 PAIRS=$pair LABELED_RATIOS=$labeled POLLUTIONS=$pollution \
                     stage "$data-$scenario-$base"
+                [ -f "$source/results.csv" ] || { echo "$name $cell: its $base network is being trained by another process, skipped" >&2; continue; }
                 "$TOOL" bench --methods "$tool_method" "${ELSA[@]}" "${extra[@]}" --option pretrained="$(last_run "$source")" \
                     $options --resume "$out" ;;
             *) echo "unknown stage $name" >&2; exit 2 ;;
