@@ -12,7 +12,14 @@ Then the one-class rows of csi-synthetic next to CSI (runs/bench/DATA-oc-synthet
 runs/bench/DATA-csi). AUROC per class subset is computed from scores.csv and the test labels
 (ties count one half, as scikit-learn's roc_auc_score). --csv updates a per-run CSV: the rows
 read here replace theirs (same pair or class, stage and setting), the other rows stay (the docs
-CSVs keep runs whose folders were on another machine)."""
+CSVs keep runs whose folders were on another machine).
+
+    python3 scripts/semi-table.py --grid gl0.05-gp0.1 [--data-set fmnist] [--csv docs/bench/fmnist-semi.csv]
+
+prints instead one setting of the per-run CSV (default docs/bench/DATA-semi.csv) as a grid: a row
+per stage (method and scenario), the AUROC % against all nine anomaly classes per normal:known
+pair, then the mean over the pairs, bold where above CSI's cell of the same pair and scenario. A
+row missing pairs shows "—" for them and, as its mean, the number of pairs it has."""
 import argparse, csv, glob, gzip, json, os
 
 from benchtables import replace_rows
@@ -75,13 +82,42 @@ def row(folder, classes, normal, known):
     }
 
 
+def grid(path, prefix, setting):
+    """The --grid table of one setting (gl…-gp…) of a per-run CSV."""
+    auroc = {}  # (stage, pair) -> AUROC %
+    for r in csv.DictReader(open(path, newline="")):
+        if r["setting"] == setting:
+            auroc[(r["stage"], r["pair_or_class"])] = float(r["auroc_all"])
+    if not auroc:
+        raise SystemExit(f"{path}: no cell of setting {setting}")
+    pairs = sorted({p for _, p in auroc}, key=lambda p: tuple(map(int, p.split("-"))))
+    print(f"| {setting} | " + " | ".join(p.replace("-", ":") for p in pairs) + " | mean |")
+    print("|---|" + "---|" * (len(pairs) + 1))
+    for scenario in ("s1", "s2"):
+        for method, name in METHODS:
+            stage = f"{prefix}-{scenario}-{method}"
+            if not any(s == stage for s, _ in auroc):
+                continue
+            cells = []
+            for p in pairs:
+                v, csi = auroc.get((stage, p)), auroc.get((f"{prefix}-{scenario}-csi", p))
+                cells.append("—" if v is None else f"**{v:.1f}**" if csi is not None and v > csi and method != "csi" else f"{v:.1f}")
+            have = [auroc[(stage, p)] for p in pairs if (stage, p) in auroc]
+            mean = f"{sum(have) / len(have):.2f}" if len(have) == len(pairs) else f"{len(have)} of {len(pairs)} pairs"
+            print(f"| {name.split(' (')[0]} ({scenario}) | " + " | ".join(cells) + f" | {mean} |")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-set", choices=sorted(TEST_LABELS), default="fmnist")
     parser.add_argument("--data", default=os.environ.get("ANOMALYKIT_DATA", "../shared/data"))
     parser.add_argument("--csv")
+    parser.add_argument("--grid", metavar="SETTING", help="one setting (gl0.05-gp0.1) of the per-run CSV as a pairs grid")
     args = parser.parse_args()
     prefix = args.data_set
+    if args.grid:
+        grid(args.csv or f"docs/bench/{prefix}-semi.csv", prefix, args.grid)
+        return
     classes = labels(args.data, prefix)
     rows = []
     print("| setting | normal:known | method | AUROC all | known class | 8 unseen classes | AUROC per epoch | fit s |")
