@@ -83,10 +83,17 @@ dataset_of() {
 # partial run folder, RunFolderLock); nothing when none. The two lanes of bench-remaining.sh meet
 # on a cell this way: the second one skips it (the stage run again reads it back) instead of
 # failing on the lock.
+# (The lock file is opened read-only here, never created: the run removes it just before it
+# renames its folder, and a file gone meanwhile is no holder.)
 held_by() {
-    local lock
+    local lock fd held
     for lock in "$1"/.*.partial/.lock; do
         [ -f "$lock" ] || continue
-        flock -n -s "$lock" true 2>/dev/null || { tr -d '[:space:]' <"$lock"; echo; return 0; }
+        { exec {fd}<"$lock"; } 2>/dev/null || continue
+        held=0
+        flock -n -s "$fd" || held=1
+        if [ $held = 1 ]; then tr -d '[:space:]' <&"$fd"; echo; fi
+        exec {fd}<&-
+        [ $held = 0 ] || return 0
     done
 }
