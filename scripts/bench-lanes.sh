@@ -29,8 +29,16 @@ fi
 swift build -c release --product anomaly
 cp .build/release/anomaly /tmp/anomaly
 mkdir -p runs/bench
-for lane in contrastive semi; do
-    ANOMALY_TOOL=/tmp/anomaly ANOMALYKIT_THREADS=1 LANE=$lane \
-        setsid nohup scripts/bench-remaining.sh >> "runs/bench/queue-$lane.log" 2>&1 < /dev/null &
+# The second lane starts two minutes after the first: started in the same second, both can find the
+# same missing cell (say the CSI network an Elsa+ cell fine-tunes) before either has locked its
+# run folder, and train it twice (2026-12-06, CSI 6:7). Two minutes later the first lane's run holds
+# its lock, and the second lane skips that cell with one line.
+stagger=${LANE_STAGGER:-120}
+[[ $stagger =~ ^[0-9]+$ ]] || { echo "LANE_STAGGER must be a whole number of seconds, got '$stagger'" >&2; exit 2; }
+for lane in semi contrastive; do
+    delay=0
+    [ "$lane" = semi ] || delay=$stagger
+    ANOMALY_TOOL=/tmp/anomaly ANOMALYKIT_THREADS=1 LANE=$lane DELAY=$delay \
+        setsid nohup bash -c 'sleep "$DELAY"; exec scripts/bench-remaining.sh' >> "runs/bench/queue-$lane.log" 2>&1 < /dev/null &
 done
-echo "lanes started: tail -f runs/bench/queue-contrastive.log runs/bench/queue-semi.log"
+echo "lanes started (the contrastive one after ${stagger} s): tail -f runs/bench/queue-contrastive.log runs/bench/queue-semi.log"
