@@ -12,15 +12,17 @@ Then the one-class rows of csi-synthetic next to CSI (runs/bench/DATA-oc-synthet
 runs/bench/DATA-csi). AUROC per class subset is computed from scores.csv and the test labels
 (ties count one half, as scikit-learn's roc_auc_score). --csv updates a per-run CSV: the rows
 read here replace theirs (same pair or class, stage and setting), the other rows stay (the docs
-CSVs keep runs whose folders were on another machine).
+CSVs keep runs whose folders were on another machine), with the GEMM kernels each run used
+(manifest.json; empty for rows saved before they were recorded).
 
     python3 scripts/semi-table.py --grid gl0.05-gp0.1 [--data-set fmnist] [--csv docs/bench/fmnist-semi.csv]
 
 prints instead one setting of the per-run CSV (default docs/bench/DATA-semi.csv) as a grid: a row
 per stage (method and scenario), the AUROC % against all nine anomaly classes per normal:known
 pair, then the mean over the pairs, bold where above CSI's cell of the same pair and scenario. A
-row missing pairs shows "—" for them and, as its mean, the number of pairs it has."""
-import argparse, csv, glob, gzip, json, os
+row missing pairs shows "—" for them and, as its mean, the number of pairs it has; under the table,
+the cells whose rows record their kernels, by kernels."""
+import argparse, csv, glob, gzip, json, os, re
 
 from benchtables import replace_rows
 
@@ -78,16 +80,29 @@ def row(folder, classes, normal, known):
         "fit": float(r["fit_seconds"]),
         "kept": kept,
         # γp = 0 cells of CSI and SimCLR score the one-class run's network (bench-semisupervised.sh).
+        "kernels": kernels(run),
         "reused": "encoderModel" in json.load(open(os.path.join(run, "config.json")))["configuration"].get("methodOptions", {}),
     }
+
+
+def kernels(run):
+    """The GEMM kernels a run used (manifest.json's tool.gemm): the OpenBLAS core type
+    ("Haswell", "SkylakeX"), or the whole name for another library. Runs on other kernels differ
+    as with another seed (README, Reproducibility), so the CSV records them."""
+    gemm = json.load(open(os.path.join(run, "manifest.json"))).get("tool", {}).get("gemm", "")
+    match = re.search(r", (\S+) kernels\)$", gemm)
+    return match.group(1) if match else gemm
 
 
 def grid(path, prefix, setting):
     """The --grid table of one setting (gl…-gp…) of a per-run CSV."""
     auroc = {}  # (stage, pair) -> AUROC %
+    by_kernels = {}  # kernels -> cells, for the rows that record them
     for r in csv.DictReader(open(path, newline="")):
         if r["setting"] == setting:
             auroc[(r["stage"], r["pair_or_class"])] = float(r["auroc_all"])
+            if r.get("kernels"):
+                by_kernels.setdefault(r["kernels"], []).append(f"{r['stage'].split('-', 2)[2]} {r['pair_or_class'].replace('-', ':')}")
     if not auroc:
         raise SystemExit(f"{path}: no cell of setting {setting}")
     pairs = sorted({p for _, p in auroc}, key=lambda p: tuple(map(int, p.split("-"))))
@@ -105,6 +120,8 @@ def grid(path, prefix, setting):
             have = [auroc[(stage, p)] for p in pairs if (stage, p) in auroc]
             mean = f"{sum(have) / len(have):.2f}" if len(have) == len(pairs) else f"{len(have)} of {len(pairs)} pairs"
             print(f"| {name.split(' (')[0]} ({scenario}) | " + " | ".join(cells) + f" | {mean} |")
+    for k, cells in sorted(by_kernels.items()):
+        print(f"\n{k} kernels: {', '.join(cells)}")
 
 
 def main():
@@ -136,7 +153,7 @@ def main():
                 if not os.path.exists(os.path.join(folder, "results.csv")):
                     continue
                 v = row(folder, classes, normal, known)
-                rows.append([pair, stage, setting, v["all"], v["known"], v["unseen"], v["fit"]])
+                rows.append([pair, stage, setting, v["all"], v["known"], v["unseen"], v["fit"], v["kernels"]])
                 c = v["curve"]
                 curve = ", ".join(f"{a:.1f}" for a in c) if len(c) <= 8 else \
                     f"{c[0]:.1f}, {c[1]:.1f}, … {c[-2]:.1f}, {c[-1]:.1f} ({len(c)} epochs; best {max(c):.1f})"
@@ -158,10 +175,10 @@ def main():
             metrics = json.load(open(os.path.join(run, "metrics.json")))
             curve = ", ".join(f"{100 * e['testAUROC']:.1f}" for e in metrics.get("training", []) + metrics.get("pretraining", [])
                               if e.get("testAUROC") is not None)
-            rows.append([r["normal_class"], stage, "", 100 * float(r["auroc"]), None, None, float(r["fit_seconds"])])
+            rows.append([r["normal_class"], stage, "", 100 * float(r["auroc"]), None, None, float(r["fit_seconds"]), kernels(run)])
             print(f"| {r['normal_class']} | {name} | {100 * float(r['auroc']):.1f} | {curve} | {float(r['fit_seconds']):.0f} |")
     if args.csv:
-        header = ["pair_or_class", "stage", "setting", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds"]
+        header = ["pair_or_class", "stage", "setting", "auroc_all", "auroc_known", "auroc_unseen", "fit_seconds", "kernels"]
         replace_rows(args.csv, header, [["" if v is None else v for v in r] for r in rows], key=lambda r: tuple(map(str, r[:3])))
 
 
