@@ -208,6 +208,12 @@ public struct ExperimentRunner {
             if let standardizer = prepared.standardizer {
                 try RunDirectory.writeJSON(standardizer, to: folder.appendingPathComponent(RunDirectory.standardizationName))
             }
+            let fitted = detector.currentConfigurationJSON
+            if fitted != record.detectorConfiguration {
+                var finished = record
+                finished.fittedDetectorConfiguration = fitted
+                try RunDirectory.writeJSON(finished, to: folder.appendingPathComponent("config.json"))
+            }
             try RunDirectory.writeJSON(
                 RunMetrics(
                     summary: summary, fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, training: history.epochs,
@@ -404,8 +410,12 @@ public enum AnomalyKitVersion {
 
 struct RunConfigurationRecord: Codable {
     var configuration: RunConfiguration
+    /// The detector's options as asked for (what a resume must match).
     var detectorConfiguration: String
     var toolVersion: String
+    /// What the detector trained with, written when the run finishes, where that differs from
+    /// `detectorConfiguration`: Elsa fine-tuning a `pretrained` run adopts that run's encoder.
+    var fittedDetectorConfiguration: String? = nil
 
     /// The `config.json` of a run folder.
     static func read(from folder: URL) throws -> RunConfigurationRecord {

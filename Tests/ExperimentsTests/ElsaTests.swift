@@ -253,6 +253,18 @@ import Testing
         // The report names the encoder the run trained, not the one the options asked for.
         let report = try String(contentsOf: result.directory.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("resnet8") && !report.contains("resnet18"))
+        // config.json keeps the options asked for (a resume must match them) and adds the encoder trained.
+        let record = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: result.directory.appendingPathComponent("config.json")))
+                as? [String: Any])
+        let asked = try #require(record["detectorConfiguration"] as? String)
+        let fitted = try #require(record["fittedDetectorConfiguration"] as? String)
+        #expect(asked.contains("resnet18") && !asked.contains("resnet8\""))
+        #expect(fitted.contains("resnet8\"") && !fitted.contains("resnet18"))
+        // A run that trained what it was asked for records nothing more.
+        let csiRecord = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: csi.appendingPathComponent("config.json"))) as? [String: Any])
+        #expect(csiRecord["detectorConfiguration"] != nil && csiRecord["fittedDetectorConfiguration"] == nil)
 
         let simclr = try pretrain("simclr")
         var plus = Elsa(.plus)
