@@ -79,8 +79,8 @@ def row(folder, classes, normal, known):
         "curve": [100 * e["testAUROC"] for e in phases],
         "fit": float(r["fit_seconds"]),
         "kept": kept,
-        # γp = 0 cells of CSI and SimCLR score the one-class run's network (bench-semisupervised.sh).
         "kernels": kernels(run),
+        # γp = 0 cells of CSI and SimCLR score the one-class run's network (bench-semisupervised.sh).
         "reused": "encoderModel" in json.load(open(os.path.join(run, "config.json")))["configuration"].get("methodOptions", {}),
     }
 
