@@ -44,7 +44,7 @@ done
 if [ ${#contrastive[@]} -gt 0 ]; then
     # It also exits non-zero when the stages share no class (the CSVs are written before that).
     if ! error=$(python3 scripts/contrastive-table.py --docs docs/bench --update-docs \
-        --epochs-csv docs/bench/fmnist-contrastive-epochs.csv "${contrastive[@]}" 2>&1 >/dev/null); then
+        --epochs-csv docs/bench/contrastive-epochs.csv "${contrastive[@]}" 2>&1 >/dev/null); then
         case "$error" in "no normal class finished by every stage"*) ;; *) echo "bench-save: $error" >&2 ;; esac
     fi
 fi

@@ -2,7 +2,7 @@
 """Tables and AUROC-vs-epoch curves of scripts/bench-contrastive.sh (one class normal, seed 0).
 
     python3 scripts/contrastive-table.py [--svg docs/bench/fmnist-contrastive-curves.svg]
-        [--epochs-csv docs/bench/fmnist-contrastive-epochs.csv] [stage ...]
+        [--epochs-csv docs/bench/contrastive-epochs.csv] [stage ...]
 
 Prints (markdown) the final AUROC % per normal class and its mean for every stage named (by
 default the Fashion-MNIST stages) found under runs/bench/, then the class-averaged test AUROC
@@ -78,7 +78,7 @@ def from_docs(stage, docs):
                 continue
             runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r.get("fit_seconds") or 0),
                                             "epochs": [], "row": r}
-    epochs = os.path.join(docs, "fmnist-contrastive-epochs.csv")
+    epochs = os.path.join(docs, "contrastive-epochs.csv")
     if runs and os.path.exists(epochs):
         for r in csv.DictReader(open(epochs, newline="")):
             c = int(r["normal_class"])
