@@ -2,7 +2,8 @@
 """Tables and AUROC-vs-epoch curves of scripts/bench-contrastive.sh (one class normal, seed 0).
 
     python3 scripts/contrastive-table.py [--svg docs/bench/fmnist-contrastive-curves.svg]
-        [--epochs-csv docs/bench/contrastive-epochs.csv] [stage ...]
+        [--epochs-csv docs/bench/contrastive-epochs.csv] [--docs docs/bench [--update-docs]]
+        [--date YYYYMMDD] [stage ...]
 
 Prints (markdown) the final AUROC % per normal class and its mean for every stage named (by
 default the Fashion-MNIST stages) found under runs/bench/, then the class-averaged test AUROC
@@ -14,8 +15,9 @@ fmnist[-polluted]-simclr-cosine. Only classes
 that every listed stage finished enter the means. --epochs-csv updates a per-epoch CSV (stage,
 class, epoch, test AUROC, κ, MMD, summed loss, seconds): the rows of every stage and class read
 here replace theirs and the other rows stay (the docs CSVs keep runs whose folders were on
-another machine)."""
-import argparse, csv, glob, json, os, re, statistics
+another machine). A stage holding several runs of one class uses the latest (run ids begin with
+their timestamp) and says so; --date keeps only the runs of that day."""
+import argparse, csv, glob, json, os, re, statistics, sys
 
 from benchtables import replace_rows
 
@@ -48,36 +50,60 @@ def expand(stage):
     return [f"{stage}/{r}" for r, _ in RESCORED] if stage.endswith("-scores") else [stage]
 
 
-def load(stage, docs=None):
+def docs_csv(stage, docs):
+    """The committed per-run CSV of a stage, named as bench-save.sh names it: <stage>.csv for other
+    seeds, budgets or tags (…-seeds-…, …-epochs-…, …-tag-…), <stage>-s0.csv otherwise."""
+    base = stage.partition("/")[0]
+    return os.path.join(docs, base + (".csv" if re.search(r"-(seeds|epochs|tag)-", base) else "-s0.csv"))
+
+
+def keep(runs, found, date):
+    """Adds the run `found` of its class to `runs` unless --date excludes it. A class with several
+    runs (a network trained again, say) keeps the latest by run id, which begins with its
+    timestamp, whatever order they were read in; a note names the run kept."""
+    c, run = found["class"], found["row"].get("run", "")
+    if date and not run.startswith(date):
+        return
+    if c in runs and runs[c]["row"].get("run", "") != run:
+        kept = max(runs[c], found, key=lambda r: r["row"].get("run", ""))
+        print(f"note: {found['stage']} has several runs of class {c}; using {kept['row'].get('run')}"
+              + ("" if date else " (--date picks others)"), file=sys.stderr)
+        found = kept
+    runs[c] = found
+
+
+def load(stage, docs=None, date=None):
     """{normal class: {auroc, fit, epochs, row}} of a bench folder, or of the per-class folders of
     a rescoring stage (…-scores/<scoring>/class-C-seed-S); with `docs`, the classes whose run
-    folders are not on this machine come from the committed per-run CSV <docs>/<stage>-s0.csv
-    (<stage>-s0.csv with a scoring column for the re-scorings) and the per-epoch CSV."""
-    runs = from_docs(stage, docs) if docs else {}
+    folders are not on this machine come from the committed per-run CSV (docs_csv) and the
+    per-epoch CSV. With `date` (YYYYMMDD…), only the runs whose id begins with it."""
+    runs = from_docs(stage, docs, date) if docs else {}
     folders = [os.path.join("runs/bench", stage)] + sorted(glob.glob(os.path.join("runs/bench", stage, "class-*")))
     for folder in folders:
         path = os.path.join(folder, "results.csv")
         if not os.path.exists(path):
             continue
         for r in csv.DictReader(open(path)):
+            if date and not r["run"].startswith(date):
+                continue
             metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
             normal = r["normal_class"] or os.path.basename(folder).split("-")[1]  # class-C-seed-S
-            runs[int(normal)] = {"auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
-                                 "epochs": metrics.get("training", []), "row": r, "here": True}
+            keep(runs, {"class": int(normal), "stage": stage, "auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
+                        "epochs": metrics.get("training", []), "row": r, "here": True}, date)
     return runs or None
 
 
-def from_docs(stage, docs):
+def from_docs(stage, docs, date=None):
     """The classes of `stage` recorded in the committed CSVs under `docs`."""
-    base, _, scoring = stage.partition("/")
-    path = os.path.join(docs, f"{base}-s0.csv")
+    scoring = stage.partition("/")[2]
+    path = docs_csv(stage, docs)
     runs = {}
     if os.path.exists(path):
         for r in csv.DictReader(open(path, newline="")):
             if scoring and r.get("scoring") != scoring:
                 continue
-            runs[int(r["normal_class"])] = {"auroc": 100 * float(r["auroc"]), "fit": float(r.get("fit_seconds") or 0),
-                                            "epochs": [], "row": r}
+            keep(runs, {"class": int(r["normal_class"]), "stage": stage, "auroc": 100 * float(r["auroc"]),
+                        "fit": float(r.get("fit_seconds") or 0), "epochs": [], "row": r}, date)
     epochs = os.path.join(docs, "contrastive-epochs.csv")
     if runs and os.path.exists(epochs):
         for r in csv.DictReader(open(epochs, newline="")):
@@ -93,8 +119,8 @@ def from_docs(stage, docs):
 def update_docs(stage, runs, docs):
     """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows
     (a re-scoring <stage>/<scoring> into <stage>-s0.csv, keyed by scoring and class)."""
-    base, _, scoring = stage.partition("/")
-    path = os.path.join(docs, f"{base}-s0.csv")
+    scoring = stage.partition("/")[2]
+    path = docs_csv(stage, docs)
     if scoring:
         header = ["scoring", "normal_class", "auroc", "average_precision", "run"]
         rows = [[scoring, str(c)] + [r["row"].get(h, "") for h in header[2:]] for c, r in sorted(runs.items()) if r.get("here")]
@@ -173,10 +199,14 @@ def main():
                         help="also read the classes of runs not on this machine from the per-run and per-epoch CSVs here")
     parser.add_argument("--update-docs", action="store_true",
                         help="write the classes read from runs/bench into the --docs per-run CSVs")
+    parser.add_argument("--date", default=None,
+                        help="only the runs whose id begins with this (YYYYMMDD[-HHMMSS]): a stage trained again keeps both")
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
     names = [n for stage in (args.stages or DEFAULT) for n in expand(stage)]
-    loaded = [(s, label(s), load(s, args.docs)) for s in names]
+    if args.date and not re.fullmatch(r"\d{8}(-\d{1,6})?", args.date):
+        raise SystemExit(f"--date must be YYYYMMDD or YYYYMMDD-HHMMSS (a prefix of run ids), got '{args.date}'")
+    loaded = [(s, label(s), load(s, args.docs, args.date)) for s in names]
     loaded = [(s, n, r) for s, n, r in loaded if r]
     if args.update_docs:
         if not args.docs:
