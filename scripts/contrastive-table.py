@@ -118,9 +118,13 @@ def from_docs(stage, docs, date=None):
 
 def update_docs(stage, runs, docs):
     """Writes the classes read from runs/bench into <docs>/<stage>-s0.csv, keeping its other rows
-    (a re-scoring <stage>/<scoring> into <stage>-s0.csv, keyed by scoring and class)."""
+    (a re-scoring <stage>/<scoring> into <stage>-s0.csv, keyed by scoring and class). The CSVs of
+    other seeds, budgets or tags are class-table.py's (bench-save.sh), with a row per run: left alone."""
     scoring = stage.partition("/")[2]
     path = docs_csv(stage, docs)
+    if not path.endswith("-s0.csv"):
+        print(f"note: --update-docs leaves {path} to class-table.py (scripts/bench-save.sh)", file=sys.stderr)
+        return
     if scoring:
         header = ["scoring", "normal_class", "auroc", "average_precision", "run"]
         rows = [[scoring, str(c)] + [r["row"].get(h, "") for h in header[2:]] for c, r in sorted(runs.items()) if r.get("here")]
@@ -200,7 +204,7 @@ def main():
     parser.add_argument("--update-docs", action="store_true",
                         help="write the classes read from runs/bench into the --docs per-run CSVs")
     parser.add_argument("--date", default=None,
-                        help="only the runs whose id begins with this (YYYYMMDD[-HHMMSS]): a stage trained again keeps both")
+                        help="only the runs whose id begins with this (YYYYMMDD[-HHMMSS]), to pick one of several runs of a class")
     parser.add_argument("stages", nargs="*")
     args = parser.parse_args()
     names = [n for stage in (args.stages or DEFAULT) for n in expand(stage)]
