@@ -84,8 +84,6 @@ def load(stage, docs=None, date=None):
         if not os.path.exists(path):
             continue
         for r in csv.DictReader(open(path)):
-            if date and not r["run"].startswith(date):
-                continue
             metrics = json.load(open(os.path.join(folder, r["run"], "metrics.json")))
             normal = r["normal_class"] or os.path.basename(folder).split("-")[1]  # class-C-seed-S
             keep(runs, {"class": int(normal), "stage": stage, "auroc": 100 * float(r["auroc"]), "fit": float(r["fit_seconds"]),
