@@ -18,8 +18,11 @@ save_runs() {
     local folder=$1 out=$2 sources=("$1")
     [ -f "$folder/results.csv" ] && "$TOOL" bench --merge "$folder" >/dev/null 2>&1
     [ -f "$out" ] && sources=("$out" "$folder")
-    python3 scripts/class-table.py "${sources[@]}" --csv "$out" >/dev/null 2>&1 \
-        || echo "bench-save: class-table.py $folder failed" >&2
+    # A folder whose only run is still in progress has nothing to save yet: not a failure.
+    local error
+    if ! error=$(python3 scripts/class-table.py "${sources[@]}" --csv "$out" 2>&1 >/dev/null); then
+        case "$error" in *": no finished runs") ;; *) echo "bench-save: class-table.py $folder: ${error##*$'\n'}" >&2 ;; esac
+    fi
 }
 for folder in runs/bench/fmnist-* runs/bench/cifar-*; do
     [ -d "$folder" ] || continue
