@@ -50,11 +50,16 @@ def expand(stage):
     return [f"{stage}/{r}" for r, _ in RESCORED] if stage.endswith("-scores") else [stage]
 
 
+def other_run_stage(stage):
+    """Whether a stage is another seed, budget or tag of one (…-seeds-…, …-epochs-…, …-tag-…),
+    whose per-run CSV class-table.py writes (bench-save.sh), a row per run."""
+    return re.search(r"-(seeds|epochs|tag)-", stage.partition("/")[0]) is not None
+
+
 def docs_csv(stage, docs):
-    """The committed per-run CSV of a stage, named as bench-save.sh names it: <stage>.csv for other
-    seeds, budgets or tags (…-seeds-…, …-epochs-…, …-tag-…), <stage>-s0.csv otherwise."""
-    base = stage.partition("/")[0]
-    return os.path.join(docs, base + (".csv" if re.search(r"-(seeds|epochs|tag)-", base) else "-s0.csv"))
+    """The committed per-run CSV of a stage, named as bench-save.sh names it: <stage>.csv for
+    other seeds, budgets or tags, <stage>-s0.csv otherwise."""
+    return os.path.join(docs, stage.partition("/")[0] + (".csv" if other_run_stage(stage) else "-s0.csv"))
 
 
 def keep(runs, found, date):
@@ -120,7 +125,7 @@ def update_docs(stage, runs, docs):
     other seeds, budgets or tags are class-table.py's (bench-save.sh), with a row per run: left alone."""
     scoring = stage.partition("/")[2]
     path = docs_csv(stage, docs)
-    if not path.endswith("-s0.csv"):
+    if other_run_stage(stage):
         print(f"note: --update-docs leaves {path} to class-table.py (scripts/bench-save.sh)", file=sys.stderr)
         return
     if scoring:
